@@ -1,0 +1,90 @@
+import { ExitCode, QwenauthError } from '../lib/errors.ts'
+import { sleep } from '../store/locker.ts'
+import { DEVICE_CODE_PATH, DEVICE_GRANT_TYPE, QWEN_CLIENT_ID, QWEN_SCOPE, TOKEN_PATH } from './oauth-constants.ts'
+import { oauthErrorText, postForm } from './oauth-http.ts'
+import { createPkcePair } from './pkce.ts'
+import { parseTokenResponse, type TokenResponse } from './tokens.ts'
+
+/** RFC 8628 device authorization with PKCE, protocol page §1. */
+export interface DeviceAuthorization {
+  deviceCode: string
+  userCode: string
+  verificationUri: string
+  verificationUriComplete: string
+  expiresAt: number
+  /** Seconds; the server's `interval`, else 2 s as the official CLI starts. */
+  intervalSec: number
+  codeVerifier: string
+}
+
+const DEFAULT_INTERVAL_SEC = 2
+/** RFC 8628 §3.5: on slow_down, add 5 seconds to the interval, for this and all later polls. */
+const SLOW_DOWN_STEP_SEC = 5
+
+export async function requestDeviceAuthorization(oauthUrl: string, signal?: AbortSignal): Promise<DeviceAuthorization> {
+  const pkce = createPkcePair()
+  const { status, body } = await postForm(
+    `${oauthUrl}${DEVICE_CODE_PATH}`,
+    { client_id: QWEN_CLIENT_ID, scope: QWEN_SCOPE, code_challenge: pkce.challenge, code_challenge_method: 'S256' },
+    { timeoutMs: 30_000, ...(signal ? { signal } : {}) },
+  )
+  const deviceCode = body.device_code
+  const userCode = body.user_code
+  if (status < 200 || status >= 300 || typeof deviceCode !== 'string' || typeof userCode !== 'string') {
+    throw new QwenauthError(`the Qwen OAuth server refused to start a login (HTTP ${status}): ${oauthErrorText(body)}`)
+  }
+  const verificationUri = typeof body.verification_uri === 'string' ? body.verification_uri : ''
+  const complete = typeof body.verification_uri_complete === 'string' ? body.verification_uri_complete : verificationUri
+  const expiresIn = Number(body.expires_in) > 0 ? Number(body.expires_in) : 600
+  const interval = Number(body.interval) > 0 ? Number(body.interval) : DEFAULT_INTERVAL_SEC
+  return {
+    deviceCode,
+    userCode,
+    verificationUri,
+    verificationUriComplete: complete,
+    expiresAt: Date.now() + expiresIn * 1000,
+    intervalSec: interval,
+    codeVerifier: pkce.verifier,
+  }
+}
+
+/**
+ * Polls until the user approves, then returns the tokens. Every other outcome ends in its own
+ * error and exit code. The interval only ever grows.
+ */
+export async function pollForTokens(oauthUrl: string, auth: DeviceAuthorization, signal?: AbortSignal): Promise<TokenResponse> {
+  let intervalMs = auth.intervalSec * 1000
+  for (;;) {
+    const remaining = auth.expiresAt - Date.now()
+    if (remaining <= 0) break
+    await sleep(Math.min(intervalMs, remaining), signal)
+    if (Date.now() >= auth.expiresAt) break
+    const { status, body } = await postForm(
+      `${oauthUrl}${TOKEN_PATH}`,
+      { grant_type: DEVICE_GRANT_TYPE, client_id: QWEN_CLIENT_ID, device_code: auth.deviceCode, code_verifier: auth.codeVerifier },
+      { timeoutMs: 30_000, ...(signal ? { signal } : {}) },
+    )
+    if (status >= 200 && status < 300) return parseTokenResponse(body)
+    const error = typeof body.error === 'string' ? body.error : ''
+    if (error === 'authorization_pending') continue
+    if (error === 'slow_down' || status === 429) {
+      intervalMs += SLOW_DOWN_STEP_SEC * 1000
+      continue
+    }
+    throw pollError(status, error, body)
+  }
+  throw new QwenauthError('the login code expired before it was approved: run `qwenauth login` again', ExitCode.loginTimedOut)
+}
+
+function pollError(status: number, error: string, body: Record<string, unknown>): QwenauthError {
+  if (error === 'expired_token') {
+    return new QwenauthError('the login code expired: run `qwenauth login` again', ExitCode.loginExpired)
+  }
+  if (error === 'access_denied') {
+    return new QwenauthError('the login was refused on the approval page; nothing was saved', ExitCode.loginDenied)
+  }
+  if (status === 401) {
+    return new QwenauthError('the OAuth server no longer knows this login code: run `qwenauth login` again', ExitCode.loginInvalidCode)
+  }
+  return new QwenauthError(`the login failed (HTTP ${status}): ${oauthErrorText(body)}`)
+}

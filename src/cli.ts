@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty'
+import { QwenauthError, ExitCode } from './lib/errors.ts'
+import { installInterruptHandlers } from './lib/interrupt.ts'
+import { logger } from './lib/logger.ts'
+import { redact } from './lib/redact.ts'
+import { VERSION } from './lib/version.ts'
+
+// Sub-commands load on demand so `--version`, `--help` and `token` start fast.
+const main = defineCommand({
+  meta: { name: 'qwenauth', version: VERSION, description: 'Qwen credentials for any program: device-flow login, an account pool, env, exec and an OpenAI-compatible proxy' },
+  subCommands: {
+    login: () => import('./commands/login.ts').then((m) => m.default),
+    status: () => import('./commands/status.ts').then((m) => m.default),
+    use: () => import('./commands/use.ts').then((m) => m.default),
+    logout: () => import('./commands/logout.ts').then((m) => m.default),
+    token: () => import('./commands/token.ts').then((m) => m.default),
+  },
+})
+
+async function resolveCommand(rawArgs: string[]): Promise<[CommandDef, CommandDef | undefined]> {
+  const name = rawArgs.find((a) => !a.startsWith('-'))
+  const subs = (await (typeof main.subCommands === 'function' ? main.subCommands() : main.subCommands)) ?? {}
+  const sub = name ? subs[name] : undefined
+  if (!sub) return [main, undefined]
+  const resolved = await (typeof sub === 'function' ? sub() : sub)
+  return [resolved as CommandDef, main]
+}
+
+async function run(rawArgs: string[]): Promise<void> {
+  if (rawArgs.length === 1 && (rawArgs[0] === '--version' || rawArgs[0] === '-v')) {
+    process.stdout.write(`${VERSION}\n`)
+    return
+  }
+  const dashDash = rawArgs.indexOf('--')
+  const flags = dashDash === -1 ? rawArgs : rawArgs.slice(0, dashDash)
+  if (rawArgs.length === 0 || flags.includes('--help') || flags.includes('-h')) {
+    const [cmd, parent] = await resolveCommand(flags)
+    await showUsage(cmd, parent)
+    return
+  }
+  installInterruptHandlers()
+  await runCommand(main, { rawArgs })
+}
+
+run(process.argv.slice(2)).then(
+  () => process.exit(process.exitCode ?? 0),
+  (error: unknown) => {
+    if (error instanceof QwenauthError) {
+      logger.error(redact(error.message))
+      if (error.hint) logger.info(error.hint)
+      process.exit(error.exitCode)
+    }
+    const message = error instanceof Error ? error.message : String(error)
+    // citty's own usage errors (unknown command, missing argument).
+    if ((error as { code?: string })?.code?.startsWith?.('E_')) {
+      logger.error(`${message} (see \`qwenauth --help\`)`)
+      process.exit(ExitCode.usage)
+    }
+    logger.error(redact(message))
+    if (process.env.QWENAUTH_DEBUG && error instanceof Error && error.stack) logger.debug(redact(error.stack))
+    process.exit(ExitCode.failure)
+  },
+)

@@ -1,0 +1,25 @@
+import { defineCommand } from 'citty'
+import { createContext } from '../context.ts'
+import { logger } from '../lib/logger.ts'
+import { requireAccount } from '../store/accounts.ts'
+
+/** Moves the account to the front of the pool: it serves first, and the official CLI gets it. */
+export async function runUse(idOrLabel: string): Promise<void> {
+  const ctx = createContext()
+  const { id } = requireAccount(await ctx.accounts.read(), idOrLabel)
+  const { result: account } = await ctx.accounts.update((doc) => {
+    const chosen = requireAccount(doc, id)
+    doc.accounts = [chosen, ...doc.accounts.filter((a) => a.id !== id)]
+    return chosen
+  })
+  await ctx.accounts.syncMirror()
+  logger.success(`${account.label} (${account.id}) is now the active account`)
+}
+
+export default defineCommand({
+  meta: { name: 'use', description: 'Make an account the active one (first in the pool)' },
+  args: { account: { type: 'positional', description: 'Account id or label', required: true } },
+  async run({ args }) {
+    await runUse(args.account)
+  },
+})

@@ -1,0 +1,38 @@
+/**
+ * Errors that reach the user. Each carries the one line to print and the exit code,
+ * so the CLI entry can end every failure the same way without stack traces.
+ */
+export const ExitCode = {
+  failure: 1,
+  usage: 2,
+  needsLogin: 3,
+  network: 4,
+  loginDenied: 5,
+  loginExpired: 6,
+  loginInvalidCode: 7,
+  loginTimedOut: 8,
+  lockTimeout: 9,
+  notFound: 127,
+  cancelled: 130,
+} as const
+
+export class QwenauthError extends Error {
+  override readonly name = 'QwenauthError'
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.failure,
+    readonly hint?: string,
+  ) {
+    super(message)
+  }
+}
+
+export function usageError(message: string): QwenauthError {
+  return new QwenauthError(message, ExitCode.usage)
+}
+
+/** A Node/Bun/Deno system error code such as ENOENT, or undefined. */
+export function errnoCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}

@@ -1,0 +1,64 @@
+/** One credential qwenauth can serve requests with: a Qwen OAuth login or an API key. */
+export type AccountKind = 'qwen-oauth' | 'api-key'
+
+export type AccountStatus = 'ok' | 'needs-login' | 'cooling-down' | 'not-served'
+
+export interface AccountError {
+  message: string
+  at: number
+  code?: string
+}
+
+export interface Account {
+  /** Stable and short, for `use`, `logout`, `--account`. */
+  id: string
+  /** For people: the email or name in the token, a key's provider label, else the id. */
+  label: string
+  kind: AccountKind
+  /** `qwen-oauth`, a provider preset name, or `custom`. */
+  provider: string
+  /** OpenAI-compatible base URL ending in /v1 (or the provider's own path). */
+  baseUrl: string
+  /** Model used when a client names none, and for OPENAI_MODEL. */
+  model?: string
+  accessToken?: string
+  refreshToken?: string
+  tokenType?: string
+  /** As the token endpoint sent it, kept for oauth_creds.json. */
+  resourceUrl?: string
+  /** Epoch ms. */
+  expiresAt?: number
+  /** Who the token names (`sub` or email), to recognise the same login again. */
+  subject?: string
+  apiKey?: string
+  status: AccountStatus
+  cooldownUntil?: number
+  lastError?: AccountError
+  createdAt: number
+  updatedAt: number
+}
+
+/** `qwenauth/accounts.json`: accounts in pool order; the first is the active one. */
+export interface AccountsDoc {
+  version: 1
+  accounts: Account[]
+  /** Id of the account whose tokens are in oauth_creds.json, if any. */
+  mirrored?: string
+}
+
+export function emptyDoc(): AccountsDoc {
+  return { version: 1, accounts: [] }
+}
+
+/** Status as of `now`: a cooldown that has run out is `ok` again. */
+export function effectiveStatus(account: Account, now = Date.now()): AccountStatus {
+  if (account.status === 'cooling-down' && (account.cooldownUntil ?? 0) <= now) return 'ok'
+  return account.status
+}
+
+export function findAccount(doc: AccountsDoc, idOrLabel: string): Account | undefined {
+  const exact = doc.accounts.find((a) => a.id === idOrLabel)
+  if (exact) return exact
+  const byLabel = doc.accounts.filter((a) => a.label === idOrLabel)
+  return byLabel.length === 1 ? byLabel[0] : undefined
+}

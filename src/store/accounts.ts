@@ -1,0 +1,114 @@
+import type { Storage } from 'unstorage'
+import { ExitCode, QwenauthError } from '../lib/errors.ts'
+import { KEYS, LOCK_NAMES } from '../lib/paths.ts'
+import { emptyDoc, findAccount, type Account, type AccountsDoc } from './account.ts'
+import { readOfficialCreds, removeOfficialCreds, writeOfficialCreds, type OfficialCreds } from './creds-file.ts'
+import { reconcileWithCreds } from './creds-reconcile.ts'
+import { readOwnJson, writeJson } from './json-item.ts'
+import type { Locker } from './locker.ts'
+
+/**
+ * The multi-account document and its mirror in oauth_creds.json.
+ * Lock order, everywhere: account lock, then the creds lock, then the store lock.
+ */
+export class AccountStore {
+  constructor(
+    readonly storage: Storage,
+    readonly locker: Locker,
+    /** For messages: where the document lives. */
+    readonly where: string,
+  ) {}
+
+  /** The document with oauth_creds.json folded in (persisted when that changed anything). */
+  async read(): Promise<AccountsDoc> {
+    const doc = await this.load()
+    if (!reconcileWithCreds(doc, await readOfficialCreds(this.storage))) return doc
+    return this.update(() => {})
+  }
+
+  async get(idOrLabel: string): Promise<Account> {
+    const doc = await this.read()
+    return requireAccount(doc, idOrLabel)
+  }
+
+  /** Read-modify-write under the store lock; `change` edits the fresh document in place. */
+  async update<T>(change: (doc: AccountsDoc) => T | Promise<T>): Promise<AccountsDoc & { result: T }> {
+    const release = await this.locker.acquire(LOCK_NAMES.store)
+    try {
+      let doc = await this.load()
+      doc = reconcileWithCreds(doc, await readOfficialCreds(this.storage)) ?? doc
+      const result = await change(doc)
+      await writeJson(this.storage, KEYS.accounts, doc)
+      return Object.assign(doc, { result })
+    } finally {
+      await release?.()
+    }
+  }
+
+  /**
+   * Makes oauth_creds.json hold the first Qwen OAuth account in pool order, so the official
+   * CLI uses the account qwenauth considers active.
+   */
+  async syncMirror(): Promise<void> {
+    await this.withCredsLock(async () => {
+      const doc = await this.read()
+      const target = doc.accounts.find((a) => a.kind === 'qwen-oauth' && a.accessToken && a.refreshToken)
+      if (!target) return
+      const current = await readOfficialCreds(this.storage)
+      const inSync = doc.mirrored === target.id && current?.access_token === target.accessToken && current?.refresh_token === target.refreshToken
+      if (inSync) return
+      await writeOfficialCreds(this.storage, officialCredsOf(target))
+      await this.update((d) => void (d.mirrored = target.id))
+    })
+  }
+
+  /** Removes accounts; oauth_creds.json goes with the account it holds. A file we never wrote stays. */
+  async remove(ids: string[]): Promise<void> {
+    await this.withCredsLock(async () => {
+      const { mirrored } = await this.read()
+      if (mirrored && ids.includes(mirrored)) await removeOfficialCreds(this.storage)
+      await this.update((d) => {
+        d.accounts = d.accounts.filter((a) => !ids.includes(a.id))
+        if (d.mirrored && ids.includes(d.mirrored)) delete d.mirrored
+      })
+    })
+  }
+
+  private async withCredsLock(work: () => Promise<void>): Promise<void> {
+    const release = await this.locker.acquire(LOCK_NAMES.creds)
+    try {
+      await work()
+    } finally {
+      await release?.()
+    }
+  }
+
+  private async load(): Promise<AccountsDoc> {
+    const data = await readOwnJson(this.storage, KEYS.accounts, this.where)
+    if (data === undefined) return emptyDoc()
+    const doc = data as Partial<AccountsDoc>
+    if (doc.version !== 1 || !Array.isArray(doc.accounts)) {
+      throw new QwenauthError(
+        `${this.where} has a format this qwenauth does not know (version ${String(doc.version)}); upgrade qwenauth`,
+      )
+    }
+    return doc as AccountsDoc
+  }
+}
+
+export function requireAccount(doc: AccountsDoc, idOrLabel: string): Account {
+  const account = findAccount(doc, idOrLabel)
+  if (account) return account
+  const known = doc.accounts.map((a) => a.id).join(', ') || 'none; run `qwenauth login`'
+  throw new QwenauthError(`no account "${idOrLabel}" (accounts: ${known})`, ExitCode.usage)
+}
+
+export function officialCredsOf(account: Account): OfficialCreds {
+  return {
+    access_token: account.accessToken ?? '',
+    refresh_token: account.refreshToken ?? '',
+    token_type: account.tokenType ?? 'Bearer',
+    ...(account.resourceUrl ? { resource_url: account.resourceUrl } : {}),
+    expiry_date: account.expiresAt ?? 0,
+  }
+}

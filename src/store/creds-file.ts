@@ -1,0 +1,55 @@
+import type { Storage } from 'unstorage'
+import { KEYS } from '../lib/paths.ts'
+import { readText } from './json-item.ts'
+
+/** `~/.qwen/oauth_creds.json` exactly as the official CLI writes and reads it. */
+export interface OfficialCreds {
+  access_token: string
+  refresh_token: string
+  token_type: string
+  resource_url?: string
+  expiry_date: number
+}
+
+/** The official CLI's validity rule: anything else is treated as no file at all. */
+export function parseOfficialCreds(text: string | undefined): OfficialCreds | undefined {
+  if (!text) return undefined
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (!data || typeof data !== 'object') return undefined
+  const d = data as Record<string, unknown>
+  const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.length > 0
+  if (!nonEmpty(d.access_token) || !nonEmpty(d.refresh_token) || !nonEmpty(d.token_type)) return undefined
+  if (typeof d.expiry_date !== 'number' || !Number.isFinite(d.expiry_date)) return undefined
+  return {
+    access_token: d.access_token,
+    refresh_token: d.refresh_token,
+    token_type: d.token_type,
+    ...(nonEmpty(d.resource_url) ? { resource_url: d.resource_url } : {}),
+    expiry_date: d.expiry_date,
+  }
+}
+
+export async function readOfficialCreds(storage: Storage): Promise<OfficialCreds | undefined> {
+  return parseOfficialCreds(await readText(storage, KEYS.credsFile))
+}
+
+/** Same key order and 2-space JSON as the official CLI. Callers hold the creds lock. */
+export async function writeOfficialCreds(storage: Storage, creds: OfficialCreds): Promise<void> {
+  const ordered: OfficialCreds = {
+    access_token: creds.access_token,
+    refresh_token: creds.refresh_token,
+    token_type: creds.token_type,
+    ...(creds.resource_url ? { resource_url: creds.resource_url } : {}),
+    expiry_date: creds.expiry_date,
+  }
+  await storage.setItemRaw(KEYS.credsFile, JSON.stringify(ordered, null, 2))
+}
+
+export async function removeOfficialCreds(storage: Storage): Promise<void> {
+  await storage.removeItem(KEYS.credsFile)
+}

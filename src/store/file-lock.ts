@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto'
+import { promises as fsp, readFileSync, unlinkSync } from 'node:fs'
+import { dirname, join } from 'pathe'
+import { errnoCode, ExitCode, QwenauthError } from '../lib/errors.ts'
+import { LOCK_NAMES } from '../lib/paths.ts'
+import { ensurePrivateDir, FILE_MODE } from './atomic-write.ts'
+import { LOCK_RETRY, retryDelay, sleep, type AcquireOptions, type Locker, type Release } from './locker.ts'
+
+/** 35 s as in qwen-code 0.24.4; an older CLI uses 10 s, which the heartbeat also satisfies. */
+const DEFAULT_STALE_MS = 35_000
+
+/** Locks this process holds, removed on exit so a crash-free exit never leaves one behind. */
+const held = new Map<string, string>()
+let exitHookInstalled = false
+
+function installExitHook(): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once('exit', () => {
+    for (const [path, owner] of held) {
+      try {
+        if (readFileSync(path, 'utf8') === owner) unlinkSync(path)
+      } catch {}
+    }
+  })
+}
+
+/**
+ * The official CLI's `oauth_creds.lock` protocol, for any lock file: exclusive create with a
+ * UUID, a stale lock (mtime older than the timeout) renamed aside and removed, backoff between
+ * tries. While held, the mtime is touched so a slow refresh is never mistaken for a dead holder.
+ */
+export function createFileLocker(home: string, staleMs = Number(process.env.QWENAUTH_LOCK_STALE_MS) || DEFAULT_STALE_MS): Locker {
+  const pathFor = (name: string) =>
+    name === LOCK_NAMES.creds ? join(home, 'oauth_creds.lock') : join(home, 'qwenauth', 'locks', `${name}.lock`)
+
+  return {
+    async acquire(name: string, options: AcquireOptions = {}): Promise<Release | undefined> {
+      const path = pathFor(name)
+      await ensurePrivateDir(dirname(path))
+      for (let attempt = 0; attempt < LOCK_RETRY.tries; attempt++) {
+        const owner = randomUUID()
+        if (await tryCreate(path, owner)) return holdLock(path, owner, staleMs)
+        if (await removeIfStale(path, staleMs)) continue
+        await sleep(retryDelay(attempt), options.signal)
+        if (options.shouldStop && (await options.shouldStop())) return undefined
+      }
+      throw new QwenauthError(
+        `timed out waiting for the lock ${path}: another process holds it`,
+        ExitCode.lockTimeout,
+        'if no qwen or qwenauth process is running, remove that file',
+      )
+    },
+  }
+}
+
+async function tryCreate(path: string, owner: string): Promise<boolean> {
+  try {
+    const handle = await fsp.open(path, 'wx', FILE_MODE)
+    await handle.writeFile(owner)
+    await handle.close()
+    return true
+  } catch (error) {
+    if (errnoCode(error) === 'EEXIST') return false
+    throw error
+  }
+}
+
+async function removeIfStale(path: string, staleMs: number): Promise<boolean> {
+  let mtimeMs: number
+  try {
+    mtimeMs = (await fsp.stat(path)).mtimeMs
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return true
+    throw error
+  }
+  if (Date.now() - mtimeMs <= staleMs) return false
+  // Renaming first means only one of several waiters removes it: the others' rename fails.
+  const aside = `${path}.stale.${randomUUID()}`
+  try {
+    await fsp.rename(path, aside)
+    await fsp.unlink(aside).catch(() => {})
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw error
+  }
+  return true
+}
+
+function holdLock(path: string, owner: string, staleMs: number): Release {
+  held.set(path, owner)
+  installExitHook()
+  const heartbeat = setInterval(() => {
+    const now = new Date()
+    fsp.utimes(path, now, now).catch(() => {})
+  }, Math.max(250, Math.floor(staleMs / 4)))
+  heartbeat.unref?.()
+  let released = false
+  return async () => {
+    if (released) return
+    released = true
+    clearInterval(heartbeat)
+    held.delete(path)
+    // Only remove our own lock: if it was taken over as stale, the file is someone else's.
+    const content = await fsp.readFile(path, 'utf8').catch(() => undefined)
+    if (content === owner) await fsp.unlink(path).catch(() => {})
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * A named mutual-exclusion lock across processes (and, on Redis, across machines).
+ * `shouldStop` is asked between tries so a waiter can give up early once the holder has
+ * done the work it was waiting to do (another process refreshed the token).
+ */
+export interface AcquireOptions {
+  signal?: AbortSignal
+  shouldStop?: () => Promise<boolean>
+}
+
+export type Release = () => Promise<void>
+
+export interface Locker {
+  /** Resolves to a release function, or undefined when `shouldStop` said the wait is over. */
+  acquire(name: string, options?: AcquireOptions): Promise<Release | undefined>
+}
+
+/** The official CLI's wait schedule: 100 ms, ×1.5 a try, at most 2 s, 20 tries. */
+export const LOCK_RETRY = { firstDelayMs: 100, factor: 1.5, maxDelayMs: 2000, tries: 20 } as const
+
+export function retryDelay(attempt: number): number {
+  return Math.min(LOCK_RETRY.firstDelayMs * LOCK_RETRY.factor ** attempt, LOCK_RETRY.maxDelayMs)
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
