@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty'
-import { QwenauthError, ExitCode } from './lib/errors.ts'
+import { describeFsError, ExitCode, QwenauthError } from './lib/errors.ts'
 import { installInterruptHandlers } from './lib/interrupt.ts'
 import { logger } from './lib/logger.ts'
 import { redact } from './lib/redact.ts'
@@ -51,9 +51,9 @@ run(process.argv.slice(2)).then(
       if (error.hint) logger.info(error.hint)
       process.exit(error.exitCode)
     }
-    const message = error instanceof Error ? error.message : String(error)
+    const message = describeFsError(error) ?? (error instanceof Error ? error.message : String(error))
     // citty's own usage errors (unknown command, missing argument).
-    if ((error as { code?: string })?.code?.startsWith?.('E_')) {
+    if ((error as Error)?.name === 'CLIError') {
       logger.error(`${message} (see \`qwenauth --help\`)`)
       process.exit(ExitCode.usage)
     }

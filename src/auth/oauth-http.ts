@@ -35,10 +35,7 @@ export async function postForm(
     return { status: response.status, body: parseBody(response._data) }
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason
-    throw new QwenauthError(
-      `cannot reach the Qwen OAuth server at ${new URL(url).origin}: ${(error as Error).message}`,
-      ExitCode.network,
-    )
+    throw new QwenauthError(`cannot reach the Qwen OAuth server at ${new URL(url).origin}: ${networkReason(error)}`, ExitCode.network)
   }
 }
 
@@ -56,4 +53,15 @@ function parseBody(text: unknown): Record<string, unknown> {
 export function oauthErrorText(body: Record<string, unknown>): string {
   const description = body.error_description ?? body.error ?? body.message
   return typeof description === 'string' ? description : JSON.stringify(body).slice(0, 200)
+}
+
+/** The root cause of a failed fetch (ECONNREFUSED, ENOTFOUND, timeout), not the wrapper's text. */
+export function networkReason(error: unknown): string {
+  let cause: unknown = error
+  for (let i = 0; i < 4 && (cause as { cause?: unknown })?.cause; i++) cause = (cause as { cause: unknown }).cause
+  const code = (cause as { code?: unknown })?.code
+  if (typeof code === 'string') return code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : code
+  const name = (error as { name?: unknown })?.name
+  if (name === 'TimeoutError' || /timeout/i.test(String((error as Error)?.message))) return 'timed out'
+  return (cause as Error)?.message ?? String(error)
 }

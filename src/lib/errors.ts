@@ -36,3 +36,21 @@ export function errnoCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined
 }
+
+const FS_REASONS: Record<string, string> = {
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EISDIR: 'it is a directory',
+}
+
+/** A filesystem failure as one line naming the path, or undefined for other errors. */
+export function describeFsError(error: unknown): string | undefined {
+  const code = errnoCode(error)
+  const reason = code ? FS_REASONS[code] : undefined
+  if (!reason) return undefined
+  const path = (error as { path?: unknown }).path
+  return `cannot use ${typeof path === 'string' ? path : 'the qwenauth directory'}: ${reason} (${code}); check QWEN_HOME`
+}

@@ -8,7 +8,8 @@ import { redactValue } from './redact.ts'
  */
 function createLogger() {
   const level = process.env.QWENAUTH_DEBUG ? 4 : 3
-  const base = createConsola({ level, stdout: process.stderr, stderr: process.stderr })
+  // Fancy output only on a terminal: piped or logged stderr gets one plain line per message.
+  const base = createConsola({ level, fancy: Boolean(process.stderr.isTTY), stdout: process.stderr, stderr: process.stderr })
   const redacting: ConsolaReporter[] = base.options.reporters.map((reporter) => ({
     log: (logObj, ctx) => reporter.log({ ...logObj, args: logObj.args.map(redactValue) }, ctx),
   }))

@@ -21,6 +21,8 @@ export interface Account {
   baseUrl: string
   /** Model used when a client names none, and for OPENAI_MODEL. */
   model?: string
+  /** Per-account model renames, over the provider's table (`coder-model` → the provider's name). */
+  aliases?: Record<string, string>
   accessToken?: string
   refreshToken?: string
   tokenType?: string

@@ -6,6 +6,12 @@ import { writeFileAtomic } from './atomic-write.ts'
 /** Lock files and half-written temporaries are not storage items. */
 const notAnItem = (path: string) => /\.(lock|tmp)$/.test(path) || /[\\/]locks[\\/]/.test(path) || /\.lock\.stale\./.test(path)
 
+/** fs-lite's read helpers return (rather than throw) errors other than ENOENT; surface them. */
+function rethrow<T>(value: T): T {
+  if (value instanceof Error) throw value
+  return value
+}
+
 /**
  * unstorage's fs-lite driver with its writes made atomic and private (0600 files in 0700
  * directories). fs-lite writes in place, which a reader can catch half-done and which a
@@ -18,6 +24,8 @@ export const privateFsDriver = defineDriver((options: { base: string }) => {
     ...lite,
     name: 'qwenauth-fs',
     options,
+    getItem: async (key: string) => rethrow(await lite.getItem(key, {})),
+    getItemRaw: async (key: string) => rethrow(await lite.getItemRaw!(key, {})),
     setItem: (key: string, value: string) => writeFileAtomic(path(key), value),
     setItemRaw: (key: string, value: Uint8Array | string) => writeFileAtomic(path(key), value),
   }

@@ -1,0 +1,30 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Emulator } from '../fixtures/qwen-emulator.ts'
+import { runCli, type CliResult } from './cli.ts'
+
+/** Logs in through the emulator (which must auto-approve or be approved by the test). */
+export async function loginViaEmulator(home: string, emu: Emulator, extraEnv: Record<string, string> = {}): Promise<CliResult> {
+  const result = await runCli(['login'], { home, env: { QWENAUTH_OAUTH_URL: emu.url, ...extraEnv } })
+  if (result.code !== 0) throw new Error(`login failed (${result.code}): ${result.stderr}`)
+  return result
+}
+
+export function readJsonFile<T = any>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T
+}
+
+export const credsPath = (home: string) => join(home, 'oauth_creds.json')
+export const accountsPath = (home: string) => join(home, 'qwenauth', 'accounts.json')
+
+/** Makes the stored access token look expired, in both files, as six hours passing would. */
+export function expireStoredTokens(home: string, at = Date.now() - 60_000): void {
+  const doc = readJsonFile(accountsPath(home))
+  for (const account of doc.accounts) if (account.kind === 'qwen-oauth') account.expiresAt = at
+  writeFileSync(accountsPath(home), JSON.stringify(doc, null, 2))
+  try {
+    const creds = readJsonFile(credsPath(home))
+    creds.expiry_date = at
+    writeFileSync(credsPath(home), JSON.stringify(creds, null, 2))
+  } catch {}
+}

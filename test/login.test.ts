@@ -1,0 +1,154 @@
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
+import { accountsPath, credsPath, readJsonFile } from './helpers/accounts.ts'
+import { collect, runCli, spawnCli, tempHome } from './helpers/cli.ts'
+
+let emu: Emulator
+let home: string
+let cleanup: () => void
+
+beforeEach(async () => {
+  ;({ home, cleanup } = tempHome())
+})
+afterEach(async () => {
+  await emu?.close()
+  cleanup()
+})
+
+const login = (extra: { env?: Record<string, string>; timeoutMs?: number } = {}) =>
+  runCli(['login'], { home, env: { QWENAUTH_OAUTH_URL: emu.url, ...extra.env }, timeoutMs: extra.timeoutMs ?? 15_000 })
+
+describe('login (device flow against the emulator)', () => {
+  it('without a TTY prints the URL and code on stderr, logs in, and writes both files', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05, nextEmail: 'ada@example.com' })
+    const result = await login()
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toMatch(new RegExp(`${emu.url}/authorize\\?user_code=[A-Z0-9]{8}&client=qwen-code`))
+    expect(result.stderr).toMatch(/code: [A-Z0-9]{8}/)
+    expect(result.stderr).toContain('ada@example.com')
+
+    // The request the emulator validated strictly (form encoding, client id, scope, PKCE).
+    const deviceRequest = emu.oauthRequests.find((r) => r.path.endsWith('/device/code'))!
+    expect(deviceRequest.headers['content-type']).toContain('application/x-www-form-urlencoded')
+    expect(deviceRequest.headers.accept).toBe('application/json')
+    expect(deviceRequest.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+
+    const creds = readJsonFile(credsPath(home))
+    expect(Object.keys(creds)).toEqual(['access_token', 'refresh_token', 'token_type', 'resource_url', 'expiry_date'])
+    expect(creds.token_type).toBe('Bearer')
+    expect(creds.resource_url).toBe(emu.url)
+    expect(creds.expiry_date).toBeGreaterThan(Date.now() + 5 * 3600_000)
+
+    const doc = readJsonFile(accountsPath(home))
+    expect(doc.accounts).toHaveLength(1)
+    expect(doc.accounts[0]).toMatchObject({ label: 'ada@example.com', kind: 'qwen-oauth', status: 'ok', baseUrl: `${emu.url}/v1` })
+    expect(doc.mirrored).toBe(doc.accounts[0].id)
+
+    const status = await runCli(['status', '--json'], { home })
+    expect(JSON.parse(status.stdout).accounts[0]).toMatchObject({ label: 'ada@example.com', active: true, status: 'ok', provider: 'qwen-oauth' })
+  })
+
+  it('keeps polling through authorization_pending and never polls faster than the interval', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.2 })
+    emu.queuePollAnswers('authorization_pending', 'authorization_pending')
+    const result = await login()
+    expect(result.code).toBe(0)
+    expect(emu.stats.polls).toBe(3)
+    const gaps = emu.stats.pollTimes.slice(1).map((t, i) => t - emu.stats.pollTimes[i]!)
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(190)
+  })
+
+  it('slows down by 5 s after slow_down (RFC 8628) and then succeeds', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05 })
+    emu.queuePollAnswers('slow_down')
+    const result = await login({ timeoutMs: 20_000 })
+    expect(result.code).toBe(0)
+    const [first, second] = emu.stats.pollTimes
+    expect(second! - first!).toBeGreaterThanOrEqual(5000)
+  }, 25_000)
+
+  it.each([
+    ['expired_token', 6, /expired/],
+    ['access_denied', 5, /refused/],
+    ['unauthorized', 7, /no longer knows this login code/],
+  ] as const)('%s ends the login with its own exit code and writes nothing', async (answer, code, message) => {
+    emu = await startEmulator({ interval: 0.05 })
+    emu.queuePollAnswers(answer)
+    const result = await login()
+    expect(result.code).toBe(code)
+    expect(result.stderr).toMatch(message)
+    expect(existsSync(credsPath(home))).toBe(false)
+    expect(existsSync(accountsPath(home))).toBe(false)
+  })
+
+  it('gives up at the expires_in deadline', async () => {
+    emu = await startEmulator({ interval: 0.1, deviceCodeTtl: 1 })
+    // The server keeps saying "pending" past the code's lifetime: the client's own deadline ends it.
+    emu.queuePollAnswers(...Array<'authorization_pending'>(50).fill('authorization_pending'))
+    const started = Date.now()
+    const result = await login()
+    expect(result.code).toBe(8)
+    expect(result.stderr).toMatch(/expired before it was approved/)
+    expect(Date.now() - started).toBeLessThan(8000)
+  })
+
+  it('Ctrl-C cancels cleanly and writes nothing', async () => {
+    emu = await startEmulator({ interval: 0.05 })
+    const child = spawnCli(['login'], { home, env: { QWENAUTH_OAUTH_URL: emu.url } })
+    const done = collect(child, undefined, 10_000)
+    await emu.waitForDeviceCode(5000)
+    child.kill('SIGINT')
+    const result = await done
+    expect(result.code).toBe(130)
+    expect(result.stderr).toMatch(/cancelled/)
+    expect(existsSync(credsPath(home))).toBe(false)
+    expect(existsSync(accountsPath(home))).toBe(false)
+  })
+
+  it('a second login of the same user updates its account instead of adding a twin', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05 })
+    emu.setNextEmail('same@example.com')
+    await login()
+    const firstToken = readJsonFile(credsPath(home)).access_token
+    emu.setNextEmail('same@example.com')
+    await login()
+    const doc = readJsonFile(accountsPath(home))
+    expect(doc.accounts).toHaveLength(1)
+    expect(readJsonFile(credsPath(home)).access_token).not.toBe(firstToken)
+  })
+
+  it('another user becomes a second, active account; a failed login keeps both', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05 })
+    emu.setNextEmail('one@example.com')
+    await login()
+    emu.setNextEmail('two@example.com')
+    await login()
+    emu.queuePollAnswers('access_denied')
+    expect((await login()).code).toBe(5)
+    const doc = readJsonFile(accountsPath(home))
+    expect(doc.accounts.map((a: { label: string }) => a.label)).toEqual(['two@example.com', 'one@example.com'])
+  })
+
+  it('an unreachable OAuth server is one line and exit 4', async () => {
+    emu = await startEmulator()
+    const url = emu.url
+    await emu.close()
+    const result = await runCli(['login'], { home, env: { QWENAUTH_OAUTH_URL: url } })
+    expect(result.code).toBe(4)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect(result.stderr).toMatch(/cannot reach the Qwen OAuth server/)
+  })
+
+  it('writes private files in a private directory', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05 })
+    await login()
+    expect(statSync(home).mode & 0o777).toBe(0o700)
+    expect(statSync(credsPath(home)).mode & 0o777).toBe(0o600)
+    expect(statSync(accountsPath(home)).mode & 0o777).toBe(0o600)
+    expect(statSync(`${home}/qwenauth`).mode & 0o777).toBe(0o700)
+    // No temporary or lock files are left behind.
+    expect(readdirSync(home).sort()).toEqual(['oauth_creds.json', 'qwenauth'])
+  })
+})

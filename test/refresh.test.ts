@@ -1,0 +1,165 @@
+import { existsSync, utimesSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createContext } from '../src/context.ts'
+import { freshAccount } from '../src/pool/fresh-account.ts'
+import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
+import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJsonFile } from './helpers/accounts.ts'
+import { collect, runCli, spawnCli, tempHome } from './helpers/cli.ts'
+
+let emu: Emulator
+let home: string
+let cleanup: () => void
+const env = () => ({ QWENAUTH_OAUTH_URL: emu.url })
+
+/** What a chat request with this token gets from the emulator. */
+async function apiStatus(token: string): Promise<number> {
+  const response = await fetch(`${emu.url}/v1/models`, { headers: { Authorization: `Bearer ${token}` } })
+  return response.status
+}
+
+/** Refreshes out of band with the stored refresh token, as the official CLI would. */
+async function refreshLikeOfficialCli(): Promise<{ access_token: string; refresh_token: string; expires_in: number }> {
+  const creds = readJsonFile(credsPath(home))
+  const response = await fetch(`${emu.url}/api/v1/oauth2/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.refresh_token, client_id: 'f0304373b74a44d2b584a3fb70ca9e56' }),
+  })
+  expect(response.status).toBe(200)
+  return response.json() as never
+}
+
+beforeEach(async () => {
+  ;({ home, cleanup } = tempHome())
+  emu = await startEmulator({ autoApprove: true, interval: 0.05 })
+  await loginViaEmulator(home, emu)
+  emu.reset()
+})
+afterEach(async () => {
+  await emu.close()
+  cleanup()
+})
+
+describe('token and refresh', () => {
+  it('prints the cached token without refreshing while it is valid', async () => {
+    const result = await runCli(['token'], { home, env: env() })
+    expect(result.code).toBe(0)
+    expect(result.stdout.trim()).toBe(readJsonFile(credsPath(home)).access_token)
+    expect(emu.stats.refreshAttempts).toBe(0)
+  })
+
+  it('20 concurrent `token` processes on an expired token refresh exactly once and agree', async () => {
+    expireStoredTokens(home)
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => collect(spawnCli(['token'], { home, env: env() }), undefined, 60_000)),
+    )
+    for (const r of results) expect(r.code, r.stderr).toBe(0)
+    const tokens = new Set(results.map((r) => r.stdout.trim()))
+    expect(tokens.size).toBe(1)
+    expect(emu.stats.refreshes).toBe(1)
+    expect(emu.stats.refreshAttempts).toBe(1)
+    const [token] = [...tokens]
+    expect(await apiStatus(token!)).toBe(200)
+    // Both files carry the rotated refresh token, so the next refresh still works.
+    expect(readJsonFile(credsPath(home)).access_token).toBe(token)
+    expect(readJsonFile(accountsPath(home)).accounts[0].accessToken).toBe(token)
+    expect(existsSync(join(home, 'oauth_creds.lock'))).toBe(false)
+  }, 60_000)
+
+  it('concurrent callers in one process share one refresh', async () => {
+    expireStoredTokens(home)
+    const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url })
+    const id = readJsonFile(accountsPath(home)).accounts[0].id
+    const accounts = await Promise.all(Array.from({ length: 10 }, () => freshAccount(ctx, id)))
+    expect(new Set(accounts.map((a) => a.accessToken)).size).toBe(1)
+    expect(emu.stats.refreshes).toBe(1)
+  })
+
+  it('waits for a lock held by the official CLI and uses the token it wrote', async () => {
+    expireStoredTokens(home)
+    const lock = join(home, 'oauth_creds.lock')
+    writeFileSync(lock, 'some-uuid-of-the-official-cli')
+    const child = spawnCli(['token'], { home, env: env() })
+    const done = collect(child, undefined, 20_000)
+    await new Promise((r) => setTimeout(r, 800))
+    // The "official CLI" refreshes, writes its file, releases its lock.
+    const fresh = await refreshLikeOfficialCli()
+    writeFileSync(
+      credsPath(home),
+      JSON.stringify({ access_token: fresh.access_token, refresh_token: fresh.refresh_token, token_type: 'Bearer', resource_url: emu.url, expiry_date: Date.now() + fresh.expires_in * 1000 }, null, 2),
+    )
+    writeFileSync(lock, '') // touched, then removed: still held until unlinked
+    const { unlinkSync } = await import('node:fs')
+    unlinkSync(lock)
+    const result = await done
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout.trim()).toBe(fresh.access_token)
+    expect(emu.stats.refreshes).toBe(1) // only the official CLI's
+    // Our store adopted the rotated refresh token.
+    expect(readJsonFile(accountsPath(home)).accounts[0].refreshToken).toBe(fresh.refresh_token)
+  })
+
+  it('recovers a stale lock', async () => {
+    expireStoredTokens(home)
+    const lock = join(home, 'oauth_creds.lock')
+    writeFileSync(lock, 'dead-process')
+    const old = new Date(Date.now() - 120_000)
+    utimesSync(lock, old, old)
+    const result = await runCli(['token'], { home, env: env() })
+    expect(result.code, result.stderr).toBe(0)
+    expect(emu.stats.refreshes).toBe(1)
+    expect(existsSync(lock)).toBe(false)
+  })
+
+  it('a refused refresh token marks the account needs-login and keeps it', async () => {
+    expireStoredTokens(home)
+    await refreshLikeOfficialCli() // rotates: our stored refresh token is now dead
+    const result = await runCli(['token'], { home, env: env() })
+    expect(result.code).toBe(3)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toMatch(/needs a new login/)
+    const status = JSON.parse((await runCli(['status', '--json'], { home })).stdout)
+    expect(status.accounts).toHaveLength(1)
+    expect(status.accounts[0].status).toBe('needs-login')
+  })
+
+  it('retries transient refresh failures twice, then reports without marking the account', async () => {
+    expireStoredTokens(home)
+    emu.failNextRefreshes(2, 503)
+    const ok = await runCli(['token'], { home, env: env() })
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(emu.stats.refreshAttempts).toBe(3)
+
+    expireStoredTokens(home, Date.now() - 1000)
+    emu.reset()
+    emu.failNextRefreshes(3, 500)
+    const failed = await runCli(['token'], { home, env: env() })
+    expect(failed.code).toBe(4)
+    expect(failed.stderr).toMatch(/HTTP 500/)
+    expect(emu.stats.refreshAttempts).toBe(3)
+    expect(readJsonFile(accountsPath(home)).accounts[0].status).toBe('ok')
+  })
+
+  it('keeps the old refresh token when a refresh answer omits it', async () => {
+    expireStoredTokens(home)
+    const before = readJsonFile(credsPath(home)).refresh_token
+    emu.setRefreshOmitsRefreshToken(true)
+    expect((await runCli(['token'], { home, env: env() })).code).toBe(0)
+    expect(readJsonFile(credsPath(home)).refresh_token).toBe(before)
+    expect(readJsonFile(accountsPath(home)).accounts[0].refreshToken).toBe(before)
+  })
+
+  it('picks up a refresh the official CLI made on its own', async () => {
+    const fresh = await refreshLikeOfficialCli()
+    writeFileSync(
+      credsPath(home),
+      JSON.stringify({ access_token: fresh.access_token, refresh_token: fresh.refresh_token, token_type: 'Bearer', resource_url: emu.url, expiry_date: Date.now() + fresh.expires_in * 1000 }, null, 2),
+    )
+    emu.reset()
+    const result = await runCli(['token'], { home, env: env() })
+    expect(result.stdout.trim()).toBe(fresh.access_token)
+    expect(emu.stats.refreshAttempts).toBe(0)
+    expect(readJsonFile(accountsPath(home)).accounts).toHaveLength(1)
+  })
+})
