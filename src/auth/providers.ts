@@ -1,3 +1,5 @@
+import { usageError } from '../lib/errors.ts'
+
 /**
  * Where an account sends requests, and what its models are called there. One table for code
  * and README alike. Qwen OAuth's base comes from the token's resource_url instead.
@@ -8,7 +10,7 @@ export interface ProviderPreset {
   baseUrl: string
   /** The model used when a client names none. */
   defaultModel: string
-  /** Where the provider's own docs tell users to keep the key; `--api-key-env` defaults to it. */
+  /** Where the provider's own docs tell users to keep the key; the key prompt suggests `--api-key-env` with it. */
   keyEnv?: string
   /** Qwen Code's model names mapped to this provider's names for the same model. */
   aliases: Record<string, string>
@@ -73,4 +75,42 @@ export const PROVIDERS: readonly ProviderPreset[] = [
 
 export function findProvider(name: string): ProviderPreset | undefined {
   return PROVIDERS.find((p) => p.name === name)
+}
+
+/** Where a `--provider` value sends requests: a preset's table entry, or a custom base URL. */
+export interface ResolvedProvider {
+  /** The preset name, or `custom`. */
+  provider: string
+  baseUrl: string
+  preset?: ProviderPreset
+}
+
+// Plain http is only safe where the key never leaves the machine (and tests need it).
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
+
+/** A preset name (any case) or an OpenAI-compatible base URL; anything else is a usage error. */
+export function resolveProvider(nameOrUrl: string): ResolvedProvider {
+  const value = nameOrUrl.trim()
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return { provider: CUSTOM_PROVIDER, baseUrl: normaliseBaseUrl(value) }
+  const preset = findProvider(value.toLowerCase())
+  if (preset) return { provider: preset.name, baseUrl: preset.baseUrl, preset }
+  const names = PROVIDERS.map((p) => p.name).join(', ')
+  throw usageError(`unknown provider "${value}": use one of ${names}, or an https:// base URL of an OpenAI-compatible API`)
+}
+
+/** Validates a custom base URL and drops trailing slashes, so `${base}/models` is always right. */
+export function normaliseBaseUrl(raw: string): string {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw usageError(`"${raw}" is not a valid URL`)
+  }
+  if (url.username || url.password) throw usageError('a base URL must not carry credentials: give the key on stdin or with --api-key-env')
+  if (url.search || url.hash) throw usageError(`a base URL takes no query string or fragment: ${url.origin}${url.pathname}`)
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    throw usageError(`refusing http:// for ${url.host}: the key would cross the network unencrypted; use https://`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw usageError(`a base URL must start with https:// (got ${url.protocol}//)`)
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
 }

@@ -1,28 +1,93 @@
 import { defineCommand } from 'citty'
+import { runKeyLogin } from '../auth/key-login.ts'
+import { parseAliasFlags } from '../auth/model-map.ts'
 import { runOAuthLogin } from '../auth/oauth-login.ts'
+import { QWEN_OAUTH_PROVIDER } from '../auth/providers.ts'
 import { createContext } from '../context.ts'
+import { usageError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import type { Account } from '../store/account.ts'
 import { jsonArg, printOut } from './_shared.ts'
 
 export interface LoginOptions {
   browser?: boolean
+  /** A preset name or base URL: an API-key account. Absent or `qwen-oauth`: the device flow. */
+  provider?: string
+  label?: string
+  model?: string
+  apiKeyEnv?: string
+  aliases?: Record<string, string>
+  verify?: boolean
 }
 
 export async function runLogin(options: LoginOptions): Promise<Account> {
   const ctx = createContext()
+  if (options.provider !== undefined && options.provider !== QWEN_OAUTH_PROVIDER) {
+    const saved = await runKeyLogin(ctx, {
+      provider: options.provider,
+      verify: options.verify !== false,
+      signal: interruptSignal,
+      ...(options.label !== undefined ? { label: options.label } : {}),
+      ...(options.model !== undefined ? { model: options.model } : {}),
+      ...(options.apiKeyEnv !== undefined ? { apiKeyEnv: options.apiKeyEnv } : {}),
+      ...(options.aliases ? { aliases: options.aliases } : {}),
+    })
+    return saved.account
+  }
+  const keyOnly = [options.label, options.model, options.apiKeyEnv, options.aliases].some((v) => v !== undefined)
+  if (keyOnly) throw usageError('--label, --model, --api-key-env and --alias are for API-key accounts: add --provider <name|url>')
   const browser = options.browser !== false && process.env.QWENAUTH_NO_BROWSER !== '1'
   return runOAuthLogin(ctx, { browser, signal: interruptSignal })
 }
 
+const KEY_FLAGS = ['--api-key', '--apikey', '--key', '--token', '--openai-api-key', '--secret']
+const KEY_ADVICE = 'pipe it on stdin (printf %s "$KEY" | qwenauth login --provider <name>), name a variable that holds it (--api-key-env NAME), or type it at the hidden prompt'
+
+/** A key on the command line shows in `ps` and shell history: refuse it before anything else runs. */
+function refuseKeyArguments(rawArgs: string[], positionals: string[]): void {
+  const flags = rawArgs.slice(0, rawArgs.includes('--') ? rawArgs.indexOf('--') : undefined)
+  if (flags.some((a) => KEY_FLAGS.includes(a.split('=')[0] ?? ''))) {
+    throw usageError(`qwenauth never takes an API key as an argument (others can read it in \`ps\`): ${KEY_ADVICE}`)
+  }
+  if (positionals.length > 0) throw usageError(`login takes no positional arguments; to add an API key, ${KEY_ADVICE}`)
+}
+
+/** `--alias` may repeat; citty keeps only the last value, so collect them from the raw arguments. */
+function aliasValues(rawArgs: string[]): string[] {
+  const values: string[] = []
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] ?? ''
+    if (arg === '--') break
+    if (arg.startsWith('--alias=')) values.push(arg.slice('--alias='.length))
+    else if (arg === '--alias' && rawArgs[i + 1] !== undefined) values.push(rawArgs[++i] ?? '')
+  }
+  return values
+}
+
 export default defineCommand({
-  meta: { name: 'login', description: 'Log in to Qwen with the OAuth device flow (works without a browser on this machine)' },
+  meta: { name: 'login', description: 'Log in to Qwen with the OAuth device flow, or add an API-key account with --provider' },
   args: {
+    provider: { type: 'string', description: 'Add an API-key account: coding-plan, coding-plan-intl, dashscope, dashscope-intl, modelscope, openrouter, or an https:// base URL', valueHint: 'name|url' },
+    label: { type: 'string', description: 'Name shown for the key account (default: the provider)' },
+    model: { type: 'string', description: "Default model of the key account (default: the provider's)" },
+    'api-key-env': { type: 'string', description: 'Read the key from this environment variable (else stdin, else a hidden prompt)', valueHint: 'NAME' },
+    alias: { type: 'string', description: 'Model rename for this account, repeatable or comma-separated', valueHint: 'coder-model=name' },
+    verify: { type: 'boolean', default: true, description: 'Check the key with GET /models before saving', negativeDescription: 'Save the key without any request' },
     browser: { type: 'boolean', default: true, description: 'Open a browser where one can be opened', negativeDescription: 'Never open a browser; show the URL, code and QR code only' },
     ...jsonArg,
   },
-  async run({ args }) {
-    const account = await runLogin({ browser: args.browser })
+  async run({ args, rawArgs }) {
+    refuseKeyArguments(rawArgs, args._)
+    const aliases = aliasValues(rawArgs)
+    const account = await runLogin({
+      browser: args.browser,
+      verify: args.verify,
+      ...(args.provider !== undefined ? { provider: args.provider } : {}),
+      ...(args.label !== undefined ? { label: args.label } : {}),
+      ...(args.model !== undefined ? { model: args.model } : {}),
+      ...(args['api-key-env'] !== undefined ? { apiKeyEnv: args['api-key-env'] } : {}),
+      ...(aliases.length > 0 ? { aliases: parseAliasFlags(aliases) } : {}),
+    })
     if (args.json) printOut(JSON.stringify({ id: account.id, label: account.label, provider: account.provider }))
   },
 })

@@ -1,0 +1,71 @@
+import type { Context } from '../context.ts'
+import { logger } from '../lib/logger.ts'
+import { registerSecret, secretHint } from '../lib/redact.ts'
+import { readApiKey } from './api-key-input.ts'
+import { QWEN_OAUTH_DEFAULT_MODEL, resolveProvider, type ResolvedProvider } from './providers.ts'
+import { saveKeyAccount, type SavedKeyAccount } from './save-key-account.ts'
+import { verifyApiKey } from './verify-key.ts'
+
+export interface KeyLoginOptions {
+  /** `--provider`: a preset name or a base URL. */
+  provider: string
+  label?: string
+  model?: string
+  apiKeyEnv?: string
+  /** `--alias` entries, already parsed. */
+  aliases?: Record<string, string>
+  /** False with `--no-verify`: no request is made. */
+  verify: boolean
+  signal?: AbortSignal
+}
+
+/** Adds (or updates) an API-key account: resolve the provider, read the key, check it, save it. */
+export async function runKeyLogin(ctx: Context, options: KeyLoginOptions): Promise<SavedKeyAccount> {
+  const target = resolveProvider(options.provider)
+  const apiKey = await readApiKey({
+    providerTitle: target.preset?.title ?? new URL(target.baseUrl).host,
+    providerArg: options.provider,
+    ...(options.apiKeyEnv !== undefined ? { apiKeyEnv: options.apiKeyEnv } : {}),
+    ...(target.preset?.keyEnv ? { suggestedEnv: target.preset.keyEnv } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  })
+  registerSecret(apiKey)
+  // Nothing is saved unless the provider accepts the key (or the user chose not to ask).
+  const listed = options.verify ? (await verifyApiKey(target.baseUrl, apiKey, options.signal ? { signal: options.signal } : {})).models : []
+  const model = chooseModel(target, options.model, listed)
+  const saved = await saveKeyAccount(ctx, {
+    provider: target.provider,
+    baseUrl: target.baseUrl,
+    apiKey,
+    label: options.label ?? (target.preset ? target.provider : new URL(target.baseUrl).host),
+    ...(model ? { model } : {}),
+    aliases: { ...customAliases(target, model, listed), ...options.aliases },
+  })
+  logger.success(successLine(saved, options.verify))
+  return saved
+}
+
+/**
+ * A preset's default model lives in the table (so a newer table reaches old accounts); only an
+ * explicit `--model` is stored. A custom provider has no table: `--model`, else the first model
+ * it lists, else Qwen's own `coder-model`.
+ */
+function chooseModel(target: ResolvedProvider, requested: string | undefined, listed: string[]): string | undefined {
+  if (requested) return requested
+  if (target.preset) return undefined
+  return listed[0] ?? QWEN_OAUTH_DEFAULT_MODEL
+}
+
+/** Clients set up for Qwen OAuth ask for `coder-model`; a custom provider that lacks it gets its default model. */
+function customAliases(target: ResolvedProvider, model: string | undefined, listed: string[]): Record<string, string> {
+  if (target.preset || !model || listed.length === 0 || listed.includes(QWEN_OAUTH_DEFAULT_MODEL)) return {}
+  return { [QWEN_OAUTH_DEFAULT_MODEL]: model }
+}
+
+function successLine({ account, created, position }: SavedKeyAccount, verified: boolean): string {
+  const details = [`account ${account.id}`, account.label === account.provider ? '' : account.provider, `key ${secretHint(account.apiKey)}`, verified ? '' : 'not checked']
+  const what = `${account.label} (${details.filter(Boolean).join(', ')})`
+  const verb = created ? 'Added' : 'Updated'
+  if (position === 1) return `${verb} ${what}: it is the active account`
+  return `${verb} ${what} as #${position} in the pool: it serves when the accounts before it cannot. Make it active with \`qwenauth use ${account.id}\``
+}

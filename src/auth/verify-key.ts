@@ -1,0 +1,86 @@
+import { ofetch } from 'ofetch'
+import { ExitCode, QwenauthError } from '../lib/errors.ts'
+import { logger } from '../lib/logger.ts'
+
+export interface VerifyKeyOptions {
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+export interface VerifiedKey {
+  /** Model ids the provider lists for this key, in its order (empty when it lists none). */
+  models: string[]
+}
+
+const DEFAULT_TIMEOUT_MS = 15_000
+const SKIP_HINT = 'pass --no-verify to save the key without checking it'
+
+/**
+ * One cheap request (`GET {base}/models`) that every OpenAI-compatible API answers, so a
+ * mistyped key or base URL is caught at login instead of at the first real request.
+ * Only an answer that proves the key wrong or unusable refuses it; a quota answer (429) means
+ * the provider knows the key, so it is kept with a warning.
+ */
+export async function verifyApiKey(baseUrl: string, apiKey: string, options: VerifyKeyOptions = {}): Promise<VerifiedKey> {
+  const url = `${baseUrl}/models`
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  let response: { status: number; statusText: string; _data?: unknown }
+  try {
+    response = await ofetch.raw(url, {
+      headers: { Authorization: `Bearer ${apiKey}`, Accept: 'application/json' },
+      ignoreResponseError: true,
+      retry: 0,
+      responseType: 'text',
+      timeout: timeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason
+    const timedOut = (error as Error).name === 'TimeoutError' || /timeout/i.test((error as Error).message)
+    const why = timedOut ? `no answer within ${timeoutMs / 1000} s` : causeText(error)
+    throw new QwenauthError(`cannot reach ${new URL(url).origin} to check the key (${why})`, ExitCode.network, SKIP_HINT)
+  }
+  const body = typeof response._data === 'string' ? response._data : ''
+  const { status } = response
+  if (status >= 200 && status < 300) return { models: modelIds(body) }
+  const said = providerMessage(body) || response.statusText || 'no message'
+  if (status === 401 || status === 403) {
+    throw new QwenauthError(`the provider refused the key (${status}): ${said}`, ExitCode.loginDenied)
+  }
+  if (status === 429) {
+    logger.warn(`the provider knows the key but answered 429: ${said}; saving it anyway`)
+    return { models: [] }
+  }
+  const hint = status === 404 ? `check the base URL ${baseUrl}, or ${SKIP_HINT}` : SKIP_HINT
+  throw new QwenauthError(`GET ${url} answered ${status}: ${said}`, ExitCode.failure, hint)
+}
+
+/** The provider's own words, on one line: OpenAI-shaped `error.message`, else what there is. */
+export function providerMessage(body: string): string {
+  let text = body
+  try {
+    const data = JSON.parse(body) as Record<string, unknown>
+    const error = data.error
+    const candidate = (error && typeof error === 'object' ? (error as Record<string, unknown>).message : error) ?? data.message ?? data.detail
+    if (typeof candidate === 'string') text = candidate
+  } catch {
+    // Not JSON (an HTML error page, plain text): show its start.
+  }
+  const line = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim()
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line
+}
+
+function modelIds(body: string): string[] {
+  try {
+    const data = (JSON.parse(body) as { data?: unknown }).data
+    if (!Array.isArray(data)) return []
+    return data.map((m) => (m as { id?: unknown })?.id).filter((id): id is string => typeof id === 'string' && id !== '')
+  } catch {
+    return []
+  }
+}
+
+function causeText(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause
+  return cause?.code ?? cause?.message ?? (error as Error).message
+}
