@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
+import { COMPILE_FLAGS } from '../../scripts/release-targets.ts'
 
 const root = resolve(import.meta.dirname, '../..')
 
@@ -18,7 +19,7 @@ export default function setup(project: TestProject) {
     if (result.status !== 0) throw new Error(`test build failed: ${result.stderr}`)
   }
   build(['--target=node', '--format=esm', `--outfile=${join(out, 'cli.mjs')}`])
-  build(['--compile', `--outfile=${join(out, 'qwenauth')}`])
+  build([...COMPILE_FLAGS, `--outfile=${join(out, 'qwenauth')}`])
   project.provide('nodeCli', join(out, 'cli.mjs'))
   project.provide('binaryCli', join(out, 'qwenauth'))
   return () => rmSync(out, { recursive: true, force: true })
