@@ -1,25 +1,51 @@
 import type { Storage } from 'unstorage'
+import { join, resolve } from 'pathe'
 import { oauthBaseUrl } from './auth/oauth-constants.ts'
 import { KEYS, qwenHome } from './lib/paths.ts'
 import { AccountStore } from './store/accounts.ts'
 import { createFileLocker } from './store/file-lock.ts'
 import type { Locker } from './store/locker.ts'
+import { createRedisBackend, describeRedisUrl, type RedisBackend } from './store/redis-backend.ts'
+import { createRedisLocker } from './store/redis-lock.ts'
 import { createFileStorage } from './store/storage.ts'
-import { join } from 'pathe'
 
 /** What every command works with: where accounts live, how locks are taken, which OAuth server. */
 export interface Context {
+  /** QWEN_HOME, or the directory / Redis URL (without credentials) the store is in. */
   home: string
   storage: Storage
   locker: Locker
   accounts: AccountStore
   oauthUrl: string
+  /** Set when the store is on Redis. */
+  redis?: RedisBackend
+  /** Closes connections (Redis); a no-op for files. */
+  close(): Promise<void>
 }
 
-export function createContext(env: NodeJS.ProcessEnv = process.env): Context {
-  const home = qwenHome(env)
+export function isRedisUrl(spec: string | undefined): spec is string {
+  return Boolean(spec && /^rediss?:\/\//i.test(spec))
+}
+
+/**
+ * The store is a directory (QWEN_HOME by default) or, with `QWENAUTH_STORAGE=redis://…`, a
+ * Redis database shared by several machines. Only a directory store mirrors the active Qwen
+ * OAuth account into oauth_creds.json: that file is for the official CLI on this machine.
+ */
+export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec = env.QWENAUTH_STORAGE): Context {
+  const oauthUrl = oauthBaseUrl(env)
+  if (isRedisUrl(storageSpec)) {
+    const prefix = env.QWENAUTH_STORAGE_PREFIX || 'qwenauth'
+    const redis = createRedisBackend(storageSpec, prefix)
+    const locker = createRedisLocker(redis.client, prefix)
+    const where = `${describeRedisUrl(storageSpec)} (key ${prefix}:${KEYS.accounts})`
+    const accounts = new AccountStore(redis.storage, locker, where, { mirrorCreds: false })
+    return { home: describeRedisUrl(storageSpec), storage: redis.storage, locker, accounts, oauthUrl, redis, close: redis.close }
+  }
+  const home = storageSpec ? resolve(storageSpec) : qwenHome(env)
   const storage = createFileStorage(home)
   const locker = createFileLocker(home)
   const where = join(home, KEYS.accounts.replace(/:/g, '/'))
-  return { home, storage, locker, accounts: new AccountStore(storage, locker, where), oauthUrl: oauthBaseUrl(env) }
+  const accounts = new AccountStore(storage, locker, where, { mirrorCreds: true })
+  return { home, storage, locker, accounts, oauthUrl, close: async () => {} }
 }

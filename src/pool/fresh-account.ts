@@ -80,7 +80,7 @@ async function refreshUnderLock(ctx: Context, id: string, options: FreshOptions)
     if (!accountLock) return reread()
     releases.push(accountLock)
     // The mirrored account is also refreshed by the official CLI, which only knows its own lock.
-    if ((await ctx.accounts.read()).mirrored === id) {
+    if (ctx.accounts.isMirrored(await ctx.accounts.read(), id)) {
       const credsLock = await ctx.locker.acquire(LOCK_NAMES.creds, waitOpts)
       if (!credsLock) return reread()
       releases.push(credsLock)
@@ -123,7 +123,7 @@ async function refreshAndSave(ctx: Context, account: Account, signal?: AbortSign
   // The official CLI reads only oauth_creds.json, so it is written first: if we die before
   // accounts.json, the next read adopts the file's newer tokens instead of a dead refresh token.
   const doc = await ctx.accounts.read()
-  if (doc.mirrored === account.id) await writeOfficialCreds(ctx.storage, officialCredsOf(refreshed))
+  if (ctx.accounts.isMirrored(doc, account.id)) await writeOfficialCreds(ctx.storage, officialCredsOf(refreshed))
   await ctx.accounts.update((d) => {
     const a = d.accounts.find((x) => x.id === account.id)
     if (!a) return

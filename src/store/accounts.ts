@@ -17,12 +17,23 @@ export class AccountStore {
     readonly locker: Locker,
     /** For messages: where the document lives. */
     readonly where: string,
+    /** Keep oauth_creds.json in step (a directory store shared with the official CLI). */
+    readonly options: { mirrorCreds: boolean } = { mirrorCreds: true },
   ) {}
+
+  /** Whether this account's tokens live in oauth_creds.json too (and so need the official lock). */
+  isMirrored(doc: AccountsDoc, id: string): boolean {
+    return this.options.mirrorCreds && doc.mirrored === id
+  }
+
+  private async officialCreds(): Promise<OfficialCreds | undefined> {
+    return this.options.mirrorCreds ? readOfficialCreds(this.storage) : undefined
+  }
 
   /** The document with oauth_creds.json folded in (persisted when that changed anything). */
   async read(): Promise<AccountsDoc> {
     const doc = await this.load()
-    if (!reconcileWithCreds(doc, await readOfficialCreds(this.storage))) return doc
+    if (!reconcileWithCreds(doc, await this.officialCreds())) return doc
     return this.update(() => {})
   }
 
@@ -36,7 +47,7 @@ export class AccountStore {
     const release = await this.locker.acquire(LOCK_NAMES.store)
     try {
       let doc = await this.load()
-      doc = reconcileWithCreds(doc, await readOfficialCreds(this.storage)) ?? doc
+      doc = reconcileWithCreds(doc, await this.officialCreds()) ?? doc
       const result = await change(doc)
       await writeJson(this.storage, KEYS.accounts, doc)
       return Object.assign(doc, { result })
@@ -50,6 +61,7 @@ export class AccountStore {
    * CLI uses the account qwenauth considers active.
    */
   async syncMirror(): Promise<void> {
+    if (!this.options.mirrorCreds) return
     await this.withCredsLock(async () => {
       const doc = await this.read()
       const target = doc.accounts.find((a) => a.kind === 'qwen-oauth' && a.accessToken && a.refreshToken)
@@ -64,6 +76,10 @@ export class AccountStore {
 
   /** Removes accounts; oauth_creds.json goes with the account it holds. A file we never wrote stays. */
   async remove(ids: string[]): Promise<void> {
+    if (!this.options.mirrorCreds) {
+      await this.update((d) => void (d.accounts = d.accounts.filter((a) => !ids.includes(a.id))))
+      return
+    }
     await this.withCredsLock(async () => {
       const { mirrored } = await this.read()
       if (mirrored && ids.includes(mirrored)) await removeOfficialCreds(this.storage)
