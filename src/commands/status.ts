@@ -3,6 +3,8 @@ import { formatDuration } from '../auth/login-prompt.ts'
 import { createContext } from '../context.ts'
 import { secretHint } from '../lib/redact.ts'
 import { effectiveStatus, type Account } from '../store/account.ts'
+import { readAllStats } from '../store/stats-backend.ts'
+import type { AccountStats } from '../store/stats.ts'
 import { jsonArg, printOut } from './_shared.ts'
 
 export interface StatusEntry {
@@ -18,12 +20,15 @@ export interface StatusEntry {
   baseUrl: string
   model: string | null
   lastError: string | null
+  /** What `serve` and `exec` counted for this account, null before its first request. */
+  stats: AccountStats | null
 }
 
 /** Secrets never leave this function: only a key's last four characters. */
 export async function runStatus(): Promise<StatusEntry[]> {
   const ctx = createContext()
   const doc = await ctx.accounts.read()
+  const stats = await readAllStats(ctx)
   const now = Date.now()
   return doc.accounts.map((a, index) => ({
     id: a.id,
@@ -38,6 +43,7 @@ export async function runStatus(): Promise<StatusEntry[]> {
     baseUrl: a.baseUrl,
     model: a.model ?? null,
     lastError: a.lastError?.message ?? null,
+    stats: stats[a.id] ?? null,
   }))
 }
 
@@ -51,12 +57,19 @@ export function renderStatusTable(entries: StatusEntry[], now = Date.now()): str
     e.provider + (e.keyHint ? ` (key ${e.keyHint})` : ''),
     e.status === 'cooling-down' && e.cooldownUntil ? `cooling-down ${formatDuration(e.cooldownUntil - now)}` : e.status,
     e.expiresAt === null ? '-' : e.expiresAt > now ? formatDuration(e.expiresAt - now) : 'expired',
+    e.stats ? `${e.stats.requests}${e.stats.failures ? ` (${e.stats.failures} failed)` : ''}` : '-',
+    e.stats ? `${compactCount(e.stats.promptTokens)}/${compactCount(e.stats.completionTokens)}` : '-',
   ])
-  const header = ['#', 'ACTIVE', 'ID', 'LABEL', 'PROVIDER', 'STATUS', 'EXPIRES IN']
+  const header = ['#', 'ACTIVE', 'ID', 'LABEL', 'PROVIDER', 'STATUS', 'EXPIRES IN', 'REQUESTS', 'TOKENS IN/OUT']
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)))
   const line = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()
   const errors = entries.filter((e) => e.lastError && e.status !== 'ok').map((e) => `  ${e.id}: ${e.lastError}`)
   return [line(header), ...rows.map(line), ...(errors.length ? ['', 'Last errors:', ...errors] : [])].join('\n') + '\n'
+}
+
+function compactCount(n: number): string {
+  if (n < 1000) return String(n)
+  return n < 1_000_000 ? `${(n / 1000).toFixed(1)}k` : `${(n / 1_000_000).toFixed(1)}M`
 }
 
 export default defineCommand({

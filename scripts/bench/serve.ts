@@ -1,0 +1,180 @@
+/**
+ * Bench section: the same chat requests sent straight to the Qwen emulator and through
+ * `qwenauth serve` (the compiled binary), on loopback: requests per second, p50/p99 latency,
+ * time to first byte of a stream, and the gap between streamed events when the upstream paces
+ * them. Every run is bounded in requests and time, so the section takes well under a minute.
+ *
+ *   bun scripts/bench/serve.ts     this section alone
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { load, type RunFigures } from './load.ts'
+
+const root = resolve(import.meta.dirname, '../..')
+const bun = join(root, 'node_modules/.bin/bun')
+const binary = join(root, 'dist/qwenauth')
+
+export interface ServeBenchOptions {
+  /** Requests per measured run (default 3000 JSON, half as many streams). */
+  requests?: number
+  /** Requests in flight at once (default 8). */
+  concurrency?: number
+  /** Upper bound of one measured run (default 6 s). */
+  maxRunMs?: number
+  log?: (line: string) => void
+}
+
+export interface ServeBenchResult {
+  concurrency: number
+  runs: Array<{ scenario: string; direct: RunFigures; proxied: RunFigures }>
+}
+
+/** Starts a process and resolves with the first stdout line that matches. */
+function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv, pattern: RegExp): Promise<{ child: ChildProcess; match: string }> {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'ignore'] })
+  let out = ''
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')} printed nothing useful: ${out}`)), 15_000)
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk
+      const match = pattern.exec(out)
+      if (match?.[1]) {
+        clearTimeout(timer)
+        resolvePromise({ child, match: match[1] })
+      }
+    })
+    child.on('exit', (code) => reject(new Error(`${command} exited with ${code}: ${out}`)))
+  })
+}
+
+function newestSourceMtime(dir: string): number {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    newest = Math.max(newest, entry.isDirectory() ? newestSourceMtime(path) : statSync(path).mtimeMs)
+  }
+  return newest
+}
+
+/** The binary must be the current code: built when missing or older than src/. */
+function ensureBinary(log: (line: string) => void): void {
+  if (existsSync(binary) && statSync(binary).mtimeMs >= newestSourceMtime(join(root, 'src'))) return
+  log('serve: building dist/ (npm run build)')
+  const build = spawnSync(bun, [join(root, 'scripts/build.ts')], { cwd: root, encoding: 'utf8' })
+  if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`)
+}
+
+interface Target {
+  emulatorUrl: string
+  serveUrl: string
+  token: string
+}
+
+/** An emulator process, a QWEN_HOME logged in against it, and `qwenauth serve` on that home. */
+async function startTarget(extraEmulatorArgs: string[], cleanups: Array<() => void>): Promise<Target> {
+  const emulator = await startProcess(
+    bun,
+    [join(root, 'test/fixtures/emulator-cli.ts'), '--port', '0', '--auto-approve', '--interval', '0.05', '--no-enforce-interval', ...extraEmulatorArgs],
+    process.env,
+    /"url":"([^"]+)"/,
+  )
+  cleanups.push(() => emulator.child.kill('SIGTERM'))
+  const home = mkdtempSync(join(tmpdir(), 'qwenauth-bench-serve-'))
+  cleanups.push(() => rmSync(home, { recursive: true, force: true }))
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, QWEN_HOME: home, QWENAUTH_OAUTH_URL: emulator.match, QWENAUTH_NO_BROWSER: '1', NO_COLOR: '1', CI: '1' }
+  const login = spawnSync(binary, ['login', '--no-browser'], { env, encoding: 'utf8', timeout: 30_000 })
+  if (login.status !== 0) throw new Error(`login against the emulator failed: ${login.stderr}`)
+  const token = spawnSync(binary, ['token'], { env, encoding: 'utf8', timeout: 30_000 }).stdout.trim()
+  const serve = await startProcess(binary, ['serve', '--port', '0'], env, /^(http:\/\/\S+\/v1)$/m)
+  cleanups.push(() => serve.child.kill('SIGTERM'))
+  return { emulatorUrl: `${emulator.match}/v1`, serveUrl: serve.match, token }
+}
+
+function chatInit(stream: boolean, token?: string): RequestInit {
+  const ua = `QwenCode/0.24.4 (${process.platform}; ${process.arch})`
+  // Direct requests carry what the proxy adds, so both sides ask the emulator the same thing.
+  const auth: Record<string, string> = token
+    ? { authorization: `Bearer ${token}`, 'user-agent': ua, 'x-dashscope-useragent': ua, 'x-dashscope-cachecontrol': 'enable', 'x-dashscope-authtype': 'qwen-oauth' }
+    : {}
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...auth },
+    body: JSON.stringify({ model: 'coder-model', messages: [{ role: 'user', content: 'Say hello.' }], stream, ...(stream ? { stream_options: { include_usage: true } } : {}) }),
+  }
+}
+
+export async function benchServe(options: ServeBenchOptions = {}): Promise<ServeBenchResult> {
+  const log = options.log ?? (() => {})
+  const concurrency = options.concurrency ?? 8
+  const requests = options.requests ?? 3000
+  const maxRunMs = options.maxRunMs ?? 6000
+  ensureBinary(log)
+  const cleanups: Array<() => void> = []
+  try {
+    const fast = await startTarget([], cleanups)
+    const paced = await startTarget(['--stream-delay-ms', '10'], cleanups)
+    const runs: ServeBenchResult['runs'] = []
+    const measure = async (scenario: string, target: Target, stream: boolean, count: number, inFlight: number) => {
+      const url = `${target.emulatorUrl}/chat/completions`
+      const viaServe = `${target.serveUrl}/chat/completions`
+      // Warm-up: connections, JIT, the proxy's account snapshot.
+      await load(url, chatInit(stream, target.token), 100, inFlight, 2000)
+      await load(viaServe, chatInit(stream), 100, inFlight, 2000)
+      log(`serve: ${scenario}, direct`)
+      const direct = await load(url, chatInit(stream, target.token), count, inFlight, maxRunMs)
+      log(`serve: ${scenario}, via qwenauth serve`)
+      const proxied = await load(viaServe, chatInit(stream), count, inFlight, maxRunMs)
+      runs.push({ scenario, direct, proxied })
+    }
+    await measure('chat, JSON', fast, false, requests, concurrency)
+    await measure('chat, stream', fast, true, Math.ceil(requests / 2), concurrency)
+    // One stream at a time against an upstream that waits 10 ms between events: any delay the
+    // proxy adds per event shows in the gap between chunks.
+    await measure('stream, 10 ms between events', paced, true, 30, 1)
+    return { concurrency, runs }
+  } finally {
+    for (const cleanup of cleanups.reverse()) cleanup()
+  }
+}
+
+const ms = (n: number) => `${n.toFixed(2)} ms`
+const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '-')
+const added = (proxied: number, direct: number) => `${proxied - direct >= 0 ? '+' : ''}${(proxied - direct).toFixed(2)} ms`
+
+/** The section as Markdown, ready for the README. */
+export function formatServe(result: ServeBenchResult): string {
+  const lines = [
+    '### qwenauth serve vs direct',
+    '',
+    `Loopback, Qwen emulator upstream, compiled binary, ${result.concurrency} requests in flight (1 for the paced stream); ${process.platform}-${process.arch}.`,
+    '',
+    '| scenario | metric | direct | via serve | ratio | added |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+  ]
+  for (const { scenario, direct: d, proxied: p } of result.runs) {
+    if (scenario.includes('between events')) {
+      lines.push(`| ${scenario} | time to first byte p50 | ${ms(d.ttfbP50)} | ${ms(p.ttfbP50)} | ${ratio(p.ttfbP50, d.ttfbP50)} | ${added(p.ttfbP50, d.ttfbP50)} |`)
+      lines.push(`| ${scenario} | gap between events (mean) | ${ms(d.eventGap)} | ${ms(p.eventGap)} | ${ratio(p.eventGap, d.eventGap)} | ${added(p.eventGap, d.eventGap)} |`)
+      continue
+    }
+    lines.push(`| ${scenario} | requests/s (${d.requests} / ${p.requests} requests) | ${d.rps.toFixed(0)} | ${p.rps.toFixed(0)} | ${ratio(p.rps, d.rps)} | |`)
+    lines.push(`| ${scenario} | latency p50 | ${ms(d.p50)} | ${ms(p.p50)} | ${ratio(p.p50, d.p50)} | ${added(p.p50, d.p50)} |`)
+    lines.push(`| ${scenario} | latency p99 | ${ms(d.p99)} | ${ms(p.p99)} | ${ratio(p.p99, d.p99)} | ${added(p.p99, d.p99)} |`)
+    if (scenario.includes('stream')) {
+      lines.push(`| ${scenario} | time to first byte p50 | ${ms(d.ttfbP50)} | ${ms(p.ttfbP50)} | ${ratio(p.ttfbP50, d.ttfbP50)} | ${added(p.ttfbP50, d.ttfbP50)} |`)
+    }
+  }
+  return `${lines.join('\n')}\n`
+}
+
+/** One call for the bench runner: runs the section and returns its Markdown. */
+export async function serveSection(options: ServeBenchOptions = {}): Promise<string> {
+  return formatServe(await benchServe(options))
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.stdout.write(await serveSection({ log: (line) => console.error(line) }))
+}

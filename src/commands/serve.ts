@@ -1,0 +1,110 @@
+import { defineCommand } from 'citty'
+import { createContext } from '../context.ts'
+import { usageError } from '../lib/errors.ts'
+import { releaseInterruptHandlers } from '../lib/interrupt.ts'
+import { logger } from '../lib/logger.ts'
+import { STRATEGIES, type Strategy } from '../pool/pool.ts'
+import { startProxyServer, type ProxyServer } from '../proxy/server.ts'
+import { printOut } from './_shared.ts'
+
+export interface ServeOptions {
+  host?: string
+  port?: number
+  apiKeys?: string[]
+  strategy?: Strategy
+  verbose?: boolean
+  userAgent?: string
+  drainMs?: number
+}
+
+/** Starts the proxy and prints its base URL (stdout) once it listens. */
+export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): Promise<ProxyServer> {
+  const apiKeys = [...(options.apiKeys ?? []), ...(env.QWENAUTH_API_KEYS ?? '').split(',')].map((k) => k.trim()).filter(Boolean)
+  const host = options.host ?? '127.0.0.1'
+  const port = options.port ?? 8787
+  const ctx = createContext(env)
+  const server = await startProxyServer({
+    ctx,
+    host,
+    port,
+    apiKeys,
+    strategy: options.strategy ?? 'fill-first',
+    verbose: options.verbose ?? false,
+    ...(options.userAgent ? { userAgent: options.userAgent } : {}),
+    ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
+  })
+  const accounts = (await ctx.accounts.read()).accounts
+  logger.info(
+    `qwenauth serve: OpenAI-compatible base URL ${server.url}/v1 (${accounts.length} account${accounts.length === 1 ? '' : 's'}, ${options.strategy ?? 'fill-first'}${apiKeys.length > 0 ? `, ${apiKeys.length} API key${apiKeys.length === 1 ? '' : 's'}` : ', no API key: loopback only'}); Ctrl-C stops`,
+  )
+  if (accounts.length === 0) logger.warn('there are no accounts yet: every request will fail until you run `qwenauth login`')
+  // Last, so a script that waits for this line finds the server ready and the notes printed.
+  printOut(`${server.url}/v1`)
+  return { url: server.url, close: () => server.close().finally(() => ctx.close()) }
+}
+
+/** SIGINT/SIGTERM: stop accepting, let requests in flight finish (a few seconds), then exit. */
+function stopOnSignals(server: ProxyServer): Promise<void> {
+  releaseInterruptHandlers()
+  return new Promise((resolve) => {
+    let stopping = false
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143)
+      stopping = true
+      logger.info(`${signal}: finishing requests in flight, then stopping`)
+      void server.close().then(resolve)
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+}
+
+function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--port needs a number from 0 to 65535, got ${value}`)
+  return port
+}
+
+function parseStrategy(value: string | undefined): Strategy | undefined {
+  if (value === undefined) return undefined
+  if (!(STRATEGIES as readonly string[]).includes(value)) throw usageError(`--strategy is ${STRATEGIES.join(' or ')}, got ${value}`)
+  return value as Strategy
+}
+
+/** citty keeps only the last value of a repeated string flag, so `--api-key` is collected here. */
+function repeatedFlag(rawArgs: string[], name: string): string[] {
+  const values: string[] = []
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] ?? ''
+    if (arg === `--${name}` && rawArgs[i + 1] !== undefined) values.push(rawArgs[++i] ?? '')
+    else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3))
+  }
+  return values
+}
+
+export default defineCommand({
+  meta: { name: 'serve', description: 'Run an OpenAI-compatible proxy that keeps tokens fresh and fails over between accounts' },
+  args: {
+    host: { type: 'string', description: 'Address to listen on (anything beyond loopback needs --api-key)', default: '127.0.0.1' },
+    port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: '8787' },
+    'api-key': { type: 'string', description: 'Key clients must send (Bearer or x-api-key); repeatable; also QWENAUTH_API_KEYS=k1,k2', valueHint: 'key' },
+    strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', default: 'fill-first' },
+    'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)' },
+    verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
+  },
+  async run({ args, rawArgs }) {
+    const port = parsePort(args.port)
+    const strategy = parseStrategy(args.strategy)
+    const server = await runServe({
+      host: args.host,
+      ...(port === undefined ? {} : { port }),
+      apiKeys: repeatedFlag(rawArgs, 'api-key'),
+      ...(strategy ? { strategy } : {}),
+      verbose: Boolean(args.verbose),
+      ...(args['user-agent'] ? { userAgent: args['user-agent'] } : {}),
+    })
+    await stopOnSignals(server)
+    logger.info('stopped')
+  },
+})

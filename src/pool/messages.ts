@@ -1,0 +1,13 @@
+/** What to tell people when an account cannot serve; shared by the proxy and `status`. */
+
+export const ADD_SERVED_ACCOUNT =
+  'add a served account: `qwenauth login --provider coding-plan` (Alibaba Cloud Coding Plan API key), or another OpenAI-compatible provider with `qwenauth login --provider <name|url>`'
+
+/** A 401 that survived a fresh refresh: the login works but Qwen no longer serves it (protocol page §6). */
+export function notServedMessage(label: string): string {
+  return `Qwen refused ${label} even with a freshly refreshed token: Qwen ended the free OAuth tier on 2026-04-15, so this login is not served any more; ${ADD_SERVED_ACCOUNT}`
+}
+
+export function keyRefusedMessage(label: string, provider: string): string {
+  return `the provider refused the API key of ${label} (401): add a valid key with \`qwenauth login --provider ${provider}\` and remove this one with \`qwenauth logout\``
+}

@@ -1,0 +1,177 @@
+import type { Context } from '../context.ts'
+import { logger } from '../lib/logger.ts'
+import { registerSecret } from '../lib/redact.ts'
+import { effectiveStatus, type Account, type AccountError, type AccountsDoc } from '../store/account.ts'
+import { freshAccount, hasUsableToken, DEFAULT_MARGIN_MS } from './fresh-account.ts'
+
+export type Strategy = 'fill-first' | 'round-robin'
+export const STRATEGIES: readonly Strategy[] = ['fill-first', 'round-robin']
+
+export interface PoolOptions {
+  strategy?: Strategy
+  /** How old the in-memory snapshot may get before it is read again (QWENAUTH_POOL_REFRESH_MS). */
+  refreshMs?: number
+  now?: () => number
+}
+
+type Edit = (account: Account) => void
+
+const CREDENTIAL_FIELDS = ['accessToken', 'refreshToken', 'tokenType', 'expiresAt', 'resourceUrl', 'baseUrl', 'apiKey'] as const
+
+/**
+ * The only place that decides which account serves a request. It keeps a snapshot of the
+ * accounts document so the hot path does no file I/O, reads it again at most every `refreshMs`
+ * (so marks written by other processes show up within a second), and writes its own marks
+ * (cooldowns, not-served) through the store so `status` and other processes see them.
+ */
+export class AccountPool {
+  readonly strategy: Strategy
+  private readonly refreshMs: number
+  private readonly now: () => number
+  private doc: AccountsDoc | undefined
+  private loadedAt = 0
+  private loading: Promise<AccountsDoc> | undefined
+  /** Bumped whenever an edit reaches the store: a read that began before it is outdated. */
+  private writeEpoch = 0
+  /** Edits applied to the snapshot but not yet stored; re-applied over any fresh read. */
+  private readonly unsaved = new Set<{ id: string; edit: Edit }>()
+  private writes: Promise<void> = Promise.resolve()
+  private turn = 0
+
+  constructor(
+    private readonly ctx: Context,
+    options: PoolOptions = {},
+  ) {
+    this.strategy = options.strategy ?? 'fill-first'
+    this.refreshMs = options.refreshMs ?? (Number(process.env.QWENAUTH_POOL_REFRESH_MS) || 1000)
+    this.now = options.now ?? Date.now
+  }
+
+  /** Every account in pool order (first = active), as of at most `refreshMs` ago. */
+  async accounts(): Promise<Account[]> {
+    return (await this.snapshot()).accounts
+  }
+
+  /** Usable accounts in the order to try them: the active one first, or rotated for round-robin. */
+  async candidates(): Promise<Account[]> {
+    const now = this.now()
+    const usable = (await this.accounts()).filter((a) => effectiveStatus(a, now) === 'ok')
+    if (this.strategy !== 'round-robin' || usable.length < 2) return usable
+    const start = this.turn++ % usable.length
+    return [...usable.slice(start), ...usable.slice(0, start)]
+  }
+
+  /**
+   * The account with a credential usable now. A token the snapshot holds is used as is; an
+   * expiring or refused one goes through `freshAccount` (refresh once under the lock, or the
+   * token another process already refreshed). Throws QwenauthError when a new login is needed.
+   */
+  async credential(account: Account, options: { rejectedToken?: string; signal?: AbortSignal } = {}): Promise<Account> {
+    if (!options.rejectedToken && hasUsableToken(account, DEFAULT_MARGIN_MS, this.now())) return account
+    try {
+      const fresh = await freshAccount(this.ctx, account.id, options)
+      this.replace(fresh)
+      return fresh
+    } catch (error) {
+      // freshAccount may have stored `needs-login`: read it now rather than in a second.
+      this.loadedAt = 0
+      throw error
+    }
+  }
+
+  /** Out of service until `until` (quota, rate limit); an expired cooldown counts as ok again. */
+  markCooldown(id: string, until: number, error: AccountError): Promise<void> {
+    const current = this.doc?.accounts.find((a) => a.id === id)
+    if (current && effectiveStatus(current, this.now()) === 'cooling-down' && (current.cooldownUntil ?? 0) >= until) {
+      return Promise.resolve()
+    }
+    return this.edit(id, (a) => Object.assign(a, { status: 'cooling-down', cooldownUntil: until, lastError: error }))
+  }
+
+  /** Out of service until the user acts: `not-served` (free tier ended) or `needs-login` (key refused). */
+  markUnusable(id: string, status: 'not-served' | 'needs-login', error: AccountError): Promise<void> {
+    const current = this.doc?.accounts.find((a) => a.id === id)
+    if (current?.status === status) return Promise.resolve()
+    return this.edit(id, (a) => {
+      Object.assign(a, { status, lastError: error })
+      delete a.cooldownUntil
+    })
+  }
+
+  /** A request succeeded on an account whose stored cooldown had run out: store it as ok again. */
+  markServedAgain(account: Account): void {
+    if (account.status !== 'cooling-down' || effectiveStatus(account, this.now()) !== 'ok') return
+    void this.edit(account.id, (a) => {
+      if (a.status !== 'cooling-down' || (a.cooldownUntil ?? 0) > this.now()) return
+      a.status = 'ok'
+      delete a.cooldownUntil
+    })
+  }
+
+  /** Resolves once every mark made so far is stored. */
+  async settled(): Promise<void> {
+    await this.writes
+  }
+
+  private async snapshot(): Promise<AccountsDoc> {
+    if (this.doc && this.now() - this.loadedAt < this.refreshMs) return this.doc
+    this.loading ??= this.load().finally(() => (this.loading = undefined))
+    return this.loading
+  }
+
+  private async load(): Promise<AccountsDoc> {
+    const epoch = this.writeEpoch
+    const doc = await this.ctx.accounts.read()
+    // A mark stored while we read may be missing from what we read: keep the snapshot that has it.
+    if (this.doc && epoch !== this.writeEpoch) return this.doc
+    for (const { id, edit } of this.unsaved) {
+      const account = doc.accounts.find((a) => a.id === id)
+      if (account) edit(account)
+    }
+    for (const a of doc.accounts) {
+      registerSecret(a.accessToken)
+      registerSecret(a.apiKey)
+    }
+    this.doc = doc
+    this.loadedAt = this.now()
+    return doc
+  }
+
+  /** Takes a refreshed credential into the snapshot; status marks stay as the snapshot has them. */
+  private replace(fresh: Account): void {
+    const account = this.doc?.accounts.find((a) => a.id === fresh.id)
+    if (!account) return
+    for (const field of CREDENTIAL_FIELDS) {
+      if (fresh[field] === undefined) delete account[field]
+      else Object.assign(account, { [field]: fresh[field] })
+    }
+  }
+
+  /** Applies an edit to the snapshot at once and stores it in the background, in order. */
+  private edit(id: string, change: Edit): Promise<void> {
+    const at = this.now()
+    const edit: Edit = (a) => {
+      change(a)
+      a.updatedAt = at
+    }
+    const account = this.doc?.accounts.find((a) => a.id === id)
+    if (account) edit(account)
+    const entry = { id, edit }
+    this.unsaved.add(entry)
+    const stored = this.writes.then(async () => {
+      try {
+        await this.ctx.accounts.update((doc) => {
+          const a = doc.accounts.find((x) => x.id === id)
+          if (a) edit(a)
+        })
+      } catch (error) {
+        logger.warn(`could not store the status of account ${id}: ${(error as Error).message}`)
+      } finally {
+        this.writeEpoch++
+        this.unsaved.delete(entry)
+      }
+    })
+    this.writes = stored
+    return stored
+  }
+}

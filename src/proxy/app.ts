@@ -1,0 +1,97 @@
+import { logger } from '../lib/logger.ts'
+import { redact, registerSecret } from '../lib/redact.ts'
+import { AccountPool } from '../pool/pool.ts'
+import { openStatsStore } from '../store/stats-backend.ts'
+import { createKeyCheck } from './auth.ts'
+import { BodyTooLarge, InvalidBody, readJsonBody, type JsonBody } from './body.ts'
+import { openaiError } from './errors.ts'
+import { forward } from './forward.ts'
+import { healthResponse } from './health.ts'
+import { resolveProxyOptions, type ProxyAppOptions } from './options.ts'
+import { redactedHeaders, RequestRecord } from './request-log.ts'
+import { matchRoute, type Route } from './routes.ts'
+import type { ProxyState } from './state.ts'
+
+export type { ProxyAppOptions } from './options.ts'
+
+export interface ProxyApp {
+  fetch(request: Request): Promise<Response>
+  /** Stores pending account marks and counters. */
+  close(): Promise<void>
+}
+
+/**
+ * The OpenAI-compatible proxy as a plain fetch handler: no server in here, so it runs the same
+ * under any runtime and tests call it directly.
+ */
+export function createProxyApp(options: ProxyAppOptions): ProxyApp {
+  const settings = resolveProxyOptions(options)
+  for (const key of settings.apiKeys) registerSecret(key)
+  const pool = new AccountPool(options.ctx, {
+    strategy: settings.strategy,
+    ...(options.poolRefreshMs === undefined ? {} : { refreshMs: options.poolRefreshMs }),
+    now: settings.now,
+  })
+  const state: ProxyState = { pool, stats: options.stats ?? openStatsStore(options.ctx), settings }
+  const keyCheck = createKeyCheck(settings.apiKeys)
+  const sink = options.log ?? ((line: string) => logger.info(line))
+
+  async function handle(request: Request, record: RequestRecord, pathname: string, search: string): Promise<Response> {
+    const route = matchRoute(request.method, pathname)
+    const authorized = keyCheck(request)
+    if (route instanceof Response) return authorized ? route : unauthorized(request)
+    if (route.kind === 'health') return healthResponse(pool, state.stats, authorized, settings.now())
+    if (!authorized) return unauthorized(request)
+
+    let body: JsonBody | undefined
+    if (route.method === 'POST') {
+      try {
+        body = await readJsonBody(request, settings.maxBodyBytes)
+      } catch (error) {
+        if (error instanceof BodyTooLarge) return openaiError(413, error.message, 'invalid_request_error', 'request_too_large')
+        if (error instanceof InvalidBody) return openaiError(400, error.message, 'invalid_request_error', 'invalid_json')
+        return openaiError(400, `could not read the request body: ${(error as Error).message}`, 'invalid_request_error', 'unreadable_body')
+      }
+    }
+    return forward(state, callOf(route, search, body, request), request.signal, record)
+  }
+
+  return {
+    async fetch(request) {
+      const url = new URL(request.url)
+      const record = new RequestRecord(sink, request.method, url.pathname)
+      if (settings.verbose) sink(`${request.method} ${url.pathname} headers ${redactedHeaders(request.headers)}`)
+      try {
+        const response = await handle(request, record, url.pathname, url.search)
+        if (!record.deferred) record.end(response.status)
+        return response
+      } catch (error) {
+        const message = redact(error instanceof Error ? error.message : String(error))
+        logger.error(`${request.method} ${url.pathname} failed: ${message}`)
+        record.end(500)
+        return openaiError(500, `qwenauth failed on this request: ${message}`, 'server_error', 'internal_error')
+      }
+    },
+    async close() {
+      await pool.settled()
+      await state.stats.close()
+    },
+  }
+}
+
+function callOf(route: Route, search: string, body: JsonBody | undefined, request: Request) {
+  return { route, search, body, stream: body?.json.stream === true, accept: request.headers.get('accept') }
+}
+
+function unauthorized(request: Request): Response {
+  const sent = request.headers.has('authorization') || request.headers.has('x-api-key')
+  return openaiError(
+    401,
+    sent
+      ? 'the API key is not one this qwenauth serve accepts'
+      : 'an API key is required: send `Authorization: Bearer <key>` or `x-api-key: <key>` with a key given to `qwenauth serve --api-key`',
+    'authentication_error',
+    'invalid_api_key',
+    { 'www-authenticate': 'Bearer' },
+  )
+}

@@ -1,0 +1,33 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+
+/**
+ * Checks a client's key against the configured ones in constant time: both sides are hashed to
+ * equal-length digests, and every configured key is compared, so neither the length nor the
+ * position of a match shows in the timing.
+ */
+export function createKeyCheck(keys: string[]): (request: Request) => boolean {
+  const digests = keys.map(digest)
+  if (digests.length === 0) return () => true
+  return (request) => {
+    const presented = presentedKey(request)
+    if (!presented) return false
+    const candidate = digest(presented)
+    let match = false
+    for (const d of digests) match = timingSafeEqual(d, candidate) || match
+    return match
+  }
+}
+
+/** `Authorization: Bearer K` (what OpenAI SDKs send) or `x-api-key: K` (Anthropic-style clients). */
+export function presentedKey(request: Request): string | undefined {
+  const auth = request.headers.get('authorization')
+  if (auth) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth)
+    if (match?.[1]) return match[1]
+  }
+  return request.headers.get('x-api-key')?.trim() || undefined
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}

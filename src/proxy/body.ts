@@ -1,0 +1,56 @@
+/** A body over the configured limit: answered with 413 before any upstream work. */
+export class BodyTooLarge extends Error {}
+
+/** A body that is not a JSON object: answered with 400. */
+export class InvalidBody extends Error {}
+
+export interface JsonBody {
+  /** The text as the client sent it: forwarded unchanged when nothing needs rewriting. */
+  text: string
+  json: Record<string, unknown>
+}
+
+/**
+ * Reads the request body, never more than `limit` bytes. A declared Content-Length is checked
+ * before reading (the HTTP framing then bounds the body); a chunked body is counted as it comes.
+ */
+export async function readBodyText(request: Request, limit: number): Promise<string> {
+  const declared = request.headers.get('content-length')
+  if (declared !== null && Number(declared) > limit) throw new BodyTooLarge(`the request body is over the ${formatBytes(limit)} limit`)
+  if (declared !== null || !request.body) {
+    const text = await request.text()
+    if (text.length > limit) throw new BodyTooLarge(`the request body is over the ${formatBytes(limit)} limit`)
+    return text
+  }
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => {})
+      throw new BodyTooLarge(`the request body is over the ${formatBytes(limit)} limit`)
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+export async function readJsonBody(request: Request, limit: number): Promise<JsonBody> {
+  const text = await readBodyText(request, limit)
+  if (text.trim() === '') throw new InvalidBody('the request body is empty; send a JSON object')
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    throw new InvalidBody(`the request body is not valid JSON (${(error as Error).message})`)
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InvalidBody('the request body must be a JSON object')
+  return { text, json: json as Record<string, unknown> }
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${Math.round((n / 1024 / 1024) * 10) / 10} MiB` : `${n} bytes`
+}

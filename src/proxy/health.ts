@@ -1,0 +1,38 @@
+import type { AccountPool } from '../pool/pool.ts'
+import { effectiveStatus, type AccountStatus } from '../store/account.ts'
+import type { StatsStore } from '../store/stats.ts'
+
+/**
+ * `GET /health`: `ok` when every account is usable, `degraded` otherwise (HTTP 503 when none
+ * is). Counts by status for anyone; per-account detail (labels, counters, no secrets) only for
+ * callers that passed the key check.
+ */
+export async function healthResponse(pool: AccountPool, stats: StatsStore, detailed: boolean, now: number): Promise<Response> {
+  const accounts = await pool.accounts()
+  const byStatus: Record<AccountStatus, number> = { ok: 0, 'cooling-down': 0, 'not-served': 0, 'needs-login': 0 }
+  for (const a of accounts) byStatus[effectiveStatus(a, now)]++
+  const usable = byStatus.ok
+  const body: Record<string, unknown> = {
+    status: usable > 0 && usable === accounts.length ? 'ok' : 'degraded',
+    strategy: pool.strategy,
+    accounts: { total: accounts.length, ...byStatus },
+  }
+  if (detailed) {
+    const counters = await stats.read()
+    body.details = accounts.map((a, index) => ({
+      id: a.id,
+      label: a.label,
+      kind: a.kind,
+      provider: a.provider,
+      active: index === 0,
+      status: effectiveStatus(a, now),
+      cooldownUntil: effectiveStatus(a, now) === 'cooling-down' ? (a.cooldownUntil ?? null) : null,
+      lastError: a.lastError?.message ?? null,
+      stats: counters[a.id] ?? null,
+    }))
+  }
+  return new Response(JSON.stringify(body), {
+    status: usable > 0 ? 200 : 503,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  })
+}

@@ -1,0 +1,90 @@
+import type { Context } from '../context.ts'
+import type { Strategy } from '../pool/pool.ts'
+import type { StatsStore } from '../store/stats.ts'
+
+/** What the proxy app can be told; every field but `ctx` has a default (often from the env). */
+export interface ProxyAppOptions {
+  ctx: Context
+  /** Keys clients must present; empty means no check (loopback only, enforced by the server). */
+  apiKeys?: string[]
+  strategy?: Strategy
+  /** How long an account rests after `429 insufficient_quota` (QWENAUTH_QUOTA_COOLDOWN_MS, 30 min). */
+  quotaCooldownMs?: number
+  /** How long an account rests after another 429 that names no Retry-After (60 s). */
+  rateLimitCooldownMs?: number
+  /** Largest request body accepted (QWENAUTH_MAX_BODY_BYTES, 32 MiB). */
+  maxBodyBytes?: number
+  /** Time allowed until the upstream answers the head of a streaming request or a GET (QWENAUTH_CONNECT_TIMEOUT_MS, 30 s). */
+  connectTimeoutMs?: number
+  /** Longest silence from the upstream once it is working, including a non-streaming answer (QWENAUTH_IDLE_TIMEOUT_MS, 10 min). */
+  idleTimeoutMs?: number
+  /** Upstream 5xx answers and network errors tolerated per request before giving up (2). */
+  maxTransientRetries?: number
+  /** Output token limits by model id; requests above are capped (QWENAUTH_MAX_OUTPUT_TOKENS="m=n,..."). */
+  outputLimits?: Record<string, number>
+  /** User-Agent for Qwen OAuth accounts (QWENAUTH_USER_AGENT). */
+  userAgent?: string
+  /** Adds the (redacted) headers of each request to the log. */
+  verbose?: boolean
+  /** Where the one line per request goes (default: the logger, stderr). */
+  log?: (line: string) => void
+  /** Counters; default: the context's store (a file under QWEN_HOME, or Redis). */
+  stats?: StatsStore
+  /** Pool snapshot age limit (QWENAUTH_POOL_REFRESH_MS, 1 s). */
+  poolRefreshMs?: number
+  now?: () => number
+}
+
+/** The output limits of Qwen OAuth's models (protocol page §5). */
+export const DEFAULT_OUTPUT_LIMITS: Readonly<Record<string, number>> = { 'coder-model': 65_536, 'vision-model': 8_192 }
+
+/** The official CLI's User-Agent shape, which the DashScope headers repeat. */
+export const DEFAULT_QWEN_USER_AGENT = `QwenCode/0.24.4 (${process.platform}; ${process.arch})`
+
+export interface ResolvedProxyOptions {
+  apiKeys: string[]
+  strategy: Strategy
+  quotaCooldownMs: number
+  rateLimitCooldownMs: number
+  maxBodyBytes: number
+  connectTimeoutMs: number
+  idleTimeoutMs: number
+  maxTransientRetries: number
+  outputLimits: Record<string, number>
+  userAgent: string
+  verbose: boolean
+  now: () => number
+}
+
+function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const value = Number(env[name])
+  return env[name] && Number.isFinite(value) && value >= 0 ? value : undefined
+}
+
+/** `coder-model=65536,vision-model=8192` → a table; malformed pairs are ignored. */
+export function parseOutputLimits(text: string | undefined): Record<string, number> {
+  const limits: Record<string, number> = {}
+  for (const pair of (text ?? '').split(',')) {
+    const [model, value] = pair.split('=').map((s) => s.trim())
+    const n = Number(value)
+    if (model && Number.isInteger(n) && n > 0) limits[model] = n
+  }
+  return limits
+}
+
+export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.ProcessEnv = process.env): ResolvedProxyOptions {
+  return {
+    apiKeys: (options.apiKeys ?? []).filter(Boolean),
+    strategy: options.strategy ?? 'fill-first',
+    quotaCooldownMs: options.quotaCooldownMs ?? envNumber(env, 'QWENAUTH_QUOTA_COOLDOWN_MS') ?? 30 * 60_000,
+    rateLimitCooldownMs: options.rateLimitCooldownMs ?? 60_000,
+    maxBodyBytes: options.maxBodyBytes ?? envNumber(env, 'QWENAUTH_MAX_BODY_BYTES') ?? 32 * 1024 * 1024,
+    connectTimeoutMs: options.connectTimeoutMs ?? envNumber(env, 'QWENAUTH_CONNECT_TIMEOUT_MS') ?? 30_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? envNumber(env, 'QWENAUTH_IDLE_TIMEOUT_MS') ?? 600_000,
+    maxTransientRetries: options.maxTransientRetries ?? 2,
+    outputLimits: { ...DEFAULT_OUTPUT_LIMITS, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
+    userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULT_QWEN_USER_AGENT),
+    verbose: options.verbose ?? false,
+    now: options.now ?? Date.now,
+  }
+}

@@ -1,0 +1,47 @@
+import { redact } from '../lib/redact.ts'
+import type { Usage } from './usage.ts'
+
+const SECRET_HEADERS = new Set(['authorization', 'x-api-key', 'proxy-authorization', 'cookie'])
+
+/** Request headers for `--verbose`, with every credential replaced. */
+export function redactedHeaders(headers: Headers): string {
+  const out: Record<string, string> = {}
+  for (const [name, value] of headers) out[name] = SECRET_HEADERS.has(name) ? '[redacted]' : redact(value)
+  return JSON.stringify(out)
+}
+
+/**
+ * One request's line in the log: method, path, the account that served it, status, duration,
+ * tokens, and the accounts it failed over from. Written once, when the answer (or the stream)
+ * is over.
+ */
+export class RequestRecord {
+  accountLabel: string | undefined
+  usage: Usage | undefined
+  /** `label: reason` for every account that was tried and failed. */
+  readonly failovers: string[] = []
+  /** Set when a stream carries the answer on: the stream ends the record. */
+  deferred = false
+  private ended = false
+  private readonly startedAt = performance.now()
+
+  constructor(
+    private readonly sink: (line: string) => void,
+    readonly method: string,
+    readonly path: string,
+  ) {}
+
+  get elapsedMs(): number {
+    return performance.now() - this.startedAt
+  }
+
+  end(status: number | string, note?: string): void {
+    if (this.ended) return
+    this.ended = true
+    const parts = [this.method, this.path, this.accountLabel ?? '-', String(status), `${Math.round(this.elapsedMs)}ms`]
+    if (this.usage) parts.push(`${this.usage.promptTokens}+${this.usage.completionTokens} tokens`)
+    if (this.failovers.length > 0) parts.push(`(failed over from ${this.failovers.join('; ')})`)
+    if (note) parts.push(note)
+    this.sink(redact(parts.join(' ')))
+  }
+}

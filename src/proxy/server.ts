@@ -1,0 +1,70 @@
+import { serve } from 'srvx'
+import { usageError } from '../lib/errors.ts'
+import { createProxyApp, type ProxyAppOptions } from './app.ts'
+
+export interface ProxyServerOptions extends ProxyAppOptions {
+  host: string
+  port: number
+  apiKeys: string[]
+  /** How long `close()` lets requests in flight finish before cutting them (5 s). */
+  drainMs?: number
+}
+
+export interface ProxyServer {
+  /** `http://host:port`, without the /v1. */
+  url: string
+  close(): Promise<void>
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1'
+}
+
+/**
+ * The proxy app on a real socket via srvx (Node, Bun and Deno alike). Without an API key it
+ * only ever listens on loopback: anyone who could reach it would spend the user's accounts.
+ */
+export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
+  if (options.apiKeys.length === 0 && !isLoopbackHost(options.host)) {
+    throw usageError(
+      `refusing to listen on ${options.host} without an API key: anyone who can reach it could use your accounts; pass --api-key <key> (or QWENAUTH_API_KEYS), or keep --host 127.0.0.1`,
+    )
+  }
+  const app = createProxyApp(options)
+  const server = serve({
+    fetch: (request) => app.fetch(request),
+    hostname: options.host,
+    port: options.port,
+    silent: true,
+    // serve drains on signals itself; srvx's own handler would print and exit on its terms.
+    gracefulShutdown: false,
+    // Bun closes connections idle for 10 s by default, which would cut a long non-streaming answer.
+    bun: { idleTimeout: 0 },
+  })
+  try {
+    await server.ready()
+  } catch (error) {
+    await app.close()
+    throw usageError(`cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`)
+  }
+  const address = server.url ? new URL(server.url) : undefined
+  if (!address) throw usageError(`cannot listen on ${options.host}:${options.port}`)
+  const url = `http://${address.host}`
+
+  let closing: Promise<void> | undefined
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      const drained = server.close().then(() => true, () => true)
+      // Node keeps a keep-alive connection open after its last answer until the client drops it;
+      // while draining, such connections are closed as soon as they fall idle.
+      const nodeServer = server.node?.server
+      const sweep = nodeServer && 'closeIdleConnections' in nodeServer ? setInterval(() => nodeServer.closeIdleConnections(), 50) : undefined
+      const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), options.drainMs ?? 5000).unref?.())
+      if (!(await Promise.race([drained, timeout]))) await server.close(true).catch(() => {})
+      clearInterval(sweep)
+      await app.close()
+    })())
+  return { url, close }
+}
