@@ -1,0 +1,65 @@
+import { defineCommand } from 'citty'
+import { createContext } from '../context.ts'
+import { chooseAccount, credentialEnv, DEFAULT_DIRECT_MARGIN_MS, directCredentials, parseDuration } from '../exec/child-env.ts'
+import { qwenSettingsEnv } from '../exec/qwen-code-settings.ts'
+import { interruptSignal } from '../lib/interrupt.ts'
+import { qwenHome } from '../lib/paths.ts'
+import { usageError } from '../lib/errors.ts'
+import { formatEnv, isShellFormat, SHELL_FORMATS, type ShellFormat } from '../lib/shell-quote.ts'
+import { accountArg, printOut } from './_shared.ts'
+
+export interface EnvOptions {
+  shell?: ShellFormat
+  account?: string
+  model?: string
+  /** Refresh first when less than this remains (default 10 min). */
+  refreshMarginMs?: number
+}
+
+/**
+ * The variables `exec` sets, as assignments for a shell or a file. They hold the account's real
+ * token and base URL: a proxy would be gone once this command ends, so these must stand alone.
+ */
+export async function runEnv(options: EnvOptions = {}): Promise<string> {
+  const ctx = createContext()
+  try {
+    const { account, model } = await chooseAccount(ctx, options.account, options.model)
+    const creds = await directCredentials(ctx, account, model, { marginMs: options.refreshMarginMs ?? DEFAULT_DIRECT_MARGIN_MS, signal: interruptSignal })
+    // The qwen CLI's own directory, on this machine, whatever store the accounts are in.
+    const vars = { ...credentialEnv(creds), ...(await qwenSettingsEnv(qwenHome(), model)) }
+    return formatEnv(vars, options.shell ?? 'bash')
+  } finally {
+    await ctx.close()
+  }
+}
+
+export default defineCommand({
+  meta: {
+    name: 'env',
+    description: [
+      'Print OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL (and the qwen CLI settings layer `exec` uses) for:',
+      '  bash/zsh: eval "$(qwenauth env)"    fish: qwenauth env --shell fish | source',
+      '  PowerShell: qwenauth env --shell powershell | Invoke-Expression    files: --shell dotenv | json',
+      "The token is the account's real one, refreshed first when less than --refresh-margin remains; it is not renewed",
+      'afterwards (Qwen OAuth tokens last about 6 h): run it again, or use `qwenauth exec`, which keeps tokens fresh.',
+    ].join('\n'),
+  },
+  args: {
+    shell: { type: 'string', description: 'Output format', valueHint: SHELL_FORMATS.join('|'), default: 'bash' },
+    ...accountArg,
+    model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
+    'refresh-margin': { type: 'string', description: 'Refresh the token first when less than this remains', valueHint: 'duration', default: '10m' },
+  },
+  async run({ args }) {
+    const shell = args.shell ?? 'bash'
+    if (!isShellFormat(shell)) throw usageError(`--shell takes one of ${SHELL_FORMATS.join(', ')}, not "${shell}"`)
+    printOut(
+      await runEnv({
+        shell,
+        ...(args.account ? { account: args.account } : {}),
+        ...(args.model ? { model: args.model } : {}),
+        refreshMarginMs: parseDuration(args['refresh-margin'] ?? '10m', '--refresh-margin'),
+      }),
+    )
+  },
+})

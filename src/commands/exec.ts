@@ -1,0 +1,87 @@
+import { defineCommand } from 'citty'
+import { createContext } from '../context.ts'
+import { splitCommand } from '../exec/argv.ts'
+import { chooseAccount, credentialEnv, DEFAULT_DIRECT_MARGIN_MS, directCredentials, parseDuration } from '../exec/child-env.ts'
+import { startExecProxy, type ExecProxy } from '../exec/exec-proxy.ts'
+import { qwenSettingsEnv } from '../exec/qwen-code-settings.ts'
+import { runChild } from '../exec/run-child.ts'
+import { usageError } from '../lib/errors.ts'
+import { interruptSignal } from '../lib/interrupt.ts'
+import { qwenHome } from '../lib/paths.ts'
+import { accountArg } from './_shared.ts'
+
+export interface ExecOptions {
+  /** The program and its arguments, exactly as the child gets them. */
+  command: string[]
+  account?: string
+  model?: string
+  /** Hand the real token to the child instead of a private proxy. */
+  direct?: boolean
+  /** --direct refreshes first when less than this remains (default 10 min). */
+  refreshMarginMs?: number
+}
+
+/** Runs the program with OPENAI_* set and resolves with the exit code qwenauth should end with. */
+export async function runExec(options: ExecOptions): Promise<number> {
+  const [command, ...args] = options.command
+  if (!command) throw usageError('missing command after `--`')
+  const ctx = createContext()
+  let proxy: Promise<ExecProxy> | undefined
+  try {
+    const { account, model } = await chooseAccount(ctx, options.account, options.model)
+    // Started side by side with the rest: every millisecond here delays the user's program.
+    proxy = options.direct ? undefined : startExecProxy(ctx, { model, ...(options.account ? { preferredAccountId: account.id } : {}) })
+    const credentials = proxy
+      ? proxy.then((started) => started.credentials)
+      : directCredentials(ctx, account, model, { marginMs: options.refreshMarginMs ?? DEFAULT_DIRECT_MARGIN_MS, signal: interruptSignal })
+    const [creds, qwenVars] = await Promise.all([credentials, qwenSettingsEnv(qwenHome(), model)])
+    return await runChild(command, args, { ...process.env, ...credentialEnv(creds), ...qwenVars })
+  } finally {
+    await proxy?.then((started) => started.close(), () => {})
+    await ctx.close()
+  }
+}
+
+const args = {
+  ...accountArg,
+  model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
+  direct: { type: 'boolean', description: "Give the program the account's real token and base URL instead of a private proxy (see above)" },
+  'refresh-margin': { type: 'string', description: 'With --direct: refresh the token first when less than this remains', valueHint: 'duration', default: '10m' },
+  command: { type: 'positional', required: false, description: 'After `--`: the program and its arguments, passed on exactly as given' },
+} as const
+
+export default defineCommand({
+  meta: {
+    name: 'exec',
+    description: [
+      'Run a program with OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL set; the rest of the environment is kept.',
+      '',
+      'By default the program talks to a private proxy inside qwenauth on 127.0.0.1 with a one-time key: it never sees the real',
+      'token, and for as long as it runs tokens are refreshed, Qwen headers added and failing accounts replaced by the next',
+      '(--account names the one tried first).',
+      "--direct puts the account's real token and base URL in the environment instead (refreshed first when less than",
+      '--refresh-margin remains). No proxy in between, but the program holds the real token, and when that token expires',
+      '(about 6 h for Qwen OAuth) or the account runs out of quota nothing renews it or fails over, and no Qwen headers are added.',
+      '',
+      'The official CLI: qwen reads its auth type and model from its settings files before the environment, so a saved',
+      '"qwen-oauth" would win and be refused. exec therefore also sets QWEN_CODE_SYSTEM_SETTINGS_PATH to a settings layer that',
+      'selects "openai" and the model above and hides providers of its own, over your settings (left untouched on disk);',
+      "qwen's own --auth-type and -m still win.",
+      'So `qwenauth exec -- qwen -p "hi"` works whatever ~/.qwen/settings.json says, also for qwen started by a script.',
+      '',
+      'stdin, stdout and stderr are the program\'s; its exit code is qwenauth\'s (128+n if signal n killed it; 127: not found);',
+      'SIGTERM, SIGHUP and SIGINT are passed on (at a terminal, Ctrl-C already reaches the program, and only once).',
+    ].join('\n'),
+  },
+  args,
+  async run({ args: parsed, rawArgs }) {
+    const command = splitCommand(rawArgs, { values: ['account', 'a', 'model', 'm', 'refresh-margin', 'refreshMargin'], booleans: ['direct'] })
+    process.exitCode = await runExec({
+      command,
+      ...(parsed.account ? { account: parsed.account } : {}),
+      ...(parsed.model ? { model: parsed.model } : {}),
+      direct: Boolean(parsed.direct),
+      refreshMarginMs: parseDuration(parsed['refresh-margin'] ?? '10m', '--refresh-margin'),
+    })
+  },
+})

@@ -1,0 +1,60 @@
+import type { Context } from '../context.ts'
+import { defaultModel } from '../auth/model-map.ts'
+import { pickAccount } from '../commands/_shared.ts'
+import { ExitCode, QwenauthError } from '../lib/errors.ts'
+import { freshAccount } from '../pool/fresh-account.ts'
+import type { Account } from '../store/account.ts'
+
+/** What an OpenAI-compatible client needs: where to send requests, with which key, for which model. */
+export interface ClientCredentials {
+  apiKey: string
+  baseUrl: string
+  model: string
+}
+
+/** `env` and `exec --direct` hand out real tokens: refresh first when less than this remains. */
+export const DEFAULT_DIRECT_MARGIN_MS = 10 * 60_000
+
+/**
+ * The variables every OpenAI-compatible client reads. QWEN_MODEL too, because the official
+ * CLI accepts it in place of OPENAI_MODEL (protocol page §7).
+ */
+export function credentialEnv(creds: ClientCredentials): Record<string, string> {
+  return {
+    OPENAI_API_KEY: creds.apiKey,
+    OPENAI_BASE_URL: creds.baseUrl,
+    OPENAI_MODEL: creds.model,
+    QWEN_MODEL: creds.model,
+  }
+}
+
+/** The named account (or the active one) and the model a child is told to use. */
+export async function chooseAccount(ctx: Context, idOrLabel?: string, model?: string): Promise<{ account: Account; model: string }> {
+  const account = pickAccount(await ctx.accounts.read(), idOrLabel)
+  return { account, model: model || defaultModel(account) }
+}
+
+export interface DirectOptions {
+  marginMs?: number
+  signal?: AbortSignal
+}
+
+/** The account's real credential, refreshed when it would expire within the margin. */
+export async function directCredentials(ctx: Context, account: Account, model: string, options: DirectOptions = {}): Promise<ClientCredentials> {
+  const fresh = await freshAccount(ctx, account.id, {
+    marginMs: options.marginMs ?? DEFAULT_DIRECT_MARGIN_MS,
+    ...(options.signal ? { signal: options.signal } : {}),
+  })
+  const apiKey = fresh.kind === 'api-key' ? fresh.apiKey : fresh.accessToken
+  if (!apiKey) throw new QwenauthError(`account ${fresh.label} has no usable credential: run \`qwenauth login\``, ExitCode.needsLogin)
+  return { apiKey, baseUrl: fresh.baseUrl, model }
+}
+
+/** `10m`, `90s`, `1h`, `500ms`, or a bare number of minutes. */
+export function parseDuration(text: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim())
+  if (!match) throw new QwenauthError(`${flag} takes a duration such as 10m, 90s or 1h, not "${text}"`, ExitCode.usage)
+  const unit = match[2] ?? 'm'
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit] ?? 60_000
+  return Math.round(Number(match[1]) * factor)
+}

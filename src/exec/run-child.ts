@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process'
+import { constants } from 'node:os'
+import { isatty } from 'node:tty'
+import { errnoCode, QwenauthError } from '../lib/errors.ts'
+import { releaseInterruptHandlers } from '../lib/interrupt.ts'
+
+/** Signals a wrapper must pass on so that `kill`, a closed terminal or Ctrl-C reach the program. */
+export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+
+/** What a shell reports for a program killed by a signal. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0)
+}
+
+/**
+ * Runs the user's program as if qwenauth were not there: the same stdin, stdout and stderr (a
+ * terminal stays a terminal), the given environment, its exit code, or 128+n when a signal
+ * killed it. Resolves with that code; a program that cannot be started throws exit 127 (not
+ * found) or 126 (not executable), as shells do.
+ */
+export function runChild(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // From here on a signal must reach the child instead of ending qwenauth on its own.
+  releaseInterruptHandlers()
+  // isatty, not process.stdin: creating that stream can make the shared fd non-blocking.
+  const interactive = isatty(0)
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'inherit', env })
+    const forwarders = new Map<string, () => void>()
+    const stopForwarding = () => {
+      for (const [signal, forward] of forwarders) process.off(signal, forward)
+    }
+    for (const signal of FORWARDED_SIGNALS) {
+      const forward = () => {
+        // Ctrl-C at a terminal already went to the whole foreground process group, child
+        // included: sending it again would count twice in programs where a second Ctrl-C
+        // means "force quit". A SIGINT sent to qwenauth alone (kill -INT) is passed on.
+        if (signal === 'SIGINT' && interactive) return
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      }
+      forwarders.set(signal, forward)
+      process.on(signal, forward)
+    }
+    child.once('error', (error) => {
+      stopForwarding()
+      reject(spawnError(command, error))
+    })
+    child.once('exit', (code, signal) => {
+      stopForwarding()
+      resolve(code ?? (signal ? signalExitCode(signal) : 1))
+    })
+  })
+}
+
+function spawnError(command: string, error: Error): QwenauthError {
+  const code = errnoCode(error)
+  if (code === 'ENOENT') return new QwenauthError(`command not found: ${command}`, 127)
+  if (code === 'EACCES' || code === 'EISDIR') return new QwenauthError(`permission denied: ${command} is not executable`, 126)
+  return new QwenauthError(`cannot run ${command}: ${error.message}`, 126)
+}

@@ -1,0 +1,210 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
+import { createContext } from '../src/context.ts'
+import { cliEnv, collect, runCli, spawnCli, type CliOptions } from './helpers/cli.ts'
+import { execFixture, loggedIn, waitForStdout, type LoggedIn } from './helpers/exec-fixtures.ts'
+
+let fx: LoggedIn
+beforeEach(async () => {
+  fx = await loggedIn()
+})
+afterEach(async () => {
+  await fx.cleanup()
+})
+
+const opts = (extra: Partial<CliOptions> = {}): CliOptions => ({ home: fx.home, ...extra, env: { ...fx.env, ...extra.env } })
+const printEnv = `console.log(JSON.stringify({ key: process.env.OPENAI_API_KEY, base: process.env.OPENAI_BASE_URL, model: process.env.OPENAI_MODEL, qwenModel: process.env.QWEN_MODEL, keep: process.env.KEEP_ME, settings: process.env.QWEN_CODE_SYSTEM_SETTINGS_PATH }))`
+
+describe('exec through the private proxy', () => {
+  it('gives the child a one-time key and a loopback URL, never the real token, and keeps the rest of the environment', async () => {
+    const result = await runCli(['exec', '--', process.execPath, '-e', printEnv], opts({ env: { KEEP_ME: 'kept' } }))
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    const seen = JSON.parse(result.stdout)
+    const account = await fx.account()
+    expect(seen.key).toMatch(/^qwenauth-exec-/)
+    expect(seen.key).not.toBe(account.accessToken)
+    expect(seen.base).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/)
+    expect(seen).toMatchObject({ model: 'coder-model', qwenModel: 'coder-model', keep: 'kept' })
+    expect(seen.settings).toContain(fx.home)
+  })
+
+  it('serves an openai SDK child with the account token and Qwen headers, also after the token expires mid-run', async () => {
+    const child = spawnCli(['exec', '--', process.execPath, execFixture('openai-child.mjs')], opts())
+    child.stdin?.write('') // keep stdin open: the child waits for "go"
+    const done = collectOpen(child)
+    await waitForStdout(child, 'answer1:')
+    const tokenBefore = (await fx.account()).accessToken
+    fx.emu.expireAccessTokens()
+    child.stdin?.end('go\n')
+    const result = await done
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('answer1: Hello from the Qwen emulator (coder-model)')
+    expect(result.stdout).toContain('answer2: Hello from the Qwen emulator (coder-model)')
+    expect(fx.emu.stats.refreshes).toBe(1)
+    const tokenAfter = (await fx.account()).accessToken
+    expect(tokenAfter).not.toBe(tokenBefore)
+    const chats = fx.emu.requests.filter((r) => r.path === '/v1/chat/completions' && r.status === 200)
+    expect(chats.map((r) => r.auth)).toEqual([tokenBefore, tokenAfter])
+    for (const r of chats) {
+      expect(r.headers['x-dashscope-authtype']).toBe('qwen-oauth')
+      expect(r.headers['x-dashscope-useragent']).toMatch(/^QwenCode\//)
+    }
+  })
+
+  it('--account puts that account first for this run only', async () => {
+    fx.emu.addApiKey('sk-second-account-key')
+    const ctx = createContext({ QWEN_HOME: fx.home, QWENAUTH_OAUTH_URL: fx.emu.url })
+    await ctx.accounts.update((doc) => {
+      doc.accounts.push({ id: 'key-2', label: 'second', kind: 'api-key', provider: 'custom', baseUrl: `${fx.emu.url}/v1`, apiKey: 'sk-second-account-key', model: 'coder-model', status: 'ok', createdAt: 1, updatedAt: 1 })
+    })
+    const curl = `fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }) }).then((r) => process.exit(r.status === 200 ? 0 : 1))`
+    expect((await runCli(['exec', '--account', 'key-2', '--', process.execPath, '-e', curl], opts())).code).toBe(0)
+    expect(fx.emu.requests.at(-1)?.auth).toBe('sk-second-account-key')
+    expect((await runCli(['exec', '--', process.execPath, '-e', curl], opts())).code).toBe(0)
+    expect(fx.emu.requests.at(-1)?.auth).toBe((await fx.account()).accessToken)
+    expect((await ctx.accounts.read()).accounts.map((a) => a.id)[1]).toBe('key-2')
+  })
+})
+
+describe('exec --direct', () => {
+  it("hands over the account's real token and base URL", async () => {
+    const result = await runCli(['exec', '--direct', '--', process.execPath, '-e', printEnv], opts())
+    expect(result.code).toBe(0)
+    const seen = JSON.parse(result.stdout)
+    const account = await fx.account()
+    expect(seen).toMatchObject({ key: account.accessToken, base: `${fx.emu.url}/v1`, model: 'coder-model' })
+    expect(fx.emu.stats.refreshes).toBe(0)
+  })
+
+  it('refreshes first when less than the margin remains, and not otherwise', async () => {
+    const ctx = createContext({ QWEN_HOME: fx.home, QWENAUTH_OAUTH_URL: fx.emu.url })
+    await ctx.accounts.update((doc) => {
+      const a = doc.accounts[0]
+      if (a) a.expiresAt = Date.now() + 5 * 60_000
+    })
+    const old = (await fx.account()).accessToken
+    const keep = await runCli(['exec', '--direct', '--refresh-margin', '1m', '--', process.execPath, '-e', printEnv], opts())
+    expect(JSON.parse(keep.stdout).key).toBe(old)
+    expect(fx.emu.stats.refreshes).toBe(0)
+    const renewed = await runCli(['exec', '--direct', '--', process.execPath, '-e', printEnv], opts())
+    expect(fx.emu.stats.refreshes).toBe(1)
+    const seen = JSON.parse(renewed.stdout)
+    expect(seen.key).not.toBe(old)
+    expect(seen.key).toBe((await fx.account()).accessToken)
+  })
+
+  it('uses --model for OPENAI_MODEL and QWEN_MODEL', async () => {
+    const result = await runCli(['exec', '--direct', '--model', 'qwen3-coder-plus', '--', process.execPath, '-e', printEnv], opts())
+    expect(JSON.parse(result.stdout)).toMatchObject({ model: 'qwen3-coder-plus', qwenModel: 'qwen3-coder-plus' })
+  })
+})
+
+describe('exec runs the program as if qwenauth were not there', () => {
+  for (const runtime of ['node', 'binary'] as const) {
+    describe(runtime, () => {
+      it("exits with the child's exit code", async () => {
+        expect((await runCli(['exec', '--', 'sh', '-c', 'exit 42'], opts({ runtime }))).code).toBe(42)
+        expect((await runCli(['exec', '--', 'true'], opts({ runtime }))).code).toBe(0)
+      })
+
+      it('passes stdin through', async () => {
+        const result = await runCli(['exec', '--', 'cat'], opts({ runtime, input: 'line one\nline two\n' }))
+        expect(result).toMatchObject({ code: 0, stdout: 'line one\nline two\n' })
+      })
+
+      it('exits 128+n when a signal kills the child', async () => {
+        expect((await runCli(['exec', '--', 'sh', '-c', 'kill -KILL $$'], opts({ runtime }))).code).toBe(137)
+      })
+
+      it('a command that does not exist exits 127 with one line', async () => {
+        const result = await runCli(['exec', '--', 'no-such-command-qwenauth'], opts({ runtime }))
+        expect(result.code).toBe(127)
+        expect(result.stderr.trim().split('\n')).toHaveLength(1)
+        expect(result.stderr).toContain('command not found: no-such-command-qwenauth')
+      })
+
+      for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) {
+        it(`passes ${signal} on: a child that traps it and exits 7 makes qwenauth exit 7`, async () => {
+          expect(await signalRun(runtime, signal, signal)).toBe(7)
+        })
+      }
+
+      it('an untrapped SIGTERM passed on ends with 143', async () => {
+        expect(await signalRun(runtime, 'none', 'SIGTERM')).toBe(143)
+      })
+    })
+  }
+
+  it.skipIf(spawnSync('sh', ['-c', 'command -v script']).status !== 0)('a terminal stays a terminal, and Ctrl-C there reaches the child once', async () => {
+    // util-linux `script` gives qwenauth a pseudo-terminal; ^C typed into it is the real Ctrl-C.
+    const command = [process.execPath, inject('nodeCli'), 'exec', '--', process.execPath, execFixture('count-sigint.mjs')].map((a) => `'${a}'`).join(' ')
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: cliEnv(opts()), stdio: 'pipe' })
+    const done = collectOpen(child)
+    await waitForStdout(child, 'ready')
+    child.stdin?.write('\x03')
+    const result = await done
+    expect(result.stdout).toContain('ready tty=true')
+    expect(result.stdout).toContain('sigints=1 tty=true')
+    expect(result.code).toBe(5)
+  })
+
+  it('passes arguments after -- exactly, flags and a second -- included', async () => {
+    const args = ['--help', '-m', 'x', '--', '--direct', '', 'two words', "it's"]
+    const result = await runCli(['exec', '--', process.execPath, execFixture('print-argv.mjs'), ...args], opts())
+    expect(result.code).toBe(0)
+    expect(JSON.parse(result.stdout)).toEqual(args)
+  })
+
+  it('shows its own help before --, with what --direct trades away and the qwen CLI note', async () => {
+    const result = await runCli(['exec', '--help'], opts())
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('--direct')
+    expect(result.stdout).toContain('QWEN_CODE_SYSTEM_SETTINGS_PATH')
+    expect(result.stdout).toContain('holds the real token')
+  })
+
+  it.each([
+    [['exec']],
+    [['exec', '--']],
+    [['exec', 'true']],
+    [['exec', '--dierct', '--', 'true']],
+    [['exec', '--model']],
+  ])('%j is a usage error', async (args) => {
+    const result = await runCli(args, opts())
+    expect(result.code).toBe(2)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+  })
+
+  it('needs an account', async () => {
+    const result = await runCli(['exec', '--', 'true'], { home: `${fx.home}/empty`, env: fx.env })
+    expect(result.code).toBe(3)
+  })
+})
+
+async function signalRun(runtime: 'node' | 'binary', trap: string, send: NodeJS.Signals): Promise<number | null> {
+  const child = spawnCli(['exec', '--', process.execPath, execFixture('trap-signal.mjs'), trap], opts({ runtime }))
+  const done = collect(child, undefined, 15_000)
+  await waitForStdout(child, 'ready')
+  child.kill(send)
+  return (await done).code
+}
+
+/** Like collect, but leaves stdin to the test. */
+function collectOpen(child: ChildProcess) {
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`timed out\nstdout: ${stdout}\nstderr: ${stderr}`))
+    }, 20_000)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
