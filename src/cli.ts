@@ -15,6 +15,10 @@ const main = defineCommand({
     use: () => import('./commands/use.ts').then((m) => m.default),
     logout: () => import('./commands/logout.ts').then((m) => m.default),
     token: () => import('./commands/token.ts').then((m) => m.default),
+    env: () => import('./commands/env.ts').then((m) => m.default),
+    exec: () => import('./commands/exec.ts').then((m) => m.default),
+    serve: () => import('./commands/serve.ts').then((m) => m.default),
+    store: () => import('./commands/store.ts').then((m) => m.default),
   },
 })
 
@@ -27,7 +31,24 @@ async function resolveCommand(rawArgs: string[]): Promise<[CommandDef, CommandDe
   return [resolved as CommandDef, main]
 }
 
-async function run(rawArgs: string[]): Promise<void> {
+/**
+ * `--storage <dir|redis://…>` may stand anywhere before `--`, for every command; it is the
+ * same as QWENAUTH_STORAGE, so the commands themselves need not know it.
+ */
+function takeStorageFlag(rawArgs: string[]): string[] {
+  const end = rawArgs.includes('--') ? rawArgs.indexOf('--') : rawArgs.length
+  const out: string[] = []
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] ?? ''
+    if (i < end && arg.startsWith('--storage=')) process.env.QWENAUTH_STORAGE = arg.slice('--storage='.length)
+    else if (i < end && arg === '--storage' && i + 1 < end) process.env.QWENAUTH_STORAGE = rawArgs[++i]
+    else out.push(arg)
+  }
+  return out
+}
+
+async function run(argv: string[]): Promise<void> {
+  const rawArgs = takeStorageFlag(argv)
   if (rawArgs.length === 1 && (rawArgs[0] === '--version' || rawArgs[0] === '-v')) {
     process.stdout.write(`${VERSION}\n`)
     return
