@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty'
+import { helpDetails } from './commands/_help.ts'
 import { describeFsError, ExitCode, QwenauthError } from './lib/errors.ts'
 import { installInterruptHandlers } from './lib/interrupt.ts'
 import { logger } from './lib/logger.ts'
@@ -58,6 +59,8 @@ async function run(argv: string[]): Promise<void> {
   if (rawArgs.length === 0 || flags.includes('--help') || flags.includes('-h')) {
     const [cmd, parent] = await resolveCommand(flags)
     await showUsage(cmd, parent)
+    const details = helpDetails(cmd)
+    if (details) process.stdout.write(`${details}\n`)
     return
   }
   installInterruptHandlers()

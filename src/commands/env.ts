@@ -1,4 +1,5 @@
 import { defineCommand } from 'citty'
+import { withHelpDetails } from './_help.ts'
 import { createContext } from '../context.ts'
 import { chooseAccount, credentialEnv, DEFAULT_DIRECT_MARGIN_MS, directCredentials, parseDuration } from '../exec/child-env.ts'
 import { qwenSettingsEnv } from '../exec/qwen-code-settings.ts'
@@ -33,16 +34,18 @@ export async function runEnv(options: EnvOptions = {}): Promise<string> {
   }
 }
 
-export default defineCommand({
+const details = [
+  'Print OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL (and the qwen CLI settings layer `exec` uses) for:',
+  '  bash/zsh: eval "$(qwenauth env)"    fish: qwenauth env --shell fish | source',
+  '  PowerShell: qwenauth env --shell powershell | Invoke-Expression    files: --shell dotenv | json',
+  "The token is the account's real one, refreshed first when less than --refresh-margin remains; it is not renewed",
+  'afterwards (Qwen OAuth tokens last about 6 h): run it again, or use `qwenauth exec`, which keeps tokens fresh.',
+].join('\n')
+
+export default withHelpDetails(defineCommand({
   meta: {
     name: 'env',
-    description: [
-      'Print OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL (and the qwen CLI settings layer `exec` uses) for:',
-      '  bash/zsh: eval "$(qwenauth env)"    fish: qwenauth env --shell fish | source',
-      '  PowerShell: qwenauth env --shell powershell | Invoke-Expression    files: --shell dotenv | json',
-      "The token is the account's real one, refreshed first when less than --refresh-margin remains; it is not renewed",
-      'afterwards (Qwen OAuth tokens last about 6 h): run it again, or use `qwenauth exec`, which keeps tokens fresh.',
-    ].join('\n'),
+    description: 'Print OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL for eval, fish, PowerShell, dotenv or JSON',
   },
   args: {
     shell: { type: 'string', description: 'Output format', valueHint: SHELL_FORMATS.join('|'), default: 'bash' },
@@ -62,4 +65,4 @@ export default defineCommand({
       }),
     )
   },
-})
+}), details)

@@ -1,4 +1,5 @@
 import { defineCommand } from 'citty'
+import { withHelpDetails } from './_help.ts'
 import { createContext } from '../context.ts'
 import { splitCommand } from '../exec/argv.ts'
 import { chooseAccount, credentialEnv, DEFAULT_DIRECT_MARGIN_MS, directCredentials, parseDuration } from '../exec/child-env.ts'
@@ -50,28 +51,30 @@ const args = {
   command: { type: 'positional', required: false, description: 'After `--`: the program and its arguments, passed on exactly as given' },
 } as const
 
-export default defineCommand({
+const details = [
+  'Run a program with OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL set; the rest of the environment is kept.',
+  '',
+  'By default the program talks to a private proxy inside qwenauth on 127.0.0.1 with a one-time key: it never sees the real',
+  'token, and for as long as it runs tokens are refreshed, Qwen headers added and failing accounts replaced by the next',
+  '(--account names the one tried first).',
+  "--direct puts the account's real token and base URL in the environment instead (refreshed first when less than",
+  '--refresh-margin remains). No proxy in between, but the program holds the real token, and when that token expires',
+  '(about 6 h for Qwen OAuth) or the account runs out of quota nothing renews it or fails over, and no Qwen headers are added.',
+  '',
+  'The official CLI: qwen reads its auth type and model from its settings files before the environment, so a saved',
+  '"qwen-oauth" would win and be refused. exec therefore also sets QWEN_CODE_SYSTEM_SETTINGS_PATH to a settings layer that',
+  'selects "openai" and the model above and hides providers of its own, over your settings (left untouched on disk);',
+  "qwen's own --auth-type and -m still win.",
+  'So `qwenauth exec -- qwen -p "hi"` works whatever ~/.qwen/settings.json says, also for qwen started by a script.',
+  '',
+  'stdin, stdout and stderr are the program\'s; its exit code is qwenauth\'s (128+n if signal n killed it; 127: not found);',
+  'SIGTERM, SIGHUP and SIGINT are passed on (at a terminal, Ctrl-C already reaches the program, and only once).',
+].join('\n')
+
+export default withHelpDetails(defineCommand({
   meta: {
     name: 'exec',
-    description: [
-      'Run a program with OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL set; the rest of the environment is kept.',
-      '',
-      'By default the program talks to a private proxy inside qwenauth on 127.0.0.1 with a one-time key: it never sees the real',
-      'token, and for as long as it runs tokens are refreshed, Qwen headers added and failing accounts replaced by the next',
-      '(--account names the one tried first).',
-      "--direct puts the account's real token and base URL in the environment instead (refreshed first when less than",
-      '--refresh-margin remains). No proxy in between, but the program holds the real token, and when that token expires',
-      '(about 6 h for Qwen OAuth) or the account runs out of quota nothing renews it or fails over, and no Qwen headers are added.',
-      '',
-      'The official CLI: qwen reads its auth type and model from its settings files before the environment, so a saved',
-      '"qwen-oauth" would win and be refused. exec therefore also sets QWEN_CODE_SYSTEM_SETTINGS_PATH to a settings layer that',
-      'selects "openai" and the model above and hides providers of its own, over your settings (left untouched on disk);',
-      "qwen's own --auth-type and -m still win.",
-      'So `qwenauth exec -- qwen -p "hi"` works whatever ~/.qwen/settings.json says, also for qwen started by a script.',
-      '',
-      'stdin, stdout and stderr are the program\'s; its exit code is qwenauth\'s (128+n if signal n killed it; 127: not found);',
-      'SIGTERM, SIGHUP and SIGINT are passed on (at a terminal, Ctrl-C already reaches the program, and only once).',
-    ].join('\n'),
+    description: 'Run a program with OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL set (a private proxy keeps them working)',
   },
   args,
   async run({ args: parsed, rawArgs }) {
@@ -84,4 +87,4 @@ export default defineCommand({
       refreshMarginMs: parseDuration(parsed['refresh-margin'] ?? '10m', '--refresh-margin'),
     })
   },
-})
+}), details)
