@@ -3,6 +3,9 @@ import { createServer } from 'node:net'
 
 /** Whether a real redis-server is installed (CI installs it from Debian). */
 export const hasRedis = spawnSync('redis-server', ['--version']).status === 0
+if (!hasRedis && process.env.QWENAUTH_REQUIRE_REDIS) {
+  throw new Error('redis-server is not installed, and QWENAUTH_REQUIRE_REDIS says the Redis tests must run')
+}
 
 async function freePort(): Promise<number> {
   const server = createServer()
