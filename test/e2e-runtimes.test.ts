@@ -5,7 +5,7 @@
  * may rely on the ones before it (everything after `login` has a logged-in account).
  * A runtime is skipped only when its executable is missing.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -34,7 +34,9 @@ const RUNTIMES: Runtime[] = [
 interface Journey {
   emulator: Emulator
   home: string
-  /** Runs qwenauth under this runtime with QWEN_HOME and the emulator's OAuth URL set. */
+  /** Starts qwenauth under this runtime with QWEN_HOME and the emulator's OAuth URL set. */
+  spawn: (args: string[], env?: Record<string, string | undefined>) => ChildProcess
+  /** The same, run to completion (bounded by 30 s). */
   cli: (args: string[], options?: { env?: Record<string, string | undefined>; input?: string }) => Promise<CliResult>
 }
 
@@ -91,12 +93,131 @@ const tokenRefresh: Scenario = async ({ cli, emulator, home }) => {
   expect(mirrored.access_token).toBe(token)
 }
 
-/** In order; each later scenario may rely on the earlier ones. Add `exec` and `serve` here. */
+/** The stored access token of the (only) account, as the emulator must see it upstream. */
+async function storedToken(home: string): Promise<string> {
+  const ctx = createContext({ QWEN_HOME: home })
+  const token = await ctx.accounts.read().then((doc) => doc.accounts[0]?.accessToken).finally(() => ctx.close())
+  if (!token) throw new Error('no stored access token')
+  return token
+}
+
+/** The chat completions the emulator answered since `since` (an index into its request log). */
+const chatsSince = (emulator: Emulator, since: number) => emulator.requests.slice(since).filter((r) => r.path === '/v1/chat/completions')
+
+/**
+ * A program configured only by the environment `exec` gives it: plain fetch to
+ * $OPENAI_BASE_URL/chat/completions with $OPENAI_API_KEY, printing the key it got and the reply.
+ */
+const EXEC_CHILD = `
+const res = await fetch(process.env.OPENAI_BASE_URL + '/chat/completions', {
+  method: 'POST',
+  headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'content-type': 'application/json' },
+  body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }),
+  signal: AbortSignal.timeout(15000),
+})
+const body = await res.json()
+console.log(['key: ' + process.env.OPENAI_API_KEY, 'status: ' + res.status, 'reply: ' + body.choices?.[0]?.message?.content].join('\\n'))
+process.exit(res.status === 200 ? 7 : 1)
+`
+
+/** exec: the child reaches the emulator through the private proxy, with a one-time key. */
+const exec: Scenario = async ({ cli, emulator, home }) => {
+  const since = emulator.requests.length
+  const token = await storedToken(home)
+  const result = await cli(['exec', '--', process.execPath, '--input-type=module', '-e', EXEC_CHILD])
+  // The child's own exit code comes back through qwenauth.
+  expect(result.code, result.stderr).toBe(7)
+  expect(result.stdout).toContain('status: 200')
+  expect(result.stdout).toMatch(/reply: Hello from the Qwen emulator/)
+  const childKey = /^key: (.+)$/m.exec(result.stdout)?.[1]
+  expect(childKey).toMatch(/^qwenauth-exec-/)
+  expect(childKey).not.toBe(token)
+  // Upstream, the proxy put the account's real token in its place.
+  expect(chatsSince(emulator, since).map((r) => r.auth)).toEqual([token])
+}
+
+/** The first match of `pattern` on the child's stdout (10 s at most, and not after it exits). */
+function fromStdout(child: ChildProcess, pattern: RegExp, stderr: () => string): Promise<string> {
+  let stdout = ''
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => reject(new Error(`${why}, no ${pattern} on stdout\nstdout: ${stdout}\nstderr: ${stderr()}`))
+    const timer = setTimeout(() => fail('10 s passed'), 10_000)
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d
+      const match = pattern.exec(stdout)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match[1] ?? match[0])
+      }
+    })
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      fail(`exited with ${code}`)
+    })
+  })
+}
+
+/**
+ * Starts a long-running qwenauth, hands it to `body`, and always ends it: `body` gets the
+ * process, its stderr so far, and `stop(signal)`, which resolves with the exit code (10 s at most).
+ */
+async function withProcess(start: Journey['spawn'], args: string[], body: (p: { child: ChildProcess; stderr: () => string; stop: (signal: NodeJS.Signals) => Promise<number | string | null> }) => Promise<void>): Promise<void> {
+  const child = start(args)
+  child.stdin?.end()
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const stop = (signal: NodeJS.Signals) => {
+    child.kill(signal)
+    return Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve(`still running 10 s after ${signal}`), 10_000))])
+  }
+  try {
+    await body({ child, stderr: () => stderr, stop })
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+}
+
+/** exec passes SIGTERM on to the program, and ends with the code the program chose. */
+const execSignal: Scenario = ({ spawn: start }) =>
+  withProcess(start, ['exec', '--', process.execPath, join(root, 'test/fixtures/exec/trap-signal.mjs'), 'SIGTERM'], async ({ child, stderr, stop }) => {
+    await fromStdout(child, /^ready$/m, stderr)
+    expect(await stop('SIGTERM'), stderr()).toBe(7)
+  })
+
+/** serve: prints its base URL, answers one chat request with the account's token, exits 0 on SIGTERM. */
+const serve: Scenario = async ({ spawn: start, cli, emulator, home }) => {
+  const since = emulator.requests.length
+  const token = await storedToken(home)
+  await withProcess(start, ['serve', '--port', '0'], async ({ child, stderr, stop }) => {
+    const baseUrl = await fromStdout(child, /^(http:\/\/127\.0\.0\.1:\d+\/v1)$/m, stderr)
+    const response = await fetch(`${baseUrl}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'coder-model', messages: [{ role: 'user', content: 'hi' }] }),
+      signal: AbortSignal.timeout(15_000),
+    })
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as { choices: Array<{ message: { content: string } }> }
+    expect(body.choices[0]?.message.content).toMatch(/^Hello from the Qwen emulator/)
+    expect(chatsSince(emulator, since).map((r) => r.auth)).toEqual([token])
+    // A second serve on the same port: one line and exit 2 (Bun and Deno throw where Node waits).
+    const busy = await cli(['serve', '--port', new URL(baseUrl).port])
+    expect([busy.code, busy.stderr]).toMatchObject([2, expect.stringMatching(/cannot listen on 127\.0\.0\.1:\d+: /)])
+    expect(await stop('SIGTERM'), stderr()).toBe(0)
+    expect(stderr()).not.toContain(token)
+  })
+}
+
+/** In order; each later scenario may rely on the earlier ones. */
 const SCENARIOS: Array<[name: string, scenario: Scenario]> = [
   ['login (device flow, approved)', login],
   ['status --json', statusJson],
   ['token (cached)', tokenCached],
   ['token (refreshed after expiry)', tokenRefresh],
+  ['exec (private proxy, one-time key)', exec],
+  ["exec (SIGTERM passed on, the program's exit code)", execSignal],
+  ['serve (one request, SIGTERM)', serve],
 ]
 
 // --- the table ---------------------------------------------------------------------------------
@@ -112,12 +233,10 @@ for (const runtime of RUNTIMES) {
       cleanup = home.cleanup
       journey.home = home.home
       journey.emulator = await startEmulator({ autoApprove: true, interval: 0.2 })
-      journey.cli = (args, options = {}) => {
-        const env = { QWENAUTH_OAUTH_URL: journey.emulator.url, ...options.env }
+      journey.spawn = (args, env = {}) =>
         // cwd in the private home: Bun would otherwise read a .env from wherever the test runs.
-        const child = spawn(command, [...prefix, ...args], { cwd: journey.home, env: cliEnv({ home: journey.home, env }), stdio: ['pipe', 'pipe', 'pipe'] })
-        return collect(child, options.input, 30_000)
-      }
+        spawn(command, [...prefix, ...args], { cwd: journey.home, env: cliEnv({ home: journey.home, env: { QWENAUTH_OAUTH_URL: journey.emulator.url, ...env } }), stdio: ['pipe', 'pipe', 'pipe'] })
+      journey.cli = (args, options = {}) => collect(journey.spawn(args, options.env), options.input, 30_000)
     })
 
     afterAll(async () => {

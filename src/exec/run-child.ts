@@ -24,7 +24,13 @@ export function runChild(command: string, args: readonly string[], env: NodeJS.P
   // isatty, not process.stdin: creating that stream can make the shared fd non-blocking.
   const interactive = isatty(0)
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: 'inherit', env })
+    let child: ReturnType<typeof spawn>
+    try {
+      child = spawn(command, args, { stdio: 'inherit', env })
+    } catch (error) {
+      // Bun throws here (e.g. ENOEXEC) where Node and Deno emit 'error'.
+      return reject(spawnError(command, error as Error))
+    }
     const forwarders = new Map<string, () => void>()
     const stopForwarding = () => {
       for (const [signal, forward] of forwarders) process.off(signal, forward)
@@ -35,7 +41,7 @@ export function runChild(command: string, args: readonly string[], env: NodeJS.P
         // included: sending it again would count twice in programs where a second Ctrl-C
         // means "force quit". A SIGINT sent to qwenauth alone (kill -INT) is passed on.
         if (signal === 'SIGINT' && interactive) return
-        if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+        if (child.exitCode === null && child.signalCode === null) sendSignal(child.pid, signal)
       }
       forwarders.set(signal, forward)
       process.on(signal, forward)
@@ -49,6 +55,19 @@ export function runChild(command: string, args: readonly string[], env: NodeJS.P
       resolve(code ?? (signal ? signalExitCode(signal) : 1))
     })
   })
+}
+
+/**
+ * process.kill, not child.kill: under Deno (2.9), after child.kill the exit event reports that
+ * signal even when the program caught it and exited with a code of its own, and later
+ * child.kill calls may be refused (denoland/deno#36643).
+ */
+function sendSignal(pid: number | undefined, signal: NodeJS.Signals): void {
+  try {
+    if (pid !== undefined) process.kill(pid, signal)
+  } catch {
+    // Already gone: its exit event follows.
+  }
 }
 
 function spawnError(command: string, error: Error): QwenauthError {

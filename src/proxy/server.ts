@@ -33,17 +33,19 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     )
   }
   const app = createProxyApp(options)
-  const server = serve({
-    fetch: (request) => app.fetch(request),
-    hostname: options.host,
-    port: options.port,
-    silent: true,
-    // serve drains on signals itself; srvx's own handler would print and exit on its terms.
-    gracefulShutdown: false,
-    // Bun closes connections idle for 10 s by default, which would cut a long non-streaming answer.
-    bun: { idleTimeout: 0 },
-  })
+  let server: ReturnType<typeof serve>
   try {
+    // Inside the try: under Bun and Deno a busy port throws here already, under Node in ready().
+    server = serve({
+      fetch: (request) => app.fetch(request),
+      hostname: options.host,
+      port: options.port,
+      silent: true,
+      // serve drains on signals itself; srvx's own handler would print and exit on its terms.
+      gracefulShutdown: false,
+      // Bun closes connections idle for 10 s by default, which would cut a long non-streaming answer.
+      bun: { idleTimeout: 0 },
+    })
     await server.ready()
   } catch (error) {
     await app.close()
