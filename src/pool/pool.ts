@@ -37,6 +37,8 @@ export class AccountPool {
   private readonly unsaved = new Set<{ id: string; edit: Edit }>()
   private writes: Promise<void> = Promise.resolve()
   private turn = 0
+  /** The last read of the store failed; the snapshot is older than `refreshMs`. */
+  private stale = false
 
   constructor(
     private readonly ctx: Context,
@@ -67,7 +69,9 @@ export class AccountPool {
    * token another process already refreshed). Throws QwenauthError when a new login is needed.
    */
   async credential(account: Account, options: { rejectedToken?: string; signal?: AbortSignal } = {}): Promise<Account> {
-    if (!options.rejectedToken && hasUsableToken(account, DEFAULT_MARGIN_MS, this.now())) return account
+    // A copy: a refresh by another request updates the snapshot in place, and a caller that gets
+    // a 401 must name the token it sent, not the new one (that would refresh a second time).
+    if (!options.rejectedToken && hasUsableToken(account, DEFAULT_MARGIN_MS, this.now())) return { ...account }
     try {
       const fresh = await freshAccount(this.ctx, account.id, options)
       this.replace(fresh)
@@ -121,7 +125,17 @@ export class AccountPool {
 
   private async load(): Promise<AccountsDoc> {
     const epoch = this.writeEpoch
-    const doc = await this.ctx.accounts.read()
+    let doc: AccountsDoc
+    try {
+      doc = await this.ctx.accounts.read()
+    } catch (error) {
+      if (!this.doc) throw error
+      // The store is away (Redis down): serve on with the accounts last read, ask again later.
+      this.reportStale(error)
+      this.loadedAt = this.now()
+      return this.doc
+    }
+    this.stale = false
     // A mark stored while we read may be missing from what we read: keep the snapshot that has it.
     if (this.doc && epoch !== this.writeEpoch) return this.doc
     for (const { id, edit } of this.unsaved) {
@@ -135,6 +149,18 @@ export class AccountPool {
     this.doc = doc
     this.loadedAt = this.now()
     return doc
+  }
+
+  /** Once per streak of failures, and not at all while Redis is away: its backend said so already. */
+  private reportStale(error: unknown): void {
+    const message = `could not re-read the accounts (${(error as Error).message}); serving with the ones read before`
+    if (this.stale || this.storeOffline()) logger.debug(message)
+    else logger.warn(message)
+    this.stale = true
+  }
+
+  private storeOffline(): boolean {
+    return this.ctx.redis?.offline() ?? false
   }
 
   /** Takes a refreshed credential into the snapshot; status marks stay as the snapshot has them. */
@@ -165,7 +191,10 @@ export class AccountPool {
           if (a) edit(a)
         })
       } catch (error) {
-        logger.warn(`could not store the status of account ${id}: ${(error as Error).message}`)
+        // The snapshot keeps the mark; with Redis away, one line about the outage is enough.
+        const message = `could not store the status of account ${id}: ${(error as Error).message}`
+        if (this.storeOffline()) logger.debug(message)
+        else logger.warn(message)
       } finally {
         this.writeEpoch++
         this.unsaved.delete(entry)
