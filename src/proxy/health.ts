@@ -18,7 +18,8 @@ export async function healthResponse(pool: AccountPool, stats: StatsStore, detai
     accounts: { total: accounts.length, ...byStatus },
   }
   if (detailed) {
-    const counters = await stats.read()
+    // Counters live in the store: while it is away (Redis down), health still answers, without them.
+    const counters = await stats.read().catch(() => undefined)
     body.details = accounts.map((a, index) => ({
       id: a.id,
       label: a.label,
@@ -28,7 +29,7 @@ export async function healthResponse(pool: AccountPool, stats: StatsStore, detai
       status: effectiveStatus(a, now),
       cooldownUntil: effectiveStatus(a, now) === 'cooling-down' ? (a.cooldownUntil ?? null) : null,
       lastError: a.lastError?.message ?? null,
-      stats: counters[a.id] ?? null,
+      stats: counters?.[a.id] ?? null,
     }))
   }
   return new Response(JSON.stringify(body), {

@@ -9,6 +9,8 @@ export interface RedisBackend {
   prefix: string
   /** The connection the storage driver uses, for locks and counters. */
   client: () => Promise<Redis>
+  /** True while a connection that worked is lost (the loss is logged once, here). */
+  offline: () => boolean
   close: () => Promise<void>
 }
 
@@ -32,6 +34,7 @@ export function createRedisBackend(url: string, prefix: string): RedisBackend {
   const where = describeRedisUrl(url)
   let loading: Promise<Driver> | undefined
   let driver: Driver | undefined
+  const connection = { down: false, closing: false }
 
   const load = () =>
     (loading ??= (async () => {
@@ -46,7 +49,7 @@ export function createRedisBackend(url: string, prefix: string): RedisBackend {
         retryStrategy: (times: number) => Math.min(200 * times, 2000),
       })
       const redis = d.getInstance!() as Redis
-      watchConnection(redis, where)
+      watchConnection(redis, where, connection)
       try {
         await redis.connect()
       } catch (error) {
@@ -57,15 +60,26 @@ export function createRedisBackend(url: string, prefix: string): RedisBackend {
       return d
     })())
 
+  /** While the connection is down, ioredis fails commands with its own words; say what is meant. */
+  const call = async <T>(work: (d: Driver) => T | Promise<T>): Promise<T> => {
+    const d = await load()
+    try {
+      return await work(d)
+    } catch (error) {
+      if (!connection.down) throw error
+      throw new QwenauthError(`Redis at ${where} is unreachable (${(error as Error).message})`, ExitCode.network)
+    }
+  }
+
   const storage = createStorage({
     driver: defineDriver((_options: undefined) => ({
       name: 'qwenauth-redis',
-      hasItem: async (key: string) => (await load()).hasItem(key, {}),
-      getItem: async (key: string) => (await load()).getItem(key, {}),
-      setItem: async (key: string, value: string) => (await load()).setItem!(key, value, {}),
-      removeItem: async (key: string) => (await load()).removeItem!(key, {}),
-      getKeys: async (base: string) => (await load()).getKeys(base, {}),
-      clear: async (base: string) => (await load()).clear!(base, {}),
+      hasItem: (key: string) => call((d) => d.hasItem(key, {})),
+      getItem: (key: string) => call((d) => d.getItem(key, {})),
+      setItem: (key: string, value: string) => call((d) => d.setItem!(key, value, {})),
+      removeItem: (key: string) => call((d) => d.removeItem!(key, {})),
+      getKeys: (base: string) => call((d) => d.getKeys(base, {})),
+      clear: (base: string) => call((d) => d.clear!(base, {})),
     }))(undefined),
   })
 
@@ -73,26 +87,28 @@ export function createRedisBackend(url: string, prefix: string): RedisBackend {
     storage,
     prefix,
     client: async () => (await load()).getInstance!() as Redis,
+    offline: () => connection.down,
     close: async () => {
       const redis = driver?.getInstance?.() as Redis | undefined
       driver = undefined
+      // Our own quit is no outage: nothing to report.
+      connection.closing = true
       if (redis) await redis.quit().catch(() => redis.disconnect())
     },
   }
 }
 
-function watchConnection(redis: Redis, where: string): void {
+function watchConnection(redis: Redis, where: string, state: { down: boolean; closing: boolean }): void {
   let connected = false
-  let down = false
   redis.on('error', () => {}) // reported once through the state changes below
   redis.on('ready', () => {
-    if (down) logger.info(`reconnected to Redis at ${where}`)
+    if (state.down) logger.info(`reconnected to Redis at ${where}`)
     connected = true
-    down = false
+    state.down = false
   })
   redis.on('close', () => {
-    if (!connected || down) return
-    down = true
+    if (!connected || state.down || state.closing) return
+    state.down = true
     logger.warn(`lost the connection to Redis at ${where}; going on with the tokens held, retrying in the background`)
   })
 }
