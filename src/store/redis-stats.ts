@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis'
-import { logger } from '../lib/logger.ts'
-import { emptyStats, mergeStats, type AccountStats, type StatsStore } from './stats.ts'
+import { createBufferedStatsStore, emptyStats, type AccountStats, type StatsStore } from './stats.ts'
 
 const COUNTERS = ['requests', 'failures', 'promptTokens', 'completionTokens'] as const
 
@@ -11,49 +10,17 @@ const COUNTERS = ['requests', 'failures', 'promptTokens', 'completionTokens'] as
  */
 export function createRedisStatsStore(client: () => Promise<Redis>, prefix: string, options: { flushMs?: number } = {}): StatsStore {
   const hashKey = (id: string) => `${prefix}:stats:${id}`
-  let pending = new Map<string, AccountStats>()
-  let flushing: Promise<void> = Promise.resolve()
-
-  const writePending = async (): Promise<void> => {
-    if (pending.size === 0) return
-    const batch = pending
-    pending = new Map()
-    try {
-      const multi = (await client()).multi()
-      for (const [id, delta] of batch) {
-        for (const field of COUNTERS) if (delta[field]) multi.hincrby(hashKey(id), field, delta[field])
-        if (delta.lastUsedAt) multi.hset(hashKey(id), 'lastUsedAt', String(delta.lastUsedAt))
-        if (delta.lastError) multi.hset(hashKey(id), 'lastError', JSON.stringify(delta.lastError))
-      }
-      await multi.exec()
-    } catch (error) {
-      // Redis away: keep the counts for the next flush instead of losing them.
-      for (const [id, delta] of batch) pending.set(id, mergeStats(pending.get(id) ?? emptyStats(), delta))
-      logger.debug(`could not write usage counters to Redis: ${(error as Error).message}`)
+  const write = async (batch: Map<string, AccountStats>) => {
+    const multi = (await client()).multi()
+    for (const [id, delta] of batch) {
+      for (const field of COUNTERS) if (delta[field]) multi.hincrby(hashKey(id), field, delta[field])
+      if (delta.lastUsedAt) multi.hset(hashKey(id), 'lastUsedAt', String(delta.lastUsedAt))
+      if (delta.lastError) multi.hset(hashKey(id), 'lastError', JSON.stringify(delta.lastError))
     }
+    await multi.exec()
   }
-
-  const flush = (): Promise<void> => (flushing = flushing.then(writePending))
-  const timer = setInterval(() => void flush(), options.flushMs ?? 1000)
-  timer.unref?.()
-
-  return {
-    add(id, delta) {
-      let entry = pending.get(id)
-      if (!entry) pending.set(id, (entry = emptyStats()))
-      mergeStats(entry, delta)
-    },
-    flush,
-    async read() {
-      const stored = await readRedisStats(await client(), prefix)
-      for (const [id, delta] of pending) stored[id] = mergeStats(stored[id] ?? emptyStats(), delta)
-      return stored
-    },
-    async close() {
-      clearInterval(timer)
-      await flush()
-    },
-  }
+  const readStored = async () => readRedisStats(await client(), prefix)
+  return createBufferedStatsStore({ write, readStored, where: 'Redis' }, options.flushMs ?? 1000)
 }
 
 export async function readRedisStats(redis: Redis, prefix: string): Promise<Record<string, AccountStats>> {

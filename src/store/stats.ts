@@ -62,15 +62,21 @@ export async function readStats(storage: Storage): Promise<Record<string, Accoun
   }
 }
 
+/** Where a buffered counters store sends its deltas and reads the totals. */
+export interface StatsBackend {
+  /** Adds a batch of deltas to the stored counters. Throws to have the batch kept for later. */
+  write(batch: Map<string, AccountStats>): Promise<void>
+  readStored(): Promise<Record<string, AccountStats>>
+  /** For the debug line when a write fails. */
+  where: string
+}
+
 /**
- * Counters in `qwenauth/stats.json`: deltas pile up in memory and are added to the file every
- * `flushMs` and on close, under the store lock, so several processes can count into one file
- * without a read-modify-write per request.
+ * What every counters store shares: deltas pile up in memory (the hot path never waits) and
+ * go out every `flushMs` and on close; a failed write keeps its batch for the next flush
+ * rather than lose counts.
  */
-export function createFileStatsStore(
-  store: { storage: Storage; locker: Locker },
-  options: { flushMs?: number } = {},
-): StatsStore {
+export function createBufferedStatsStore(backend: StatsBackend, flushMs: number): StatsStore {
   let pending = new Map<string, AccountStats>()
   let flushing: Promise<void> = Promise.resolve()
 
@@ -79,23 +85,15 @@ export function createFileStatsStore(
     const batch = pending
     pending = new Map()
     try {
-      const release = await store.locker.acquire(LOCK_NAMES.store)
-      try {
-        const accounts = await readStats(store.storage)
-        for (const [id, delta] of batch) accounts[id] = mergeStats(accounts[id] ?? emptyStats(), delta)
-        await writeJson(store.storage, KEYS.stats, { version: 1, accounts } satisfies StatsDoc)
-      } finally {
-        await release?.()
-      }
+      await backend.write(batch)
     } catch (error) {
-      // Keep the batch for the next try rather than lose counts.
       for (const [id, delta] of batch) pending.set(id, mergeStats(pending.get(id) ?? emptyStats(), delta))
-      logger.debug(`could not write usage counters: ${(error as Error).message}`)
+      logger.debug(`could not write usage counters to ${backend.where}: ${(error as Error).message}`)
     }
   }
 
   const flush = (): Promise<void> => (flushing = flushing.then(writePending))
-  const timer = setInterval(() => void flush(), options.flushMs ?? 2000)
+  const timer = setInterval(() => void flush(), flushMs)
   timer.unref?.()
 
   return {
@@ -106,13 +104,34 @@ export function createFileStatsStore(
     },
     flush,
     async read() {
-      const accounts = await readStats(store.storage)
-      for (const [id, delta] of pending) accounts[id] = mergeStats(accounts[id] ?? emptyStats(), delta)
-      return accounts
+      const stored = await backend.readStored()
+      for (const [id, delta] of pending) stored[id] = mergeStats(stored[id] ?? emptyStats(), delta)
+      return stored
     },
     async close() {
       clearInterval(timer)
       await flush()
     },
   }
+}
+
+/**
+ * Counters in `qwenauth/stats.json`, added under the store lock, so several processes can
+ * count into one file without a read-modify-write per request.
+ */
+export function createFileStatsStore(
+  store: { storage: Storage; locker: Locker },
+  options: { flushMs?: number } = {},
+): StatsStore {
+  const write = async (batch: Map<string, AccountStats>) => {
+    const release = await store.locker.acquire(LOCK_NAMES.store)
+    try {
+      const accounts = await readStats(store.storage)
+      for (const [id, delta] of batch) accounts[id] = mergeStats(accounts[id] ?? emptyStats(), delta)
+      await writeJson(store.storage, KEYS.stats, { version: 1, accounts } satisfies StatsDoc)
+    } finally {
+      await release?.()
+    }
+  }
+  return createBufferedStatsStore({ write, readStored: () => readStats(store.storage), where: 'the stats file' }, options.flushMs ?? 2000)
 }
