@@ -1,0 +1,96 @@
+import type { ChildProcess } from 'node:child_process'
+import { spawnCli } from './cli.ts'
+
+/** One `qwenauth serve` process, as one instance behind a load balancer. */
+export interface Instance {
+  name: string
+  child: ChildProcess
+  baseUrl: string
+  stderr: () => string
+  exited: Promise<void>
+}
+
+export interface InstanceOptions {
+  home: string
+  env: Record<string, string>
+  /** Every spawned process is added here, so the test can kill what is left. */
+  children: ChildProcess[]
+}
+
+/** Spawns `qwenauth serve --port 0` and waits for the base URL it prints (its ready signal). */
+export async function startServe(name: string, options: InstanceOptions): Promise<Instance> {
+  const child = spawnCli(['serve', '--port', '0'], { home: options.home, env: options.env })
+  options.children.push(child)
+  child.stdin?.end()
+  let stdout = ''
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} printed no URL\nstderr: ${stderr}`)), 10_000)
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d
+      const match = /^(http:\/\/127\.0\.0\.1:\d+\/v1)$/m.exec(stdout)
+      if (match?.[1]) {
+        clearTimeout(timer)
+        resolve(match[1])
+      }
+    })
+    void exited.then(() => reject(new Error(`${name} exited\nstderr: ${stderr}`)))
+  })
+  return { name, child, baseUrl, stderr: () => stderr, exited }
+}
+
+/** `count` instances named A, B, C… */
+export function startServes(count: number, options: InstanceOptions): Promise<Instance[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => startServe(String.fromCharCode(65 + i), options)))
+}
+
+/** SIGKILLs every child still running and waits for the exits. */
+export async function killAll(children: ChildProcess[]): Promise<void> {
+  const exits = children.splice(0).map((child) => {
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+    const exit = new Promise<void>((r) => child.once('exit', () => r()))
+    child.kill('SIGKILL')
+    return exit
+  })
+  await Promise.all(exits)
+}
+
+export interface Answer {
+  status: number
+  text: string
+}
+
+export async function chat(instance: Instance): Promise<Answer> {
+  const res = await fetch(`${instance.baseUrl}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'coder-model', messages: [{ role: 'user', content: 'hi' }] }),
+  })
+  return { status: res.status, text: await res.text() }
+}
+
+/**
+ * `count` requests spread round-robin over the instances, at most `inFlight` at a time;
+ * `afterEach(done)` runs after every answer with the number answered so far.
+ */
+export async function spread(instances: Instance[], count: number, inFlight: number, afterEach: (done: number) => void = () => {}): Promise<Answer[]> {
+  const answers: Answer[] = []
+  let next = 0
+  let done = 0
+  const worker = async () => {
+    while (next < count) {
+      const i = next++
+      answers[i] = await chat(instances[i % instances.length]!)
+      afterEach(++done)
+    }
+  }
+  await Promise.all(Array.from({ length: inFlight }, worker))
+  return answers
+}
+
+/** Lines of an instance's log that match. */
+export function linesOf(instance: Instance, pattern: RegExp): string[] {
+  return instance.stderr().split('\n').filter((line) => pattern.test(line))
+}
