@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runCli, spawnCli } from './helpers/cli.ts'
+import { runCli } from './helpers/cli.ts'
+import { spawnServe, type Served } from './helpers/serve-instances.ts'
 import { chatRequest, loginAs, proxyFixture, waitFor, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
@@ -10,35 +11,9 @@ afterEach(async () => {
   await fx?.cleanup()
 })
 
-interface Served {
-  child: ChildProcess
-  baseUrl: string
-  stderr: () => string
-  exited: Promise<number | null>
-}
-
-/** Spawns `qwenauth serve` and waits for the base URL it prints on stdout. */
-async function startServe(args: string[], runtime: 'node' | 'binary' = 'node', env: Record<string, string> = {}): Promise<Served> {
-  const child = spawnCli(['serve', '--port', '0', ...args], { home: fx.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url, ...env }, runtime })
-  children.push(child)
-  child.stdin?.end()
-  let stdout = ''
-  let stderr = ''
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve printed no URL\nstdout: ${stdout}\nstderr: ${stderr}`)), 10_000)
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d
-      const match = /^(http:\/\/127\.0\.0\.1:\d+\/v1)$/m.exec(stdout)
-      if (match?.[1]) {
-        clearTimeout(timer)
-        resolve(match[1])
-      }
-    })
-    void exited.then((code) => reject(new Error(`serve exited with ${code}\nstderr: ${stderr}`)))
-  })
-  return { child, baseUrl, stderr: () => stderr, exited }
+/** Spawns `qwenauth serve` against the fixture and waits for the base URL it prints on stdout. */
+function startServe(args: string[], runtime: 'node' | 'binary' = 'node', env: Record<string, string> = {}): Promise<Served> {
+  return spawnServe(args, { home: fx.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url, ...env }, runtime, children })
 }
 
 function post(baseUrl: string, request: Request, signal?: AbortSignal): Promise<Response> {

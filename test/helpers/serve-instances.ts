@@ -1,13 +1,9 @@
 import type { ChildProcess } from 'node:child_process'
-import { spawnCli } from './cli.ts'
+import { spawnCli, type CliOptions } from './cli.ts'
 
 /** One `qwenauth serve` process, as one instance behind a load balancer. */
-export interface Instance {
+export interface Instance extends Served {
   name: string
-  child: ChildProcess
-  baseUrl: string
-  stderr: () => string
-  exited: Promise<void>
 }
 
 export interface InstanceOptions {
@@ -17,17 +13,27 @@ export interface InstanceOptions {
   children: ChildProcess[]
 }
 
-/** Spawns `qwenauth serve --port 0` and waits for the base URL it prints (its ready signal). */
-export async function startServe(name: string, options: InstanceOptions): Promise<Instance> {
-  const child = spawnCli(['serve', '--port', '0'], { home: options.home, env: options.env })
+/** A `qwenauth serve` process that has printed its base URL (its ready signal). */
+export interface Served {
+  child: ChildProcess
+  baseUrl: string
+  stderr: () => string
+  /** The exit code (null when a signal ended it). */
+  exited: Promise<number | null>
+}
+
+/** Spawns `qwenauth serve --port 0 …args` and waits (10 s at most) for the base URL it prints. */
+export async function spawnServe(args: string[], options: CliOptions & { children: ChildProcess[]; name?: string }): Promise<Served> {
+  const name = options.name ?? 'serve'
+  const child = spawnCli(['serve', '--port', '0', ...args], options)
   options.children.push(child)
   child.stdin?.end()
   let stdout = ''
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} printed no URL\nstderr: ${stderr}`)), 10_000)
+    const timer = setTimeout(() => reject(new Error(`${name} printed no URL\nstdout: ${stdout}\nstderr: ${stderr}`)), 10_000)
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
       stdout += d
       const match = /^(http:\/\/127\.0\.0\.1:\d+\/v1)$/m.exec(stdout)
@@ -36,9 +42,14 @@ export async function startServe(name: string, options: InstanceOptions): Promis
         resolve(match[1])
       }
     })
-    void exited.then(() => reject(new Error(`${name} exited\nstderr: ${stderr}`)))
+    void exited.then((code) => reject(new Error(`${name} exited with ${code}\nstderr: ${stderr}`)))
   })
-  return { name, child, baseUrl, stderr: () => stderr, exited }
+  return { child, baseUrl, stderr: () => stderr, exited }
+}
+
+/** One instance behind a load balancer, named for the test's messages. */
+export async function startServe(name: string, options: InstanceOptions): Promise<Instance> {
+  return { name, ...(await spawnServe([], { ...options, name })) }
 }
 
 /** `count` instances named A, B, C… */
