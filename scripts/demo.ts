@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: the main job end to end with no network. Starts the local Qwen emulator,
  * logs in against it (approved automatically after a moment, as a person on a phone would),
- * shows `status`, prints a token, and stops. Everything lives in a temporary QWEN_HOME.
+ * shows `status`, prints a token, runs a program under `exec`, and stops. Everything lives in a temporary QWEN_HOME.
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -15,8 +15,8 @@ const emulator = await startEmulator({ interval: 0.5, nextEmail: 'demo@example.c
 const env = { ...process.env, QWEN_HOME: home, QWENAUTH_OAUTH_URL: emulator.url, QWENAUTH_NO_BROWSER: '1' }
 
 /** Async on purpose: the emulator answers from this same process. */
-async function qwenauth(args: string[], title: string): Promise<string> {
-  process.stderr.write(`\n\x1b[1m$ qwenauth ${args.join(' ')}\x1b[0m   # ${title}\n`)
+async function qwenauth(args: string[], title: string, shown = args.join(' ')): Promise<string> {
+  process.stderr.write(`\n\x1b[1m$ qwenauth ${shown}\x1b[0m   # ${title}\n`)
   const child = spawn(process.execPath, [join(root, 'src/cli.ts'), ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] })
   let stdout = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -45,6 +45,12 @@ try {
   })
   const answer = (await reply.json()) as { choices: Array<{ message: { content: string } }> }
   process.stderr.write(`\nThe emulated Qwen API accepts that token: "${answer.choices[0]?.message.content}"\n`)
+  // A program run under `exec` gets OPENAI_* pointing at a private proxy, never the real token.
+  const child = `fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST',
+    headers: { Authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }) })
+    .then((r) => r.json()).then((j) => console.log('the program got:', j.choices[0].message.content, 'via', process.env.OPENAI_BASE_URL))`
+  await qwenauth(['exec', '--', 'node', '-e', child], 'any program, with OPENAI_* set', `exec -- node -e '<POST $OPENAI_BASE_URL/chat/completions>'`)
 } finally {
   await emulator.close()
   rmSync(home, { recursive: true, force: true })
