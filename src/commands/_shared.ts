@@ -1,5 +1,7 @@
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
-import type { Account, AccountsDoc } from '../store/account.ts'
+import { formatDuration } from '../auth/login-prompt.ts'
+import { logger } from '../lib/logger.ts'
+import { effectiveStatus, type Account, type AccountsDoc } from '../store/account.ts'
 import { requireAccount } from '../store/accounts.ts'
 
 /** Flags several commands share, so they read and behave the same everywhere. */
@@ -11,12 +13,41 @@ export const jsonArg = {
   json: { type: 'boolean', description: 'Machine-readable JSON on stdout' },
 } as const
 
-/** The named account, or the active one (first in pool order). */
-export function pickAccount(doc: AccountsDoc, idOrLabel: string | undefined): Account {
-  if (idOrLabel) return requireAccount(doc, idOrLabel)
+/**
+ * The account whose credential `token`, `env` and `exec --direct` hand out: the named one, else
+ * the first in pool order that can serve now. Handing out the active account's token when the
+ * API refuses that account (not served since the free tier ended, cooling down after a quota
+ * answer, needing a new login) would only move the failure into the user's program, so such
+ * accounts are passed over, each with one line saying why. With none usable, the active one is
+ * used, with that line.
+ */
+export function pickAccount(doc: AccountsDoc, idOrLabel: string | undefined, now = Date.now()): Account {
+  if (idOrLabel) {
+    const named = requireAccount(doc, idOrLabel)
+    if (effectiveStatus(named, now) !== 'ok') logger.warn(`${unusableReason(named, now)}; using it because --account names it`)
+    return named
+  }
   const active = doc.accounts[0]
   if (!active) throw new QwenauthError('no accounts yet: run `qwenauth login` first', ExitCode.needsLogin)
-  return active
+  const usable = doc.accounts.find((a) => effectiveStatus(a, now) === 'ok')
+  for (const skipped of doc.accounts.slice(0, usable ? doc.accounts.indexOf(usable) : 1)) {
+    logger.warn(`${unusableReason(skipped, now)}; ${usable ? `using ${usable.label} (${usable.id}) instead` : 'no other account can serve either'}`)
+  }
+  return usable ?? active
+}
+
+function unusableReason(account: Account, now: number): string {
+  const name = `account ${account.label} (${account.id})`
+  switch (effectiveStatus(account, now)) {
+    case 'not-served':
+      return `${name} is not served: Qwen ended the free OAuth tier on 2026-04-15`
+    case 'needs-login':
+      return `${name} needs a new login (\`qwenauth login\`)`
+    case 'cooling-down':
+      return `${name} is cooling down for ${formatDuration((account.cooldownUntil ?? now) - now)}${account.lastError ? ` after: ${account.lastError.message}` : ''}`
+    default:
+      return name
+  }
 }
 
 /** stdout is for machine output only; one write so a pipe sees it whole. */
