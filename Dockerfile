@@ -15,10 +15,8 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# Bun comes from npm (a devDependency), like in every other build of qwenauth. `npm install`,
-# not `npm ci`: the lockfile lacks deno's packages for other platforms, which `npm ci` refuses;
-# `npm install` keeps every version the lockfile pins.
-RUN npm install --no-audit --no-fund
+# Bun comes from npm (a devDependency), like in every other build of qwenauth.
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY src ./src
