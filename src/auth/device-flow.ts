@@ -1,4 +1,5 @@
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
+import { registerSecret } from '../lib/redact.ts'
 import { sleep } from '../store/locker.ts'
 import { DEVICE_CODE_PATH, DEVICE_GRANT_TYPE, QWEN_CLIENT_ID, QWEN_SCOPE, TOKEN_PATH } from './oauth-constants.ts'
 import { oauthErrorText, postForm } from './oauth-http.ts'
@@ -23,6 +24,8 @@ const SLOW_DOWN_STEP_SEC = 5
 
 export async function requestDeviceAuthorization(oauthUrl: string, signal?: AbortSignal): Promise<DeviceAuthorization> {
   const pkce = createPkcePair()
+  // Together they redeem the login: an error message that repeats them must not show them.
+  registerSecret(pkce.verifier)
   const { status, body } = await postForm(
     `${oauthUrl}${DEVICE_CODE_PATH}`,
     { client_id: QWEN_CLIENT_ID, scope: QWEN_SCOPE, code_challenge: pkce.challenge, code_challenge_method: 'S256' },
@@ -33,6 +36,7 @@ export async function requestDeviceAuthorization(oauthUrl: string, signal?: Abor
   if (status < 200 || status >= 300 || typeof deviceCode !== 'string' || typeof userCode !== 'string') {
     throw new QwenauthError(`the Qwen OAuth server refused to start a login (HTTP ${status}): ${oauthErrorText(body)}`)
   }
+  registerSecret(deviceCode)
   const verificationUri = typeof body.verification_uri === 'string' ? body.verification_uri : ''
   const complete = typeof body.verification_uri_complete === 'string' ? body.verification_uri_complete : verificationUri
   const expiresIn = Number(body.expires_in) > 0 ? Number(body.expires_in) : 600

@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import { ofetch } from 'ofetch'
+import { deadline } from '../lib/deadline.ts'
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
 
 export interface FormResponse {
   status: number
   body: Record<string, unknown>
 }
+
+/** The official CLI's bound on an OAuth request; every request has one. */
+const DEFAULT_TIMEOUT_MS = 30_000
 
 /**
  * POSTs a form to the OAuth server and returns status and JSON body, whatever the status:
@@ -17,6 +21,8 @@ export async function postForm(
   fields: Record<string, string>,
   options: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<FormResponse> {
+  const origin = checkedOrigin(url)
+  const limit = deadline(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.signal)
   try {
     const response = await ofetch.raw(url, {
       method: 'POST',
@@ -29,14 +35,26 @@ export async function postForm(
       ignoreResponseError: true,
       retry: 0,
       responseType: 'text',
-      ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
+      signal: limit.signal,
     })
     return { status: response.status, body: parseBody(response._data) }
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason
-    throw new QwenauthError(`cannot reach the Qwen OAuth server at ${new URL(url).origin}: ${networkReason(error)}`, ExitCode.network)
+    const reason = limit.timedOut() ? 'timed out' : networkReason(error)
+    throw new QwenauthError(`cannot reach the Qwen OAuth server at ${origin}: ${reason}`, ExitCode.network)
+  } finally {
+    limit.clear()
   }
+}
+
+/** The URL comes from QWENAUTH_OAUTH_URL: a typo there is named as such, not as "Invalid URL". */
+function checkedOrigin(url: string): string {
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {}
+  if (parsed && (parsed.protocol === 'https:' || parsed.protocol === 'http:')) return parsed.origin
+  throw new QwenauthError(`the OAuth server URL ${url} is not an http(s) URL: check QWENAUTH_OAUTH_URL`, ExitCode.usage)
 }
 
 function parseBody(text: unknown): Record<string, unknown> {

@@ -1,4 +1,5 @@
 import { ofetch } from 'ofetch'
+import { deadline } from '../lib/deadline.ts'
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
 
@@ -25,20 +26,21 @@ export async function verifyApiKey(baseUrl: string, apiKey: string, options: Ver
   const url = `${baseUrl}/models`
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   let response: { status: number; statusText: string; _data?: unknown }
+  const limit = deadline(timeoutMs, options.signal)
   try {
     response = await ofetch.raw(url, {
       headers: { Authorization: `Bearer ${apiKey}`, Accept: 'application/json' },
       ignoreResponseError: true,
       retry: 0,
       responseType: 'text',
-      timeout: timeoutMs,
-      ...(options.signal ? { signal: options.signal } : {}),
+      signal: limit.signal,
     })
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason
-    const timedOut = (error as Error).name === 'TimeoutError' || /timeout/i.test((error as Error).message)
-    const why = timedOut ? `no answer within ${timeoutMs / 1000} s` : causeText(error)
+    const why = limit.timedOut() ? `no answer within ${timeoutMs / 1000} s` : causeText(error)
     throw new QwenauthError(`cannot reach ${new URL(url).origin} to check the key (${why})`, ExitCode.network, SKIP_HINT)
+  } finally {
+    limit.clear()
   }
   const body = typeof response._data === 'string' ? response._data : ''
   const { status } = response

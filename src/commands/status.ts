@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty'
 import { formatDuration } from '../auth/login-prompt.ts'
 import { createContext } from '../context.ts'
-import { secretHint } from '../lib/redact.ts'
+import { redact, registerSecret, secretHint } from '../lib/redact.ts'
 import { effectiveStatus, type Account } from '../store/account.ts'
 import { readAllStats } from '../store/stats-backend.ts'
 import type { AccountStats } from '../store/stats.ts'
@@ -24,10 +24,14 @@ export interface StatusEntry {
   stats: AccountStats | null
 }
 
-/** Secrets never leave this function: only a key's last four characters. */
+/**
+ * Secrets never leave this function: only a key's last four characters. Error messages are
+ * the upstream's own words, which may repeat a token or key, so they are redacted.
+ */
 export async function runStatus(): Promise<StatusEntry[]> {
   const ctx = createContext()
   const doc = await ctx.accounts.read()
+  for (const a of doc.accounts) for (const secret of [a.accessToken, a.refreshToken, a.apiKey]) registerSecret(secret)
   const stats = await readAllStats(ctx)
   const now = Date.now()
   return doc.accounts.map((a, index) => ({
@@ -42,9 +46,14 @@ export async function runStatus(): Promise<StatusEntry[]> {
     keyHint: a.kind === 'api-key' ? secretHint(a.apiKey) : null,
     baseUrl: a.baseUrl,
     model: a.model ?? null,
-    lastError: a.lastError?.message ?? null,
-    stats: stats[a.id] ?? null,
+    lastError: a.lastError ? redact(a.lastError.message) : null,
+    stats: redactedStats(stats[a.id]),
   }))
+}
+
+function redactedStats(stats: AccountStats | undefined): AccountStats | null {
+  if (!stats) return null
+  return stats.lastError ? { ...stats, lastError: { ...stats.lastError, message: redact(String(stats.lastError.message)) } } : stats
 }
 
 export function renderStatusTable(entries: StatusEntry[], now = Date.now()): string {

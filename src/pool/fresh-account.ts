@@ -38,14 +38,33 @@ export function hasUsableToken(account: Account, marginMs = DEFAULT_MARGIN_MS, n
 export async function freshAccount(ctx: Context, idOrLabel: string, options: FreshOptions = {}): Promise<Account> {
   const account = requireAccount(await ctx.accounts.read(), idOrLabel)
   if (account.kind === 'api-key') return account
+  // Known before any request, so an error message that repeats the refresh token is redacted.
+  remember(account)
   assertLoggedIn(account)
-  if (!needsRefresh(account, options)) return remember(account)
+  if (!needsRefresh(account, options)) return account
+  options.signal?.throwIfAborted()
   let pending = inflight.get(account.id)
   if (!pending) {
-    pending = refreshUnderLock(ctx, account.id, options).finally(() => inflight.delete(account.id))
+    // Not tied to this caller's signal: one caller giving up (a client that went away) must not
+    // fail the others sharing the refresh, nor cut a refresh request the server may already have
+    // acted on (the rotated refresh token would be lost with the answer). Every wait is bounded.
+    const { signal: _callerOnly, ...shared } = options
+    pending = refreshUnderLock(ctx, account.id, shared).finally(() => inflight.delete(account.id))
+    pending.catch(() => {}) // callers that gave up no longer listen
     inflight.set(account.id, pending)
   }
-  return remember(await pending)
+  return remember(await untilAborted(pending, options.signal))
+}
+
+/** The work's result, or the signal's reason as soon as it aborts (the work goes on). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 function needsRefresh(account: Account, options: FreshOptions): boolean {
@@ -72,7 +91,7 @@ async function refreshUnderLock(ctx: Context, id: string, options: FreshOptions)
   const reread = async () => requireAccount(await ctx.accounts.read(), id)
   // Between tries, another holder may have refreshed already: then there is nothing to do.
   const doneByOther = async () => !needsRefresh(await reread(), options)
-  const waitOpts = { shouldStop: doneByOther, ...(options.signal ? { signal: options.signal } : {}) }
+  const waitOpts = { shouldStop: doneByOther }
 
   const releases: Release[] = []
   try {
@@ -88,22 +107,31 @@ async function refreshUnderLock(ctx: Context, id: string, options: FreshOptions)
     const current = await reread()
     assertLoggedIn(current)
     if (!needsRefresh(current, options)) return current
-    return await refreshAndSave(ctx, current, options.signal)
+    // A refresh spends the refresh token: first make sure the new one can be stored, or a full
+    // disk (or a store that cannot be written) would lose the login.
+    await ctx.accounts.update(() => {})
+    return await refreshAndSave(ctx, current)
   } finally {
     for (const release of releases.reverse()) await release()
   }
 }
 
-async function refreshAndSave(ctx: Context, account: Account, signal?: AbortSignal): Promise<Account> {
+async function refreshAndSave(ctx: Context, account: Account): Promise<Account> {
   let tokens: TokenResponse
   try {
-    tokens = await refreshWithRetry(ctx.oauthUrl, account.refreshToken ?? '', signal)
+    tokens = await refreshWithRetry(ctx.oauthUrl, account.refreshToken ?? '')
   } catch (error) {
     if (error instanceof RefreshRejectedError) {
-      await ctx.accounts.update((doc) => {
+      const { result: replaced } = await ctx.accounts.update((doc) => {
         const a = doc.accounts.find((x) => x.id === account.id)
+        // Someone else (a program that ignored the lock) spent it first and stored the new one:
+        // the login is fine.
+        if (a && a.refreshToken !== account.refreshToken && a.status !== 'needs-login') return { ...a }
         if (a) Object.assign(a, { status: 'needs-login', lastError: { message: error.message, at: Date.now(), code: 'refresh_rejected' }, updatedAt: Date.now() })
+        return undefined
       })
+      if (replaced && hasUsableToken(replaced, 0)) return replaced
+      if (replaced) throw new QwenauthError(`the refresh token of ${account.label} was replaced while it was being used: try again`)
       throw new QwenauthError(`account ${account.label} needs a new login: ${error.message}; run \`qwenauth login\``, ExitCode.needsLogin)
     }
     throw error
@@ -142,15 +170,15 @@ async function refreshAndSave(ctx: Context, account: Account, signal?: AbortSign
   return refreshed
 }
 
-async function refreshWithRetry(oauthUrl: string, refreshToken: string, signal?: AbortSignal): Promise<TokenResponse> {
+async function refreshWithRetry(oauthUrl: string, refreshToken: string): Promise<TokenResponse> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await refreshGrant(oauthUrl, refreshToken, signal)
+      return await refreshGrant(oauthUrl, refreshToken)
     } catch (error) {
       const delay = RETRY_DELAYS_MS[attempt]
-      if (error instanceof RefreshRejectedError || delay === undefined || signal?.aborted) throw error
+      if (error instanceof RefreshRejectedError || delay === undefined) throw error
       logger.debug(`token refresh failed, retrying in ${delay} ms: ${(error as Error).message}`)
-      await sleep(delay, signal)
+      await sleep(delay)
     }
   }
 }

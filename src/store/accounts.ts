@@ -62,16 +62,30 @@ export class AccountStore {
    */
   async syncMirror(): Promise<void> {
     if (!this.options.mirrorCreds) return
-    await this.withCredsLock(async () => {
-      const doc = await this.read()
-      const target = doc.accounts.find((a) => a.kind === 'qwen-oauth' && a.accessToken && a.refreshToken)
-      if (!target) return
-      const current = await readOfficialCreds(this.storage)
-      const inSync = doc.mirrored === target.id && current?.access_token === target.accessToken && current?.refresh_token === target.refreshToken
-      if (inSync) return
-      await writeOfficialCreds(this.storage, officialCredsOf(target))
-      await this.update((d) => void (d.mirrored = target.id))
-    })
+    // The target's own lock first (the lock order): while a refresh of it is in flight, its
+    // stored refresh token is being spent, and the official CLI must not be handed that one.
+    // A pool reordered meanwhile is tried again, a bounded number of times.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const expected = mirrorTarget(await this.read())
+      if (!expected) return
+      const releaseAccount = await this.locker.acquire(LOCK_NAMES.account(expected.id))
+      try {
+        const synced = await this.withCredsLock(async () => {
+          const doc = await this.read()
+          const target = mirrorTarget(doc)
+          if (target?.id !== expected.id) return false
+          const current = await readOfficialCreds(this.storage)
+          const inSync = doc.mirrored === target.id && current?.access_token === target.accessToken && current?.refresh_token === target.refreshToken
+          if (inSync) return true
+          await writeOfficialCreds(this.storage, officialCredsOf(target))
+          await this.update((d) => void (d.mirrored = target.id))
+          return true
+        })
+        if (synced) return
+      } finally {
+        await releaseAccount?.()
+      }
+    }
   }
 
   /** Removes accounts; oauth_creds.json goes with the account it holds. A file we never wrote stays. */
@@ -90,10 +104,10 @@ export class AccountStore {
     })
   }
 
-  private async withCredsLock(work: () => Promise<void>): Promise<void> {
+  private async withCredsLock<T>(work: () => Promise<T>): Promise<T> {
     const release = await this.locker.acquire(LOCK_NAMES.creds)
     try {
-      await work()
+      return await work()
     } finally {
       await release?.()
     }
@@ -102,11 +116,13 @@ export class AccountStore {
   private async load(): Promise<AccountsDoc> {
     const data = await readOwnJson(this.storage, KEYS.accounts, this.where)
     if (data === undefined) return emptyDoc()
-    const doc = data as Partial<AccountsDoc>
-    if (doc.version !== 1 || !Array.isArray(doc.accounts)) {
-      throw new QwenauthError(
-        `${this.where} has a format this qwenauth does not know (version ${String(doc.version)}); upgrade qwenauth`,
-      )
+    const doc = (data && typeof data === 'object' ? data : {}) as Partial<AccountsDoc>
+    if (typeof doc.version === 'number' && doc.version > 1) {
+      throw new QwenauthError(`${this.where} has a format this qwenauth does not know (version ${doc.version}); upgrade qwenauth`)
+    }
+    // Valid JSON can still be damaged (a hand edit, another tool): say so, not a TypeError later.
+    if (doc.version !== 1 || !Array.isArray(doc.accounts) || !doc.accounts.every(isAccountShaped)) {
+      throw new QwenauthError(`${this.where} is damaged (not a qwenauth accounts document): repair it, or move it aside and log in again`)
     }
     return doc as AccountsDoc
   }
@@ -117,6 +133,16 @@ export function requireAccount(doc: AccountsDoc, idOrLabel: string): Account {
   if (account) return account
   const known = doc.accounts.map((a) => a.id).join(', ') || 'none; run `qwenauth login`'
   throw new QwenauthError(`no account "${idOrLabel}" (accounts: ${known})`, ExitCode.usage)
+}
+
+function isAccountShaped(value: unknown): boolean {
+  const a = value as Partial<Account> | null
+  return Boolean(a && typeof a === 'object' && typeof a.id === 'string' && typeof a.label === 'string' && (a.kind === 'qwen-oauth' || a.kind === 'api-key'))
+}
+
+/** The account oauth_creds.json should hold: the first Qwen OAuth login in pool order. */
+function mirrorTarget(doc: AccountsDoc): Account | undefined {
+  return doc.accounts.find((a) => a.kind === 'qwen-oauth' && a.accessToken && a.refreshToken)
 }
 
 export function officialCredsOf(account: Account): OfficialCreds {

@@ -5,11 +5,16 @@ import { basename, dirname, join } from 'pathe'
 export const FILE_MODE = 0o600
 export const DIR_MODE = 0o700
 
-/** Creates `dir` (and parents) as 0700; an existing directory open to others is tightened. */
+/**
+ * Creates `dir` (and parents) as 0700; an existing directory open to others is tightened. A
+ * sticky directory is shared on purpose (/tmp as QWEN_HOME, run as root, which owns it): it is
+ * left alone, and the files written in it are 0600 all the same.
+ */
 export async function ensurePrivateDir(dir: string): Promise<void> {
   await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE })
   const stat = await fsp.stat(dir)
-  if ((stat.mode & 0o077) !== 0 && typeof process.getuid === 'function' && stat.uid === process.getuid()) {
+  const shared = (stat.mode & 0o1000) !== 0
+  if (!shared && (stat.mode & 0o077) !== 0 && typeof process.getuid === 'function' && stat.uid === process.getuid()) {
     await fsp.chmod(dir, DIR_MODE)
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { promises as fsp, readFileSync, unlinkSync } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'pathe'
 import { errnoCode, ExitCode, QwenauthError } from '../lib/errors.ts'
 import { LOCK_NAMES } from '../lib/paths.ts'
@@ -8,6 +9,8 @@ import { LOCK_RETRY, retryDelay, sleep, type AcquireOptions, type Locker, type R
 
 /** 35 s as in qwen-code 0.24.4; an older CLI uses 10 s, which the heartbeat also satisfies. */
 const DEFAULT_STALE_MS = 35_000
+/** Touch a held lock at least this often, so it stays far younger than an older CLI's 10 s. */
+const MAX_HEARTBEAT_MS = 2_500
 
 /** Locks this process holds, removed on exit so a crash-free exit never leaves one behind. */
 const held = new Map<string, string>()
@@ -55,13 +58,22 @@ export function createFileLocker(home: string, staleMs = Number(process.env.QWEN
 }
 
 async function tryCreate(path: string, owner: string): Promise<boolean> {
+  let handle: FileHandle
   try {
-    const handle = await fsp.open(path, 'wx', FILE_MODE)
+    handle = await fsp.open(path, 'wx', FILE_MODE)
+  } catch (error) {
+    if (errnoCode(error) === 'EEXIST') return false
+    throw error
+  }
+  try {
     await handle.writeFile(owner)
     await handle.close()
     return true
   } catch (error) {
-    if (errnoCode(error) === 'EEXIST') return false
+    // The file is ours and holds no owner (a full disk): left behind, it would block every
+    // other taker until it went stale.
+    await handle.close().catch(() => {})
+    await fsp.unlink(path).catch(() => {})
     throw error
   }
 }
@@ -79,10 +91,16 @@ async function removeIfStale(path: string, staleMs: number): Promise<boolean> {
   const aside = `${path}.stale.${randomUUID()}`
   try {
     await fsp.rename(path, aside)
-    await fsp.unlink(aside).catch(() => {})
   } catch (error) {
     if (errnoCode(error) !== 'ENOENT') throw error
+    return true
   }
+  // Unless another waiter removed the stale lock and took a fresh one between our look and our
+  // rename: then we moved a live lock, and it goes back (link never replaces a newer one), or
+  // two processes would hold it and refresh one token twice.
+  const moved = await fsp.stat(aside).catch(() => undefined)
+  if (moved && Date.now() - moved.mtimeMs <= staleMs) await fsp.link(aside, path).catch(() => {})
+  await fsp.unlink(aside).catch(() => {})
   return true
 }
 
@@ -92,7 +110,7 @@ function holdLock(path: string, owner: string, staleMs: number): Release {
   const heartbeat = setInterval(() => {
     const now = new Date()
     fsp.utimes(path, now, now).catch(() => {})
-  }, Math.max(250, Math.floor(staleMs / 4)))
+  }, Math.max(250, Math.min(Math.floor(staleMs / 4), MAX_HEARTBEAT_MS)))
   heartbeat.unref?.()
   let released = false
   return async () => {
