@@ -126,7 +126,7 @@ describe('the settings layer exec gives qwen', () => {
       ui: { theme: 'GitHub' },
       security: { auth: { selectedType: 'openai', enforcedType: 'openai' } },
       model: { name: 'coder-model' },
-      modelProviders: {},
+      modelProviders: [],
     })
     // qwen looks for system defaults beside the system settings: keep pointing at the real ones.
     expect(vars.QWEN_CODE_SYSTEM_DEFAULTS_PATH).toBe(join(adminDir, 'system-defaults.json'))

@@ -38,8 +38,11 @@ export function qwenOverrides(model: string): Record<string, unknown> {
   return {
     security: { auth: { selectedType: 'openai' } },
     model: { name: model },
-    // qwen merges this key by replacing it, so an empty table hides the user's providers.
-    modelProviders: {},
+    // qwen 0.24 merges settings objects key by key and does not apply the "replace" strategy its
+    // schema declares for modelProviders, so `{}` would hide nothing (qwen says as much in its own
+    // warning). A value that is not an object replaces: this empty list hides every provider of
+    // the user and project settings, whose entry for `model` would otherwise win over OPENAI_*.
+    modelProviders: [],
   }
 }
 

@@ -24,7 +24,8 @@ export function parseOfficialCreds(text: string | undefined): OfficialCreds | un
   const d = data as Record<string, unknown>
   const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.length > 0
   if (!nonEmpty(d.access_token) || !nonEmpty(d.refresh_token) || !nonEmpty(d.token_type)) return undefined
-  if (typeof d.expiry_date !== 'number' || !Number.isFinite(d.expiry_date)) return undefined
+  // `!creds.expiry_date` in the official validateCredentials: 0 counts as missing.
+  if (typeof d.expiry_date !== 'number' || !Number.isFinite(d.expiry_date) || d.expiry_date === 0) return undefined
   return {
     access_token: d.access_token,
     refresh_token: d.refresh_token,

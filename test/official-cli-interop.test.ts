@@ -1,0 +1,237 @@
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { homedir, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
+import { qwenHome } from '../src/lib/paths.ts'
+import { parseOfficialCreds } from '../src/store/creds-file.ts'
+import { createFileLocker } from '../src/store/file-lock.ts'
+import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
+import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJsonFile } from './helpers/accounts.ts'
+import { cliEnv, collect, spawnCli, tempHome, type CliResult } from './helpers/cli.ts'
+import { execFixture, repoRoot } from './helpers/exec-fixtures.ts'
+import { officialChunk, runOfficialTokenManager, type OfficialResult } from './helpers/official-cli.ts'
+
+/**
+ * qwenauth against the official CLI's own token code (@qwen-code/qwen-code 0.24.4, a
+ * devDependency): its SharedTokenManager and QwenOAuth2Client run unmodified in separate
+ * processes (test/fixtures/official-token-manager.mjs), sharing QWEN_HOME, oauth_creds.json and
+ * oauth_creds.lock with `qwenauth token` processes. The emulator rotates refresh tokens, so a
+ * second refresh with the same token would be refused (and the official code would then delete
+ * oauth_creds.json): one refresh in the emulator's count means the lock really was shared.
+ */
+let chunk: string
+let storageChunk: string
+let emu: Emulator
+let home: string
+let cleanup: () => void
+let scratch: string
+let netLog: string
+
+beforeAll(() => {
+  chunk = officialChunk('var SharedTokenManager = class')
+  storageChunk = officialChunk('var Storage = class _Storage')
+})
+
+beforeEach(async () => {
+  ;({ home, cleanup } = tempHome())
+  scratch = mkdtempSync(join(tmpdir(), 'qwenauth-interop-'))
+  netLog = join(scratch, 'net.log')
+  writeFileSync(netLog, '')
+  emu = await startEmulator({ autoApprove: true, interval: 0.05 })
+  await loginViaEmulator(home, emu)
+  emu.reset()
+})
+afterEach(async () => {
+  await emu.close()
+  cleanup()
+  rmSync(scratch, { recursive: true, force: true })
+})
+
+const official = (startAt?: number): Promise<OfficialResult> =>
+  runOfficialTokenManager({ home, userHome: scratch, emulatorUrl: emu.url, chunk, netLog, ...(startAt ? { startAt } : {}) })
+
+function qwenauthToken(): Promise<CliResult> {
+  return collect(spawnCli(['token'], { home, env: { QWENAUTH_OAUTH_URL: emu.url } }), undefined, 30_000)
+}
+
+/** Waits (bounded) until the emulator has received `n` refresh requests. */
+async function refreshRequestsReached(n: number): Promise<void> {
+  for (let i = 0; i < 500 && emu.stats.refreshAttempts < n; i++) await new Promise((r) => setTimeout(r, 20))
+  expect(emu.stats.refreshAttempts).toBe(n)
+}
+
+/** Both files hold `token` and the refresh token that came with it, the lock is gone, nothing left the machine. */
+async function expectOneRefreshShared(token: string): Promise<void> {
+  expect(emu.stats.refreshAttempts).toBe(1)
+  expect(emu.stats.refreshes).toBe(1)
+  const creds = readJsonFile(credsPath(home))
+  expect(creds.access_token).toBe(token)
+  const account = readJsonFile(accountsPath(home)).accounts[0]
+  expect(account.accessToken).toBe(token)
+  expect(account.refreshToken).toBe(creds.refresh_token)
+  const api = await fetch(`${emu.url}/v1/models`, { headers: { Authorization: `Bearer ${token}` } })
+  expect(api.status).toBe(200)
+  expect(existsSync(join(home, 'oauth_creds.lock'))).toBe(false)
+  expect(readFileSync(netLog, 'utf8')).toBe('')
+}
+
+describe('qwenauth and the official CLI token manager on one expired login', { timeout: 60_000 }, () => {
+  beforeEach(() => expireStoredTokens(home))
+
+  it('started together, three of each refresh exactly once and end with the same token', async () => {
+    // A slow token endpoint keeps the first refresher inside the lock while the others arrive.
+    emu.setRefreshDelay(600)
+    const startAt = Date.now() + 300
+    const [officials, ours] = await Promise.all([
+      Promise.all([official(startAt), official(startAt), official(startAt)]),
+      Promise.all([qwenauthToken(), qwenauthToken(), qwenauthToken()]),
+    ])
+    for (const r of officials) expect(r.code, r.stderr).toBe(0)
+    for (const r of ours) expect(r.code, r.stderr).toBe(0)
+    const tokens = new Set([...officials.map((r) => r.token), ...ours.map((r) => r.stdout.trim())])
+    expect(tokens.size).toBe(1)
+    await expectOneRefreshShared([...tokens][0]!)
+  })
+
+  it('qwenauth waits for the lock the official code holds and uses the token it wrote', async () => {
+    emu.setRefreshDelay(1500)
+    const first = official()
+    await refreshRequestsReached(1)
+    expect(existsSync(join(home, 'oauth_creds.lock'))).toBe(true)
+    const ours = await Promise.all([qwenauthToken(), qwenauthToken()])
+    const theirs = await first
+    expect(theirs.code, theirs.stderr).toBe(0)
+    for (const r of ours) {
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout.trim()).toBe(theirs.token)
+    }
+    await expectOneRefreshShared(theirs.token!)
+    expect(readJsonFile(accountsPath(home)).accounts[0].refreshToken).toBe(theirs.refreshToken)
+  })
+
+  it('the official code waits for the lock qwenauth holds and uses the token qwenauth wrote', async () => {
+    emu.setRefreshDelay(1500)
+    const first = qwenauthToken()
+    await refreshRequestsReached(1)
+    expect(readFileSync(join(home, 'oauth_creds.lock'), 'utf8')).toMatch(/^[0-9a-f-]{36}$/)
+    const theirs = await Promise.all([official(), official()])
+    const ours = await first
+    expect(ours.code, ours.stderr).toBe(0)
+    const token = ours.stdout.trim()
+    for (const r of theirs) {
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.token).toBe(token)
+    }
+    await expectOneRefreshShared(token)
+  })
+
+  it('keeps a held oauth_creds.lock young enough for an older CLI, which breaks locks after 10 s', async () => {
+    // 0.24.4 breaks a lock whose mtime is over 35 s old, older releases over 10 s. A slow
+    // refresh must never look dead to either, even when timers run late on a busy process.
+    const release = await createFileLocker(home, 35_000).acquire('oauth_creds')
+    const lock = join(home, 'oauth_creds.lock')
+    let oldest = 0
+    for (let i = 0; i < 33; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      oldest = Math.max(oldest, Date.now() - statSync(lock).mtimeMs)
+    }
+    await release?.()
+    expect(oldest).toBeLessThan(3_000)
+    expect(existsSync(lock)).toBe(false)
+  })
+
+  it('sends the same refresh request as the official code', async () => {
+    const theirs = await official()
+    expect(theirs.code, theirs.stderr).toBe(0)
+    expireStoredTokens(home)
+    const ours = await qwenauthToken()
+    expect(ours.code, ours.stderr).toBe(0)
+    const [a, b] = emu.oauthRequests.filter((r) => (r.body as Record<string, string>).grant_type === 'refresh_token')
+    expect(a && b).toBeTruthy()
+    const shape = (r: NonNullable<typeof a>) => {
+      const form = r.body as Record<string, string>
+      return {
+        path: r.path,
+        contentType: r.headers['content-type'],
+        accept: r.headers.accept,
+        fields: Object.keys(form).sort(),
+        grant: form.grant_type,
+        client: form.client_id,
+      }
+    }
+    expect(shape(b!)).toEqual(shape(a!))
+    // Each used the refresh token of the file as it was then: ours the one the official code wrote.
+    expect((b!.body as Record<string, string>).refresh_token).toBe(theirs.refreshToken)
+  })
+})
+
+describe('the files, read the way the official code reads them', () => {
+  it('QWEN_HOME resolves to the same directory (~ expanded, relative to the working directory)', async () => {
+    const { Storage } = (await import(storageChunk)) as { Storage: { getGlobalQwenDir(): string } }
+    const saved = process.env.QWEN_HOME
+    try {
+      for (const value of [undefined, '/srv/qwen', 'relative/qwen', '~', '~/.config/qwen']) {
+        if (value === undefined) delete process.env.QWEN_HOME
+        else process.env.QWEN_HOME = value
+        expect(qwenHome({ QWEN_HOME: value }), `QWEN_HOME=${value}`).toBe(Storage.getGlobalQwenDir())
+      }
+    } finally {
+      if (saved === undefined) delete process.env.QWEN_HOME
+      else process.env.QWEN_HOME = saved
+    }
+    expect(qwenHome({ QWEN_HOME: '~/q' })).toBe(join(homedir(), 'q'))
+  })
+
+  const valid = { access_token: 'at-1', refresh_token: 'rt-1', token_type: 'Bearer', resource_url: 'portal.qwen.ai', expiry_date: Date.now() + 3600_000 }
+  it.each([
+    ['a complete file', valid],
+    ['no resource_url, an extra field', { ...valid, resource_url: undefined, scope: 'openid' }],
+    ['expiry_date 0', { ...valid, expiry_date: 0 }],
+    ['expiry_date as a string', { ...valid, expiry_date: String(valid.expiry_date) }],
+    ['no token_type', { ...valid, token_type: undefined }],
+    ['an empty refresh_token', { ...valid, refresh_token: '' }],
+  ])('accepts or ignores oauth_creds.json as the official code does: %s', async (_name, content) => {
+    const text = JSON.stringify(content, null, 2)
+    writeFileSync(credsPath(home), text, { mode: 0o600 })
+    const theirs = await official()
+    // Accepted: its token comes back as is. Ignored: "no refresh token", and nothing is sent.
+    const officialAccepts = theirs.code === 0 && theirs.token === content.access_token
+    if (!officialAccepts) expect(theirs.stderr).toMatch(/NO_REFRESH_TOKEN/)
+    expect(parseOfficialCreds(text) !== undefined).toBe(officialAccepts)
+    expect(emu.oauthRequests).toHaveLength(0)
+  })
+})
+
+describe('exec and the official qwen CLI', { timeout: 60_000 }, () => {
+  it("keeps qwen on qwenauth when the user's modelProviders has an entry for the same model", async () => {
+    writeFileSync(
+      join(home, 'settings.json'),
+      JSON.stringify({
+        modelProviders: { openai: [{ id: 'coder-model', baseUrl: 'http://127.0.0.1:9/v1', envKey: 'OTHER_PROVIDER_KEY' }] },
+      }),
+    )
+    mkdirSync(join(scratch, 'work'))
+    const env = cliEnv({
+      home,
+      env: {
+        QWENAUTH_OAUTH_URL: emu.url,
+        HOME: scratch,
+        PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
+        QWEN_USAGE_STATISTICS_ENABLED: 'false',
+        OTHER_PROVIDER_KEY: 'sk-other-provider',
+        NODE_OPTIONS: `--require=${execFixture('net-guard.cjs')}`,
+        NET_GUARD_LOG: netLog,
+      },
+    })
+    const child = spawn(process.execPath, [inject('nodeCli'), 'exec', '--', 'qwen', '-p', 'hi'], { cwd: join(scratch, 'work'), env, stdio: 'pipe' })
+    const result = await collect(child, undefined, 45_000)
+    expect(result.stdout, result.stderr).toContain('Hello from the Qwen emulator')
+    expect(result.code).toBe(0)
+    const token = readJsonFile(accountsPath(home)).accounts[0].accessToken
+    const chats = emu.requests.filter((r) => r.path === '/v1/chat/completions')
+    expect(chats.length).toBeGreaterThan(0)
+    for (const r of chats) expect(r.auth).toBe(token)
+    expect(readFileSync(netLog, 'utf8')).toBe('')
+  })
+})
