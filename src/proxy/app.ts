@@ -35,6 +35,8 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const state: ProxyState = { pool, stats: options.stats ?? openStatsStore(options.ctx), settings }
   const keyCheck = createKeyCheck(settings.apiKeys)
   const sink = options.log ?? ((line: string) => logger.info(line))
+  /** Requests whose record is not written yet (streams included): close() waits for them. */
+  const inFlight = new Set<Promise<void>>()
 
   async function handle(request: Request, record: RequestRecord, pathname: string, search: string): Promise<Response> {
     const route = matchRoute(request.method, pathname)
@@ -59,7 +61,18 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   return {
     async fetch(request) {
       const url = new URL(request.url)
-      const record = new RequestRecord(sink, request.method, url.pathname)
+      let ended = () => {}
+      const done = new Promise<void>((resolve) => (ended = resolve))
+      inFlight.add(done)
+      void done.then(() => inFlight.delete(done))
+      const record = new RequestRecord(
+        (line) => {
+          sink(line)
+          ended()
+        },
+        request.method,
+        url.pathname,
+      )
       if (settings.verbose) sink(`${request.method} ${url.pathname} headers ${redactedHeaders(request.headers)}`)
       try {
         const response = await handle(request, record, url.pathname, url.search)
@@ -73,10 +86,19 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
       }
     },
     async close() {
+      // A server cut its last connections just now: their streams end (and are logged and
+      // counted) a moment later. Bounded, for streams nobody reads or cancels.
+      if (inFlight.size > 0) await Promise.race([Promise.all(inFlight), sleep(CLOSE_WAIT_MS)])
       await pool.settled()
       await state.stats.close()
     },
   }
+}
+
+const CLOSE_WAIT_MS = 1000
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.())
 }
 
 function callOf(route: Route, search: string, body: JsonBody | undefined, request: Request) {

@@ -1,4 +1,5 @@
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
+import { redact } from '../lib/redact.ts'
 import { keyRefusedMessage, notServedMessage } from '../pool/messages.ts'
 import type { Account } from '../store/account.ts'
 import { countServed, deliver } from './deliver.ts'
@@ -37,7 +38,7 @@ export async function tryAccount(
   try {
     credential = await pool.credential(account, freshOptions)
   } catch (error) {
-    return noCredential(state, account, error)
+    return noCredential(state, account, error, signal)
   }
   let sent = await send(state, credential, call, signal)
   if (!('response' in sent)) return sent
@@ -50,7 +51,7 @@ export async function tryAccount(
     try {
       credential = await pool.credential(account, { ...freshOptions, rejectedToken: credential.accessToken ?? '' })
     } catch (error) {
-      return noCredential(state, account, error)
+      return noCredential(state, account, error, signal)
     }
     sent = await send(state, credential, call, signal)
     if (!('response' in sent)) return sent
@@ -63,7 +64,9 @@ export async function tryAccount(
   if (status === 429) {
     const limited = await readUpstreamError(state, sent)
     const quota = limited.code === 'insufficient_quota' || /quota/i.test(limited.message)
-    const restMs = quota ? state.settings.quotaCooldownMs : (limited.retryAfterMs ?? state.settings.rateLimitCooldownMs)
+    // At least a second for a rate limit: after `Retry-After: 0` the account must still be resting
+    // when the answer is made, or the client gets a 503 "no usable account" instead of a 429.
+    const restMs = quota ? state.settings.quotaCooldownMs : Math.max(1000, limited.retryAfterMs ?? state.settings.rateLimitCooldownMs)
     const reason = quota ? `quota exhausted (${limited.message})` : `rate limited (${limited.message})`
     const now = state.settings.now()
     countServed(state, credential, 429, undefined, reason)
@@ -96,7 +99,9 @@ async function readUpstreamError(state: ProxyState, sent: Sent): Promise<Upstrea
   const { response, exchange } = sent
   let text = ''
   try {
-    text = new TextDecoder().decode(await readAll(response, exchange, state.settings.idleTimeoutMs))
+    // Some upstreams echo the request's credential in their errors; this text goes to clients,
+    // logs, `status` and the counters file.
+    text = redact(new TextDecoder().decode(await readAll(response, exchange, state.settings.idleTimeoutMs)))
   } catch {}
   exchange.finish()
   let code: string | undefined
@@ -131,9 +136,10 @@ function markedFailure(
   return { accountId: account.id, label: account.label, reason: status === 'not-served' ? 'not served (401 after a fresh token refresh)' : 'API key refused (401)', transient: false }
 }
 
-function noCredential(state: ProxyState, account: Account, error: unknown): AttemptFailure {
+function noCredential(state: ProxyState, account: Account, error: unknown, signal: AbortSignal | undefined): AttemptFailure {
   const needsLogin = error instanceof QwenauthError && error.exitCode === ExitCode.needsLogin
   const reason = needsLogin ? 'needs a new login (`qwenauth login`)' : `token refresh failed: ${errorText(error)}`
-  state.stats.add(account.id, { failures: 1, lastError: { message: reason, at: state.settings.now() } })
+  // A client that left stopped waiting for the refresh; that is no failure of the account.
+  if (!signal?.aborted) state.stats.add(account.id, { failures: 1, lastError: { message: reason, at: state.settings.now() } })
   return { accountId: account.id, label: account.label, reason, transient: !needsLogin }
 }

@@ -1,3 +1,4 @@
+import { redact } from '../lib/redact.ts'
 import type { Account } from '../store/account.ts'
 import type { RequestRecord } from './request-log.ts'
 import { relaySse, type RelayEnd } from './sse.ts'
@@ -32,6 +33,7 @@ export async function deliver(
       return failedBeforeFirstByte(state, account, exchange, error)
     }
     exchange.finish()
+    if (!upstream.ok) bytes = redactedError(bytes)
     const usage = upstream.ok ? findUsage(tailText(bytes)) : undefined
     countServed(state, account, upstream.status, usage, upstream.ok ? undefined : `${upstream.status} ${tailText(bytes).slice(0, 200)}`)
     record.usage = usage
@@ -50,11 +52,15 @@ export async function deliver(
     exchange.finish()
     return failedBeforeFirstByte(state, account, exchange, new Error('the upstream ended the stream before its first event'))
   }
-  exchange.arm(idleTimeoutMs, 'the upstream went silent')
+  // The idle timeout runs only while the relay waits on the upstream: a client that reads
+  // slowly is no silence of the upstream (and aborting a fetch whose body is already in hand
+  // leaves its reader hanging forever under Node's undici).
+  exchange.disarm()
 
   record.deferred = true
   const stream = relaySse(reader, first.value, {
-    onActivity: () => exchange.arm(idleTimeoutMs, 'the upstream went silent'),
+    onWaiting: () => exchange.arm(idleTimeoutMs, 'the upstream went silent'),
+    onActivity: () => exchange.disarm(),
     abortUpstream: (reason) => exchange.abort(reason),
     failureMessage: (error) =>
       `the upstream stream of account ${account.label} broke after it started (${errorText(exchange.cause(error))}); the answer is incomplete, retry the request`,
@@ -101,4 +107,11 @@ export function countServed(state: ProxyState, account: Account, status: number,
 function tailText(bytes: Uint8Array): string {
   const start = Math.max(0, bytes.byteLength - 4096)
   return new TextDecoder().decode(start === 0 ? bytes : bytes.subarray(start))
+}
+
+/** Some upstreams echo the request's credential in an error; the client never gets to see it. */
+function redactedError(bytes: Uint8Array): Uint8Array {
+  const text = new TextDecoder().decode(bytes)
+  const clean = redact(text)
+  return clean === text ? bytes : new TextEncoder().encode(clean)
 }

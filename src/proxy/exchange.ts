@@ -38,9 +38,14 @@ export class UpstreamExchange {
     this.finish()
   }
 
-  finish(): void {
+  /** Stops the timeout, still listening for the client: nothing is being waited for. */
+  disarm(): void {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
+  }
+
+  finish(): void {
+    this.disarm()
     this.unlink()
   }
 

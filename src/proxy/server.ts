@@ -27,7 +27,8 @@ export function isLoopbackHost(host: string): boolean {
  * only ever listens on loopback: anyone who could reach it would spend the user's accounts.
  */
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
-  if (options.apiKeys.length === 0 && !isLoopbackHost(options.host)) {
+  // The keys the app will really check: an empty one is no key (the app drops it).
+  if (!options.apiKeys.some(Boolean) && !isLoopbackHost(options.host)) {
     throw usageError(
       `refusing to listen on ${options.host} without an API key: anyone who can reach it could use your accounts; pass --api-key <key> (or QWENAUTH_API_KEYS), or keep --host 127.0.0.1`,
     )

@@ -7,7 +7,12 @@ export type RelayEnd =
   | { kind: 'cancelled'; usage: Usage | undefined }
 
 export interface RelayHooks {
-  /** Every upstream chunk: the upstream is alive (re-arms the idle timeout). */
+  /**
+   * Before each read of the upstream: from now on it owes an answer (arms the idle timeout).
+   * Only then: while a slow client holds the relay back, the upstream is not silent.
+   */
+  onWaiting?(): void
+  /** Every upstream chunk: the upstream answered (stops the idle timeout). */
   onActivity(): void
   /** Once: the upstream finished, broke, or the client left. */
   onEnd(end: RelayEnd): void
@@ -53,6 +58,7 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
     async pull(controller) {
       for (;;) {
         let result: ReadableStreamReadResult<Uint8Array>
+        hooks.onWaiting?.()
         try {
           result = await reader.read()
         } catch (error) {
