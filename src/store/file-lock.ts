@@ -11,6 +11,8 @@ import { LOCK_RETRY, retryDelay, sleep, type AcquireOptions, type Locker, type R
 const DEFAULT_STALE_MS = 35_000
 /** Touch a held lock at least this often, so it stays far younger than an older CLI's 10 s. */
 const MAX_HEARTBEAT_MS = 2_500
+/** How much longer than the stale limit a taker of one of qwenauth's own locks waits. */
+const OWN_LOCK_EXTRA_WAIT_MS = 10_000
 
 /** Locks this process holds, removed on exit so a crash-free exit never leaves one behind. */
 const held = new Map<string, string>()
@@ -41,7 +43,10 @@ export function createFileLocker(home: string, staleMs = Number(process.env.QWEN
     async acquire(name: string, options: AcquireOptions = {}): Promise<Release | undefined> {
       const path = pathFor(name)
       await ensurePrivateDir(dirname(path))
-      for (let attempt = 0; attempt < LOCK_RETRY.tries; attempt++) {
+      // The shared creds lock keeps the official schedule (20 tries, about 29 s). Our own locks
+      // wait past the stale limit, so a holder that was SIGKILLed is taken over, not waited out.
+      const waitUntil = name === LOCK_NAMES.creds ? Number.POSITIVE_INFINITY : Date.now() + staleMs + OWN_LOCK_EXTRA_WAIT_MS
+      for (let attempt = 0; attempt < LOCK_RETRY.tries || Date.now() < waitUntil; attempt++) {
         const owner = randomUUID()
         if (await tryCreate(path, owner)) return holdLock(path, owner, staleMs)
         if (await removeIfStale(path, staleMs)) continue
@@ -109,7 +114,11 @@ function holdLock(path: string, owner: string, staleMs: number): Release {
   installExitHook()
   const heartbeat = setInterval(() => {
     const now = new Date()
-    fsp.utimes(path, now, now).catch(() => {})
+    fsp.utimes(path, now, now).catch((error: unknown) => {
+      // qwen-code's exit handler deletes oauth_creds.lock even in a process that never took it:
+      // put ours back (exclusively, so a lock someone has taken since is left alone).
+      if (errnoCode(error) === 'ENOENT') void tryCreate(path, owner).catch(() => {})
+    })
   }, Math.max(250, Math.min(Math.floor(staleMs / 4), MAX_HEARTBEAT_MS)))
   heartbeat.unref?.()
   let released = false
