@@ -122,3 +122,20 @@ describe('atomic writes', () => {
     }
   })
 })
+
+describe('store copy', () => {
+  it('never overwrites a login whose target copy holds newer tokens (its refresh token rotated)', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05 })
+    await loginViaEmulator(home, emu)
+    const other = join(home, 'other')
+    expect((await runCli(['store', 'copy', '--from', home, '--to', other], { home })).code).toBe(0)
+    // The other store refreshes: the source now holds a spent refresh token.
+    const fresh = await runCli(['token', '--refresh-margin', '7h'], { home: other, env: { QWENAUTH_OAUTH_URL: emu.url } })
+    expect(fresh.code, fresh.stderr).toBe(0)
+    const again = await runCli(['store', 'copy', '--from', home, '--to', other], { home })
+    expect(again.code).toBe(0)
+    expect(again.stderr).toMatch(/tokens are newer than the source's; kept them/)
+    const token = await runCli(['token'], { home: other, env: { QWENAUTH_OAUTH_URL: emu.url } })
+    expect(token.stdout).toBe(fresh.stdout)
+  })
+})

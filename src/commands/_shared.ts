@@ -22,7 +22,7 @@ export const jsonArg = {
  * used, with that line.
  */
 export function pickAccount(doc: AccountsDoc, idOrLabel: string | undefined, now = Date.now()): Account {
-  if (idOrLabel) {
+  if (idOrLabel !== undefined) {
     const named = requireAccount(doc, idOrLabel)
     if (effectiveStatus(named, now) !== 'ok') logger.warn(`${unusableReason(named, now)}; using it because --account names it`)
     return named

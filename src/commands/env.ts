@@ -59,7 +59,7 @@ export default withHelpDetails(defineCommand({
     printOut(
       await runEnv({
         shell,
-        ...(args.account ? { account: args.account } : {}),
+        ...(args.account !== undefined ? { account: args.account } : {}),
         ...(args.model ? { model: args.model } : {}),
         refreshMarginMs: parseDuration(args['refresh-margin'] ?? '10m', '--refresh-margin'),
       }),

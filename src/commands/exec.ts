@@ -81,7 +81,7 @@ export default withHelpDetails(defineCommand({
     const command = splitCommand(rawArgs, { values: ['account', 'a', 'model', 'm', 'refresh-margin', 'refreshMargin'], booleans: ['direct'] })
     process.exitCode = await runExec({
       command,
-      ...(parsed.account ? { account: parsed.account } : {}),
+      ...(parsed.account !== undefined ? { account: parsed.account } : {}),
       ...(parsed.model ? { model: parsed.model } : {}),
       direct: Boolean(parsed.direct),
       refreshMarginMs: parseDuration(parsed['refresh-margin'] ?? '10m', '--refresh-margin'),

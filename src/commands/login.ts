@@ -59,7 +59,12 @@ function aliasValues(rawArgs: string[]): string[] {
     const arg = rawArgs[i] ?? ''
     if (arg === '--') break
     if (arg.startsWith('--alias=')) values.push(arg.slice('--alias='.length))
-    else if (arg === '--alias' && rawArgs[i + 1] !== undefined) values.push(rawArgs[++i] ?? '')
+    else if (arg === '--alias') {
+      const value = rawArgs[i + 1]
+      if (value === undefined || value.startsWith('-')) throw usageError('--alias needs a value: --alias coder-model=<provider model>')
+      values.push(value)
+      i++
+    }
   }
   return values
 }

@@ -14,7 +14,7 @@ export async function runLogout(options: LogoutOptions): Promise<string[]> {
   if (options.all && options.account) throw usageError('give an account or --all, not both')
   const ctx = createContext()
   const doc = await ctx.accounts.read()
-  if (!options.account && doc.accounts.length === 0) {
+  if (options.account === undefined && doc.accounts.length === 0) {
     logger.info('No accounts to log out')
     return []
   }
@@ -31,6 +31,6 @@ export default defineCommand({
     all: { type: 'boolean', description: 'Remove every account' },
   },
   async run({ args }) {
-    await runLogout({ ...(args.account ? { account: args.account } : {}), ...(args.all ? { all: true } : {}) })
+    await runLogout({ ...(args.account !== undefined ? { account: args.account } : {}), ...(args.all ? { all: true } : {}) })
   },
 })

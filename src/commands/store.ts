@@ -11,8 +11,9 @@ export interface StoreCopyOptions {
 
 /**
  * Copies every account from one store to another (a directory or a Redis URL). Accounts the
- * target already has (same id) are replaced by the source's; the target's others stay, after
- * the copied ones. The source is only read.
+ * target already has (same id) are replaced by the source's, except a Qwen OAuth login whose
+ * target copy holds newer tokens: refresh tokens rotate, so an older copy would overwrite the
+ * live refresh token with a spent one. The target's other accounts stay, after the copied ones.
  */
 export async function runStoreCopy(options: StoreCopyOptions): Promise<Account[]> {
   if (options.from === options.to) throw usageError('--from and --to name the same store')
@@ -22,15 +23,28 @@ export async function runStoreCopy(options: StoreCopyOptions): Promise<Account[]
     const { accounts } = await source.accounts.read()
     if (accounts.length === 0) throw usageError(`no accounts in ${source.home} to copy`)
     const ids = new Set(accounts.map((a) => a.id))
-    await target.accounts.update((doc) => {
-      doc.accounts = [...accounts, ...doc.accounts.filter((a) => !ids.has(a.id))]
+    const { result: kept } = await target.accounts.update((doc) => {
+      const kept: Account[] = []
+      const copied = accounts.map((account) => {
+        const existing = doc.accounts.find((a) => a.id === account.id)
+        if (!existing || !holdsNewerTokens(existing, account)) return account
+        kept.push(existing)
+        return existing
+      })
+      doc.accounts = [...copied, ...doc.accounts.filter((a) => !ids.has(a.id))]
+      return kept
     })
+    for (const a of kept) logger.warn(`${a.label} (${a.id}): the target's tokens are newer than the source's; kept them`)
     await target.accounts.syncMirror()
     logger.success(`Copied ${accounts.length} account${accounts.length === 1 ? '' : 's'} from ${source.home} to ${target.home}: ${accounts.map((a) => a.id).join(', ')}`)
     return accounts
   } finally {
     await Promise.all([source.close(), target.close()])
   }
+}
+
+function holdsNewerTokens(target: Account, source: Account): boolean {
+  return target.kind === 'qwen-oauth' && target.status !== 'needs-login' && (target.expiresAt ?? 0) > (source.expiresAt ?? 0)
 }
 
 const copy = defineCommand({

@@ -1,5 +1,6 @@
 import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
+import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import { freshAccount } from '../pool/fresh-account.ts'
 import { parseDuration } from '../exec/child-env.ts'
@@ -19,7 +20,9 @@ export async function runToken(options: TokenOptions): Promise<string> {
     signal: interruptSignal,
     ...(options.refreshMarginMs !== undefined ? { marginMs: options.refreshMarginMs } : {}),
   })
-  return (fresh.kind === 'api-key' ? fresh.apiKey : fresh.accessToken) ?? ''
+  const credential = fresh.kind === 'api-key' ? fresh.apiKey : fresh.accessToken
+  if (!credential) throw new QwenauthError(`account ${fresh.label} has no usable credential: run \`qwenauth login\``, ExitCode.needsLogin)
+  return credential
 }
 
 export default defineCommand({
@@ -31,7 +34,7 @@ export default defineCommand({
   async run({ args }) {
     printOut(
       await runToken({
-        ...(args.account ? { account: args.account } : {}),
+        ...(args.account !== undefined ? { account: args.account } : {}),
         refreshMarginMs: parseDuration(args['refresh-margin'] ?? '30s', '--refresh-margin'),
       }),
     )

@@ -129,6 +129,7 @@ export class AccountStore {
 }
 
 export function requireAccount(doc: AccountsDoc, idOrLabel: string): Account {
+  if (!idOrLabel.trim()) throw new QwenauthError('an account id or label is empty: name one (see `qwenauth status`)', ExitCode.usage)
   const account = findAccount(doc, idOrLabel)
   if (account) return account
   const known = doc.accounts.map((a) => a.id).join(', ') || 'none; run `qwenauth login`'
