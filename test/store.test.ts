@@ -139,3 +139,21 @@ describe('store copy', () => {
     expect(token.stdout).toBe(fresh.stdout)
   })
 })
+
+describe('QWEN_HOME from a .env file, as the official CLI reads it', () => {
+  it.each([
+    ['.qwen/.env', 'export QWEN_HOME="~/from-dotenv" # comment'],
+    ['.env', "QWEN_HOME='~/from-dotenv'"],
+  ])('~/%s', async (file, line) => {
+    const fakeHome = join(home, 'user')
+    mkdirSync(join(fakeHome, '.qwen'), { recursive: true })
+    writeFileSync(join(fakeHome, file), `OTHER=1\n${line}\n`)
+    mkdirSync(join(fakeHome, 'from-dotenv'), { recursive: true })
+    writeFileSync(join(fakeHome, 'from-dotenv', 'oauth_creds.json'), officialFile())
+    const status = await runCli(['status', '--json'], { home, env: { QWEN_HOME: undefined, HOME: fakeHome } })
+    expect(JSON.parse(status.stdout).accounts).toHaveLength(1)
+    // The environment still wins over the file.
+    const direct = await runCli(['status', '--json'], { home, env: { HOME: fakeHome } })
+    expect(JSON.parse(direct.stdout).accounts).toHaveLength(0)
+  })
+})
