@@ -1,5 +1,5 @@
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
-import { formatDuration } from '../auth/login-prompt.ts'
+import { unusableReason } from '../pool/messages.ts'
 import { logger } from '../lib/logger.ts'
 import { effectiveStatus, type Account, type AccountsDoc } from '../store/account.ts'
 import { requireAccount } from '../store/accounts.ts'
@@ -24,30 +24,20 @@ export const jsonArg = {
 export function pickAccount(doc: AccountsDoc, idOrLabel: string | undefined, now = Date.now()): Account {
   if (idOrLabel !== undefined) {
     const named = requireAccount(doc, idOrLabel)
-    if (effectiveStatus(named, now) !== 'ok') logger.warn(`${unusableReason(named, now)}; using it because --account names it`)
+    if (effectiveStatus(named, now) !== 'ok') logger.warn(`${unusableWarning(named, now)}; using it because --account names it`)
     return named
   }
   const active = doc.accounts[0]
   if (!active) throw new QwenauthError('no accounts yet: run `qwenauth login` first', ExitCode.needsLogin)
   const usable = doc.accounts.find((a) => effectiveStatus(a, now) === 'ok')
   for (const skipped of doc.accounts.slice(0, usable ? doc.accounts.indexOf(usable) : 1)) {
-    logger.warn(`${unusableReason(skipped, now)}; ${usable ? `using ${usable.label} (${usable.id}) instead` : 'no other account can serve either'}`)
+    logger.warn(`${unusableWarning(skipped, now)}; ${usable ? `using ${usable.label} (${usable.id}) instead` : 'no other account can serve either'}`)
   }
   return usable ?? active
 }
 
-function unusableReason(account: Account, now: number): string {
-  const name = `account ${account.label} (${account.id})`
-  switch (effectiveStatus(account, now)) {
-    case 'not-served':
-      return `${name} is not served: Qwen ended the free OAuth tier on 2026-04-15`
-    case 'needs-login':
-      return `${name} needs a new login (\`qwenauth login\`)`
-    case 'cooling-down':
-      return `${name} is cooling down for ${formatDuration((account.cooldownUntil ?? now) - now)}${account.lastError ? ` after: ${account.lastError.message}` : ''}`
-    default:
-      return name
-  }
+function unusableWarning(account: Account, now: number): string {
+  return `account ${account.label} (${account.id}) is ${unusableReason(account, now) ?? 'usable'}`
 }
 
 /** stdout is for machine output only; one write so a pipe sees it whole. */

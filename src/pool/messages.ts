@@ -1,3 +1,6 @@
+import { formatDuration } from '../auth/login-prompt.ts'
+import { effectiveStatus, type Account } from '../store/account.ts'
+
 /** What to tell people when an account cannot serve; shared by the proxy and `status`. */
 
 export const ADD_SERVED_ACCOUNT =
@@ -10,4 +13,22 @@ export function notServedMessage(label: string): string {
 
 export function keyRefusedMessage(label: string, provider: string): string {
   return `the provider refused the API key of ${label} (401): add a valid key with \`qwenauth login --provider ${provider}\` and remove this one with \`qwenauth logout\``
+}
+
+/**
+ * Why an account cannot serve right now, as a phrase that reads after "<account> is" or
+ * "<account>:"; undefined when it can. `token`/`env` and the proxy's "nothing usable" answer
+ * say the same thing the same way.
+ */
+export function unusableReason(account: Account, now: number): string | undefined {
+  switch (effectiveStatus(account, now)) {
+    case 'cooling-down':
+      return `cooling down for ${formatDuration((account.cooldownUntil ?? now) - now)}${account.lastError ? ` after ${account.lastError.message}` : ''}`
+    case 'not-served':
+      return 'not served: Qwen ended the free OAuth tier on 2026-04-15'
+    case 'needs-login':
+      return `waiting for a new login${account.lastError ? ` (${account.lastError.message})` : ''}`
+    default:
+      return undefined
+  }
 }

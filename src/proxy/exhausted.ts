@@ -1,5 +1,5 @@
 import { formatDuration } from '../auth/login-prompt.ts'
-import { ADD_SERVED_ACCOUNT } from '../pool/messages.ts'
+import { ADD_SERVED_ACCOUNT, unusableReason } from '../pool/messages.ts'
 import { effectiveStatus, type Account } from '../store/account.ts'
 import { openaiError } from './errors.ts'
 import type { AttemptFailure } from './state.ts'
@@ -19,7 +19,7 @@ export function exhaustedResponse(accounts: Account[], failures: AttemptFailure[
     )
   }
   const failedNow = new Map(failures.map((f) => [f.accountId, f.reason]))
-  const described = accounts.map((a) => `${a.label} (${a.id}): ${describe(a, failedNow.get(a.id), now)}`).join('; ')
+  const described = accounts.map((a) => `${a.label} (${a.id}): ${unusableReason(a, now) ?? failedNow.get(a.id) ?? 'ok'}`).join('; ')
 
   const cooling = accounts.filter((a) => effectiveStatus(a, now) === 'cooling-down')
   if (cooling.length > 0) {
@@ -38,14 +38,4 @@ export function exhaustedResponse(accounts: Account[], failures: AttemptFailure[
     return openaiError(502, `the upstream failed for every account tried: ${described}. Retry shortly; \`qwenauth status\` shows the accounts`, 'server_error', 'upstream_error')
   }
   return openaiError(503, `no usable account: ${described}. Fix them, or ${ADD_SERVED_ACCOUNT}`, 'service_unavailable', 'no_usable_account')
-}
-
-function describe(account: Account, failedNow: string | undefined, now: number): string {
-  const status = effectiveStatus(account, now)
-  if (status === 'cooling-down') {
-    return `cooling down for ${formatDuration((account.cooldownUntil ?? now) - now)}${account.lastError ? ` after ${account.lastError.message}` : ''}`
-  }
-  if (status === 'not-served') return 'not served: Qwen ended the free OAuth tier on 2026-04-15'
-  if (status === 'needs-login') return `needs a new login${account.lastError ? ` (${account.lastError.message})` : ''}`
-  return failedNow ?? 'ok'
 }
