@@ -1,4 +1,5 @@
 import { renderUnicodeCompact } from 'uqr'
+import { formatDuration } from '../lib/duration.ts'
 import type { DeviceAuthorization } from './device-flow.ts'
 
 /**
@@ -25,12 +26,4 @@ export function showLoginPrompt(auth: DeviceAuthorization, isTTY: boolean, out: 
     clearInterval(timer)
     out.write('\r\x1b[2K')
   }
-}
-
-export function formatDuration(ms: number): string {
-  const total = Math.max(0, Math.round(ms / 1000))
-  if (total >= 3600) return `${Math.floor(total / 3600)}h${String(Math.floor((total % 3600) / 60)).padStart(2, '0')}m`
-  const minutes = Math.floor(total / 60)
-  const seconds = total % 60
-  return `${minutes}:${String(seconds).padStart(2, '0')}`
 }

@@ -1,5 +1,5 @@
 import { defineCommand } from 'citty'
-import { formatDuration } from '../auth/login-prompt.ts'
+import { formatDuration } from '../lib/duration.ts'
 import { createContext } from '../context.ts'
 import { redact, registerSecret, secretHint } from '../lib/redact.ts'
 import { effectiveStatus, type Account } from '../store/account.ts'

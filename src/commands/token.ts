@@ -1,9 +1,9 @@
 import { defineCommand } from 'citty'
+import { parseDuration } from '../lib/duration.ts'
 import { createContext } from '../context.ts'
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import { freshAccount } from '../pool/fresh-account.ts'
-import { parseDuration } from '../exec/child-env.ts'
 import { accountArg, pickAccount, printOut } from './_shared.ts'
 
 export interface TokenOptions {

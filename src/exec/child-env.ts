@@ -49,12 +49,3 @@ export async function directCredentials(ctx: Context, account: Account, model: s
   if (!apiKey) throw new QwenauthError(`account ${fresh.label} has no usable credential: run \`qwenauth login\``, ExitCode.needsLogin)
   return { apiKey, baseUrl: fresh.baseUrl, model }
 }
-
-/** `10m`, `90s`, `1h`, `500ms`, or a bare number of minutes. */
-export function parseDuration(text: string, flag: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim())
-  if (!match) throw new QwenauthError(`${flag} takes a duration such as 10m, 90s or 1h, not "${text}"`, ExitCode.usage)
-  const unit = match[2] ?? 'm'
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit] ?? 60_000
-  return Math.round(Number(match[1]) * factor)
-}

@@ -1,4 +1,4 @@
-import { formatDuration } from '../auth/login-prompt.ts'
+import { formatDuration } from '../lib/duration.ts'
 import { effectiveStatus, type Account } from '../store/account.ts'
 
 /** What to tell people when an account cannot serve; shared by the proxy and `status`. */

@@ -1,4 +1,4 @@
-import { formatDuration } from '../auth/login-prompt.ts'
+import { formatDuration } from '../lib/duration.ts'
 import { ADD_SERVED_ACCOUNT, unusableReason } from '../pool/messages.ts'
 import { effectiveStatus, type Account } from '../store/account.ts'
 import { openaiError } from './errors.ts'
