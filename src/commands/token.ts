@@ -1,9 +1,8 @@
 import { defineCommand } from 'citty'
 import { parseDuration } from '../lib/duration.ts'
 import { createContext } from '../context.ts'
-import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
-import { freshAccount } from '../pool/fresh-account.ts'
+import { bearerOf, freshAccount } from '../pool/fresh-account.ts'
 import { accountArg, pickAccount, printOut } from './_shared.ts'
 
 export interface TokenOptions {
@@ -20,9 +19,7 @@ export async function runToken(options: TokenOptions): Promise<string> {
     signal: interruptSignal,
     ...(options.refreshMarginMs !== undefined ? { marginMs: options.refreshMarginMs } : {}),
   })
-  const credential = fresh.kind === 'api-key' ? fresh.apiKey : fresh.accessToken
-  if (!credential) throw new QwenauthError(`account ${fresh.label} has no usable credential: run \`qwenauth login\``, ExitCode.needsLogin)
-  return credential
+  return bearerOf(fresh)
 }
 
 export default defineCommand({

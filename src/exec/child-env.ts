@@ -1,8 +1,7 @@
 import type { Context } from '../context.ts'
 import { defaultModel } from '../auth/model-map.ts'
 import { pickAccount } from '../commands/_shared.ts'
-import { ExitCode, QwenauthError } from '../lib/errors.ts'
-import { freshAccount } from '../pool/fresh-account.ts'
+import { bearerOf, freshAccount } from '../pool/fresh-account.ts'
 import type { Account } from '../store/account.ts'
 
 /** What an OpenAI-compatible client needs: where to send requests, with which key, for which model. */
@@ -45,7 +44,5 @@ export async function directCredentials(ctx: Context, account: Account, model: s
     marginMs: options.marginMs ?? DEFAULT_DIRECT_MARGIN_MS,
     ...(options.signal ? { signal: options.signal } : {}),
   })
-  const apiKey = fresh.kind === 'api-key' ? fresh.apiKey : fresh.accessToken
-  if (!apiKey) throw new QwenauthError(`account ${fresh.label} has no usable credential: run \`qwenauth login\``, ExitCode.needsLogin)
-  return { apiKey, baseUrl: fresh.baseUrl, model }
+  return { apiKey: bearerOf(fresh), baseUrl: fresh.baseUrl, model }
 }

@@ -56,6 +56,13 @@ export async function freshAccount(ctx: Context, idOrLabel: string, options: Fre
   return remember(await untilAborted(pending, options.signal))
 }
 
+/** What a client sends as its bearer: the API key, or the OAuth access token. */
+export function bearerOf(account: Account): string {
+  const credential = account.kind === 'api-key' ? account.apiKey : account.accessToken
+  if (!credential) throw new QwenauthError(`account ${account.label} has no usable credential: run \`qwenauth login\``, ExitCode.needsLogin)
+  return credential
+}
+
 /** The work's result, or the signal's reason as soon as it aborts (the work goes on). */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return work

@@ -1,6 +1,7 @@
 import { upstreamModel } from '../auth/model-map.ts'
 import { apiBaseFromResourceUrl } from '../auth/oauth-constants.ts'
 import { VERSION } from '../lib/version.ts'
+import { bearerOf } from '../pool/fresh-account.ts'
 import type { Account } from '../store/account.ts'
 import type { JsonBody } from './body.ts'
 import type { UpstreamExchange } from './exchange.ts'
@@ -30,9 +31,8 @@ export function upstreamUrl(account: Account, call: UpstreamCall): string {
 
 /** Bearer credential, and for Qwen OAuth the DashScope headers the official CLI sends (protocol page §5). */
 export function upstreamHeaders(account: Account, call: UpstreamCall, settings: UpstreamSettings): Record<string, string> {
-  const credential = account.kind === 'api-key' ? account.apiKey : account.accessToken
   const headers: Record<string, string> = {
-    authorization: `Bearer ${credential ?? ''}`,
+    authorization: `Bearer ${bearerOf(account)}`,
     accept: call.accept ?? (call.stream ? 'text/event-stream' : 'application/json'),
   }
   if (call.body) headers['content-type'] = 'application/json'
