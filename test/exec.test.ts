@@ -139,7 +139,9 @@ describe('exec runs the program as if qwenauth were not there', () => {
 
   it.skipIf(spawnSync('sh', ['-c', 'command -v script']).status !== 0)('a terminal stays a terminal, and Ctrl-C there reaches the child once', async () => {
     // util-linux `script` gives qwenauth a pseudo-terminal; ^C typed into it is the real Ctrl-C.
-    const command = [process.execPath, inject('nodeCli'), 'exec', '--', process.execPath, execFixture('count-sigint.mjs')].map((a) => `'${a}'`).join(' ')
+    // `exec`: script runs the command through $SHELL -c, and dash (SHELL unset) stays as a parent
+    // that the same ^C kills, so script would report its 130 instead of qwenauth's exit code.
+    const command = ['exec', ...[process.execPath, inject('nodeCli'), 'exec', '--', process.execPath, execFixture('count-sigint.mjs')].map((a) => `'${a}'`)].join(' ')
     const child = spawn('script', ['-qfec', command, '/dev/null'], { env: cliEnv(opts()), stdio: 'pipe' })
     const done = collectOpen(child)
     await waitForStdout(child, 'ready')
