@@ -52,6 +52,12 @@ describe('SSE relay', () => {
     expect(end?.kind).toBe('failed')
   })
 
+  it('an upstream that breaks after data: [DONE] ends the stream cleanly, without an error event', async () => {
+    const { out, end } = await relay(['data: {"a":1}\n\n', 'data: [DONE]\n\n'], new Error('socket hang up'))
+    expect(out.join('')).toBe('data: {"a":1}\n\ndata: [DONE]\n\n')
+    expect(end?.kind).toBe('complete')
+  })
+
   it('reads the usage of the stream for the counters', async () => {
     const usage = 'data: {"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":34,"total_tokens":46}}\n\n'
     const { end } = await relay(['data: {"choices":[{"delta":{"content":"\\"usage\\""}}],"usage":null}\n\n', usage, 'data: [DONE]\n\n'])

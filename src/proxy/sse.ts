@@ -32,6 +32,8 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
   let tail: Uint8Array | undefined
   let usage: Usage | undefined
   let ended = false
+  // After `data: [DONE]` the answer is whole: a connection that breaks (or idles) then is no error.
+  let sawDone = false
 
   const end = (result: RelayEnd) => {
     if (ended) return
@@ -47,6 +49,7 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
     const out = cut === data.length ? data : data.subarray(0, cut)
     const text = decoder.decode(out)
     if (text.includes('"usage"')) usage = findUsage(text) ?? usage
+    if (!sawDone && DONE_LINE.test(text)) sawDone = true
     return out
   }
 
@@ -63,6 +66,10 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
           result = await reader.read()
         } catch (error) {
           if (ended) return
+          if (sawDone) {
+            controller.close()
+            return end({ kind: 'complete', usage })
+          }
           controller.enqueue(new TextEncoder().encode(sseErrorEvent(hooks.failureMessage(error))))
           controller.close()
           return end({ kind: 'failed', error, usage })
@@ -85,6 +92,8 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
     },
   })
 }
+
+const DONE_LINE = /^data: ?\[DONE\]\r?$/m
 
 /** Index just past the last event boundary (`\n\n`, `\r\r`, `\r\n\r\n`), or 0 when there is none. */
 export function lastEventEnd(data: Uint8Array): number {
