@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import { isatty } from 'node:tty'
 import { errnoCode, QwenauthError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
+import { programSpawner } from './spawn-program.ts'
 
 /** Signals a wrapper must pass on so that `kill`, a closed terminal or Ctrl-C reach the program. */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
@@ -18,7 +18,8 @@ export function signalExitCode(signal: NodeJS.Signals): number {
  * killed it. Resolves with that code; a program that cannot be started throws exit 127 (not
  * found) or 126 (not executable), as shells do.
  */
-export function runChild(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function runChild(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const spawn = await programSpawner()
   // From here on a signal must reach the child instead of ending qwenauth on its own.
   releaseInterruptHandlers()
   // isatty, not process.stdin: creating that stream can make the shared fd non-blocking.
