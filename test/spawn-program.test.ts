@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'pathe'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import { programSpawner } from '../src/exec/spawn-program.ts'
 
 const require = createRequire(import.meta.url)
@@ -14,7 +14,7 @@ const realPlatform = Object.getOwnPropertyDescriptor(process, 'platform')!
  * process.platform once, when first required, so they are required afresh under a stubbed one.
  */
 function parseAsOnWindows(command: string, args: string[], env: NodeJS.ProcessEnv): { command: string; args: string[]; file?: string; options: { windowsVerbatimArguments?: boolean } } {
-  for (const id of Object.keys(require.cache)) if (/[\\/]node_modules[\\/](cross-spawn|which|isexe)[\\/]/.test(id)) delete require.cache[id]
+  forgetCrossSpawn()
   Object.defineProperty(process, 'platform', { ...realPlatform, value: 'win32' })
   // `which` reads PATHEXT from the process; lower case because this file system, unlike
   // Windows', tells qwen.CMD from qwen.cmd.
@@ -27,8 +27,12 @@ function parseAsOnWindows(command: string, args: string[], env: NodeJS.ProcessEn
     if (pathext === undefined) delete process.env.PATHEXT
     else process.env.PATHEXT = pathext
     Object.defineProperty(process, 'platform', realPlatform)
-    for (const id of Object.keys(require.cache)) if (/[\\/]node_modules[\\/](cross-spawn|which|isexe)[\\/]/.test(id)) delete require.cache[id]
+    forgetCrossSpawn()
   }
+}
+
+function forgetCrossSpawn(): void {
+  for (const id of Object.keys(require.cache)) if (/[\\/]node_modules[\\/](cross-spawn|which|isexe)[\\/]/.test(id)) delete require.cache[id]
 }
 
 afterEach(() => Object.defineProperty(process, 'platform', realPlatform))
@@ -42,6 +46,7 @@ describe('how exec starts the program', () => {
   it('on Windows finds npm\'s qwen.cmd shim by PATHEXT and runs it through cmd.exe, each argument escaped', async () => {
     expect(await programSpawner('win32')).not.toBe(spawn)
     const bin = mkdtempSync(join(tmpdir(), 'qwenauth-win-'))
+    onTestFinished(() => rmSync(bin, { recursive: true, force: true }))
     writeFileSync(join(bin, 'qwen.cmd'), '@ECHO off\r\nnode "%~dp0\\node_modules\\@qwen-code\\qwen-code\\cli.js" %*\r\n')
     chmodSync(join(bin, 'qwen.cmd'), 0o755)
     const parsed = parseAsOnWindows('qwen', ['-p', 'say "hi" & exit'], { PATH: bin })
