@@ -83,7 +83,7 @@ describe('review: upstream errors that echo the credential', () => {
       bodies.push(await res.text())
     }
     expect(bodies[0]).toContain('rejected request with key=[redacted]')
-    bodies.push(await (await app.fetch(new Request('http://proxy.test/health'))).text())
+    bodies.push(await (await app.fetch(new Request('http://127.0.0.1:8787/health'))).text())
     await app.close()
     bodies.push(JSON.stringify(await readStats(fx.ctx.storage)))
     bodies.push(JSON.stringify((await fx.ctx.accounts.read()).accounts[0]?.lastError))

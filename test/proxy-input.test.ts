@@ -32,7 +32,7 @@ async function expectOpenAIError(res: Response, status: number, code: string): P
 }
 
 function post(path: string, body: BodyInit, headers: Record<string, string> = {}): Request {
-  return new Request(`http://proxy.test${path}`, {
+  return new Request(`http://127.0.0.1:8787${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...headers },
     body,
@@ -62,7 +62,7 @@ describe('bad input gets an OpenAI-shaped error, never a crash', () => {
   })
 
   it('unknown routes are 404 and wrong methods 405 with Allow', async () => {
-    const get = (path: string, key = KEY) => new Request(`http://proxy.test${path}`, { headers: { authorization: `Bearer ${key}` } })
+    const get = (path: string, key = KEY) => new Request(`http://127.0.0.1:8787${path}`, { headers: { authorization: `Bearer ${key}` } })
     expect(await expectOpenAIError(await app.fetch(get('/v1/nope')), 404, 'unknown_route')).toContain('POST /v1/chat/completions')
     const wrong = await app.fetch(get('/v1/chat/completions'))
     expect(wrong.headers.get('allow')).toBe('POST')
@@ -71,15 +71,15 @@ describe('bad input gets an OpenAI-shaped error, never a crash', () => {
   })
 
   it('a missing or wrong key is 401 on every route but /health; Bearer and x-api-key both work', async () => {
-    const noKey = new Request('http://proxy.test/v1/models')
+    const noKey = new Request('http://127.0.0.1:8787/v1/models')
     expect(await expectOpenAIError(await app.fetch(noKey), 401, 'invalid_api_key')).toMatch(/API key is required/)
-    const wrong = new Request('http://proxy.test/v1/models', { headers: { authorization: 'Bearer sk-not-the-key-123' } })
+    const wrong = new Request('http://127.0.0.1:8787/v1/models', { headers: { authorization: 'Bearer sk-not-the-key-123' } })
     await expectOpenAIError(await app.fetch(wrong), 401, 'invalid_api_key')
-    await expectOpenAIError(await app.fetch(new Request('http://proxy.test/v1/unknown')), 401, 'invalid_api_key')
-    await expectOpenAIError(await app.fetch(new Request('http://proxy.test/v1/models', { headers: { 'x-api-key': `${KEY}x` } })), 401, 'invalid_api_key')
+    await expectOpenAIError(await app.fetch(new Request('http://127.0.0.1:8787/v1/unknown')), 401, 'invalid_api_key')
+    await expectOpenAIError(await app.fetch(new Request('http://127.0.0.1:8787/v1/models', { headers: { 'x-api-key': `${KEY}x` } })), 401, 'invalid_api_key')
     expect(fx.emu.requests).toHaveLength(0)
 
-    expect((await app.fetch(new Request('http://proxy.test/v1/models', { headers: { 'x-api-key': KEY } }))).status).toBe(200)
+    expect((await app.fetch(new Request('http://127.0.0.1:8787/v1/models', { headers: { 'x-api-key': KEY } }))).status).toBe(200)
     expect((await app.fetch(chatRequest({}, { key: KEY }))).status).toBe(200)
     expect(lines.join('\n')).not.toContain(KEY)
   })

@@ -21,7 +21,7 @@ describe('health, counters and logs', () => {
     const key = await addKeyAccount(fx, 'sk-upstream-key-555555')
     const app = proxyApp(fx, { apiKeys: [KEY] })
 
-    const open = await app.fetch(new Request('http://proxy.test/health'))
+    const open = await app.fetch(new Request('http://127.0.0.1:8787/health'))
     expect(open.status).toBe(200)
     const anonymous = (await open.json()) as Health
     expect(anonymous).toMatchObject({ status: 'ok', accounts: { total: 2, ok: 2, 'cooling-down': 0, 'not-served': 0, 'needs-login': 0 } })
@@ -29,7 +29,7 @@ describe('health, counters and logs', () => {
 
     fx.emu.setUserState('health@example.com', 'quota')
     expect((await app.fetch(chatRequest({}, { key: KEY }))).status).toBe(200)
-    const res = await app.fetch(new Request('http://proxy.test/health', { headers: { authorization: `Bearer ${KEY}` } }))
+    const res = await app.fetch(new Request('http://127.0.0.1:8787/health', { headers: { authorization: `Bearer ${KEY}` } }))
     const text = await res.text()
     const health = JSON.parse(text) as Health
     expect(health.status).toBe('degraded')
@@ -42,7 +42,7 @@ describe('health, counters and logs', () => {
 
   it('/health is 503 when no account is usable', async () => {
     fx = await proxyFixture()
-    const res = await proxyApp(fx).fetch(new Request('http://proxy.test/health'))
+    const res = await proxyApp(fx).fetch(new Request('http://127.0.0.1:8787/health'))
     expect(res.status).toBe(503)
     expect(((await res.json()) as Health).status).toBe('degraded')
   })

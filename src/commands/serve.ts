@@ -15,6 +15,10 @@ export interface ServeOptions {
   verbose?: boolean
   userAgent?: string
   drainMs?: number
+  /** More Host names to answer to (a reverse proxy's), besides loopback names and --host. */
+  allowedHosts?: string[]
+  /** Web origins whose pages may call the proxy (CORS). */
+  corsOrigins?: string[]
 }
 
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
@@ -32,6 +36,8 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
     verbose: options.verbose ?? false,
     ...(options.userAgent ? { userAgent: options.userAgent } : {}),
     ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
+    ...(options.allowedHosts?.length ? { allowedHosts: options.allowedHosts } : {}),
+    ...(options.corsOrigins?.length ? { corsOrigins: options.corsOrigins } : {}),
   })
   const accounts = (await ctx.accounts.read()).accounts
   logger.info(
@@ -91,6 +97,8 @@ export default defineCommand({
     'api-key': { type: 'string', description: 'Key clients must send (Bearer or x-api-key); repeatable; also QWENAUTH_API_KEYS=k1,k2', valueHint: 'key' },
     strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', default: 'fill-first' },
     'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)' },
+    'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
+    'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
   },
   async run({ args, rawArgs }) {
@@ -103,6 +111,8 @@ export default defineCommand({
       ...(strategy ? { strategy } : {}),
       verbose: Boolean(args.verbose),
       ...(args['user-agent'] ? { userAgent: args['user-agent'] } : {}),
+      allowedHosts: repeatedFlag(rawArgs, 'allowed-host'),
+      corsOrigins: repeatedFlag(rawArgs, 'cors-origin'),
     })
     await stopOnSignals(server)
     logger.info('stopped')

@@ -3,7 +3,8 @@ import { redact, registerSecret } from '../lib/redact.ts'
 import { AccountPool } from '../pool/pool.ts'
 import { openStatsStore } from '../store/stats-backend.ts'
 import { createKeyCheck } from './auth.ts'
-import { BodyTooLarge, InvalidBody, readJsonBody, type JsonBody } from './body.ts'
+import { BodyTooLarge, InvalidBody, readJsonBody, UnsupportedMediaType, type JsonBody } from './body.ts'
+import { createBrowserGuard, isPreflight, preflightHeaders } from './browser-guard.ts'
 import { openaiError } from './errors.ts'
 import { forward } from './forward.ts'
 import { healthResponse } from './health.ts'
@@ -34,11 +35,21 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   })
   const state: ProxyState = { pool, stats: options.stats ?? openStatsStore(options.ctx), settings }
   const keyCheck = createKeyCheck(settings.apiKeys)
+  const browserGuard = createBrowserGuard(settings)
   const sink = options.log ?? ((line: string) => logger.info(line))
   /** Requests whose record is not written yet (streams included): close() waits for them. */
   const inFlight = new Set<Promise<void>>()
 
   async function handle(request: Request, record: RequestRecord, pathname: string, search: string): Promise<Response> {
+    const verdict = browserGuard(request)
+    if (!verdict.ok) return openaiError(verdict.status, verdict.message, 'invalid_request_error', verdict.code)
+    if (verdict.cors && isPreflight(request)) return new Response(null, { status: 204, headers: preflightHeaders(request, verdict.cors) })
+    const response = await routeRequest(request, record, pathname, search)
+    if (verdict.cors) for (const [name, value] of Object.entries(verdict.cors)) response.headers.set(name, value)
+    return response
+  }
+
+  async function routeRequest(request: Request, record: RequestRecord, pathname: string, search: string): Promise<Response> {
     const route = matchRoute(request.method, pathname)
     const authorized = keyCheck(request)
     if (route instanceof Response) return authorized ? route : unauthorized(request)
@@ -51,6 +62,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
         body = await readJsonBody(request, settings.maxBodyBytes)
       } catch (error) {
         if (error instanceof BodyTooLarge) return openaiError(413, error.message, 'invalid_request_error', 'request_too_large')
+        if (error instanceof UnsupportedMediaType) return openaiError(415, error.message, 'invalid_request_error', 'unsupported_media_type')
         if (error instanceof InvalidBody) return openaiError(400, error.message, 'invalid_request_error', 'invalid_json')
         return openaiError(400, `could not read the request body: ${(error as Error).message}`, 'invalid_request_error', 'unreadable_body')
       }
@@ -60,7 +72,9 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
 
   return {
     async fetch(request) {
-      const url = new URL(request.url)
+      // Never `new URL(request.url)`: an odd Host makes the runtime hand over a relative URL,
+      // and a throw here would escape to the runtime's own error page.
+      const url = requestTarget(request.url)
       let ended = () => {}
       const done = new Promise<void>((resolve) => (ended = resolve))
       inFlight.add(done)
@@ -99,6 +113,20 @@ const CLOSE_WAIT_MS = 1000
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref?.())
+}
+
+/** Path and query of a request URL, absolute or not, without throwing. */
+export function requestTarget(url: string): { pathname: string; search: string } {
+  let target = url
+  const scheme = target.indexOf('://')
+  if (scheme !== -1) {
+    const slash = target.indexOf('/', scheme + 3)
+    target = slash === -1 ? '/' : target.slice(slash)
+  }
+  const hash = target.indexOf('#')
+  if (hash !== -1) target = target.slice(0, hash)
+  const query = target.indexOf('?')
+  return query === -1 ? { pathname: target || '/', search: '' } : { pathname: target.slice(0, query) || '/', search: target.slice(query) }
 }
 
 function callOf(route: Route, search: string, body: JsonBody | undefined, request: Request) {

@@ -4,6 +4,9 @@ export class BodyTooLarge extends Error {}
 /** A body that is not a JSON object: answered with 400. */
 export class InvalidBody extends Error {}
 
+/** A body not declared as JSON: answered with 415 before it is read. */
+export class UnsupportedMediaType extends Error {}
+
 export interface JsonBody {
   /** The text as the client sent it: forwarded unchanged when nothing needs rewriting. */
   text: string
@@ -38,7 +41,16 @@ export async function readBodyText(request: Request, limit: number): Promise<str
   return Buffer.concat(chunks).toString('utf8')
 }
 
+/**
+ * Only a body declared as JSON is read as JSON. A web page can send `text/plain` or a form to
+ * any address without a CORS preflight; `application/json` it cannot, so a page never gets its
+ * request run by mislabelling it.
+ */
 export async function readJsonBody(request: Request, limit: number): Promise<JsonBody> {
+  const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+  if (type !== 'application/json' && !/^application\/[\w.+-]+\+json$/.test(type)) {
+    throw new UnsupportedMediaType(`the request body must be sent as Content-Type: application/json${type ? ` (got ${type})` : ''}`)
+  }
   const text = await readBodyText(request, limit)
   if (text.trim() === '') throw new InvalidBody('the request body is empty; send a JSON object')
   let json: unknown

@@ -24,6 +24,12 @@ export interface ProxyAppOptions {
   outputLimits?: Record<string, number>
   /** User-Agent for Qwen OAuth accounts (QWENAUTH_USER_AGENT). */
   userAgent?: string
+  /** The address the server listens on: its name is an accepted Host (see browser-guard.ts). */
+  listenHost?: string
+  /** More Host names to answer to, e.g. a reverse proxy's (QWENAUTH_ALLOWED_HOSTS, comma-separated). */
+  allowedHosts?: string[]
+  /** Web origins allowed to call the proxy with CORS (QWENAUTH_CORS_ORIGINS, comma-separated). */
+  corsOrigins?: string[]
   /** Adds the (redacted) headers of each request to the log. */
   verbose?: boolean
   /** Where the one line per request goes (default: the logger, stderr). */
@@ -52,8 +58,15 @@ export interface ResolvedProxyOptions {
   maxTransientRetries: number
   outputLimits: Record<string, number>
   userAgent: string
+  listenHost: string
+  allowedHosts: string[]
+  corsOrigins: string[]
   verbose: boolean
   now: () => number
+}
+
+export function envList(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean)
 }
 
 function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -84,6 +97,9 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     maxTransientRetries: options.maxTransientRetries ?? 2,
     outputLimits: { ...DEFAULT_OUTPUT_LIMITS, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
     userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULT_QWEN_USER_AGENT),
+    listenHost: options.listenHost ?? '127.0.0.1',
+    allowedHosts: [...(options.allowedHosts ?? []), ...envList(env.QWENAUTH_ALLOWED_HOSTS)],
+    corsOrigins: [...(options.corsOrigins ?? []), ...envList(env.QWENAUTH_CORS_ORIGINS)],
     verbose: options.verbose ?? false,
     now: options.now ?? Date.now,
   }

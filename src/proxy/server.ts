@@ -1,6 +1,10 @@
 import { serve } from 'srvx'
 import { usageError } from '../lib/errors.ts'
+import { logger } from '../lib/logger.ts'
+import { redact } from '../lib/redact.ts'
 import { createProxyApp, type ProxyAppOptions } from './app.ts'
+import { openaiError } from './errors.ts'
+import { envList } from './options.ts'
 
 export interface ProxyServerOptions extends ProxyAppOptions {
   host: string
@@ -28,12 +32,20 @@ export function isLoopbackHost(host: string): boolean {
  */
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
   // The keys the app will really check: an empty one is no key (the app drops it).
-  if (!options.apiKeys.some(Boolean) && !isLoopbackHost(options.host)) {
+  const keyless = !options.apiKeys.some(Boolean)
+  if (keyless && !isLoopbackHost(options.host)) {
     throw usageError(
       `refusing to listen on ${options.host} without an API key: anyone who can reach it could use your accounts; pass --api-key <key> (or QWENAUTH_API_KEYS), or keep --host 127.0.0.1`,
     )
   }
-  const app = createProxyApp(options)
+  // Either wildcard lets every web page in: without a key, the page would spend the accounts.
+  if (keyless && [...(options.allowedHosts ?? []), ...envList(process.env.QWENAUTH_ALLOWED_HOSTS)].includes('*')) {
+    throw usageError('refusing --allowed-host * without an API key: any web page could then use your accounts through DNS rebinding; name the hosts, or pass --api-key')
+  }
+  if (keyless && [...(options.corsOrigins ?? []), ...envList(process.env.QWENAUTH_CORS_ORIGINS)].includes('*')) {
+    throw usageError('refusing --cors-origin * without an API key: any web page could then use your accounts; name the origins, or pass --api-key')
+  }
+  const app = createProxyApp({ ...options, listenHost: options.host })
   let server: ReturnType<typeof serve>
   try {
     // Inside the try: under Bun and Deno a busy port throws here already, under Node in ready().
@@ -44,8 +56,17 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       silent: true,
       // serve drains on signals itself; srvx's own handler would print and exit on its terms.
       gracefulShutdown: false,
+      // The app answers every request itself; this is the last resort for a bug, and it must not
+      // be the runtime's page (Bun's development page shows the stack and the source).
+      error: (error) => {
+        logger.error(`request failed: ${redact(error instanceof Error ? error.message : String(error))}`)
+        return openaiError(500, 'qwenauth failed on this request', 'server_error', 'internal_error')
+      },
       // Bun closes connections idle for 10 s by default, which would cut a long non-streaming answer.
-      bun: { idleTimeout: 0 },
+      // Production mode: no development error page. Bun then shares a busy port unless told not
+      // to, and a second serve on a taken port must fail, not split the traffic.
+      reusePort: false,
+      bun: { idleTimeout: 0, development: false },
     })
     await server.ready()
   } catch (error) {

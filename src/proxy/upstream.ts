@@ -133,8 +133,14 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'server',
 ])
 
+/**
+ * The upstream's headers the client may see. CORS headers never pass: an upstream's
+ * `Access-Control-Allow-Origin: *` would let any web page read what the proxy answers.
+ */
 export function passthroughHeaders(upstream: Headers): Headers {
   const headers = new Headers()
-  for (const [name, value] of upstream) if (!DROPPED_RESPONSE_HEADERS.has(name)) headers.append(name, value)
+  for (const [name, value] of upstream) {
+    if (!DROPPED_RESPONSE_HEADERS.has(name) && !name.startsWith('access-control-')) headers.append(name, value)
+  }
   return headers
 }

@@ -68,7 +68,7 @@ export function proxyApp(fx: ProxyFixture, options: Omit<ProxyAppOptions, 'ctx'>
 }
 
 export function chatRequest(body: Record<string, unknown>, init: { key?: string; signal?: AbortSignal; headers?: Record<string, string> } = {}): Request {
-  return new Request('http://proxy.test/v1/chat/completions', {
+  return new Request('http://127.0.0.1:8787/v1/chat/completions', {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
