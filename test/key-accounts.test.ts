@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { PROVIDERS } from '../src/auth/providers.ts'
+import { PROVIDERS } from '../src/auth/api-key/providers.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { runCli, tempHome, type CliOptions, type CliResult } from './helpers/cli.ts'
 import { runCliOnPty } from './helpers/pty.ts'

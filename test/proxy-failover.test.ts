@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { effectiveStatus } from '../src/store/account.ts'
+import { effectiveStatus } from '../src/store/account-model.ts'
 import { addKeyAccount, chatRequest, loginAs, proxyApp, proxyFixture, waitFor, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startProxyServer } from '../src/proxy/server.ts'
-import type { Account } from '../src/store/account.ts'
+import type { Account } from '../src/store/account-model.ts'
 import { readStats } from '../src/store/stats.ts'
 import { chatRequest, loginAs, proxyApp, proxyFixture, waitFor, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 

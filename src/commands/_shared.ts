@@ -1,8 +1,8 @@
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { unusableReason } from '../pool/messages.ts'
 import { logger } from '../lib/logger.ts'
-import { effectiveStatus, type Account, type AccountsDoc } from '../store/account.ts'
-import { requireAccount } from '../store/accounts.ts'
+import { effectiveStatus, type Account, type AccountsDoc } from '../store/account-model.ts'
+import { requireAccount } from '../store/account-store.ts'
 
 /** Flags several commands share, so they read and behave the same everywhere. */
 export const accountArg = {

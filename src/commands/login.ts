@@ -1,12 +1,12 @@
 import { defineCommand } from 'citty'
-import { runKeyLogin } from '../auth/key-login.ts'
-import { parseAliasFlags } from '../auth/model-map.ts'
-import { runOAuthLogin } from '../auth/oauth-login.ts'
-import { QWEN_OAUTH_PROVIDER } from '../auth/providers.ts'
+import { runKeyLogin } from '../auth/api-key/login.ts'
+import { parseAliasFlags } from '../pool/model-map.ts'
+import { runOAuthLogin } from '../auth/oauth/login.ts'
+import { QWEN_OAUTH_PROVIDER } from '../auth/api-key/providers.ts'
 import { createContext } from '../context.ts'
 import { usageError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
-import type { Account } from '../store/account.ts'
+import type { Account } from '../store/account-model.ts'
 import { jsonArg, printOut } from './_shared.ts'
 
 export interface LoginOptions {

@@ -1,8 +1,8 @@
 import type { Context } from '../context.ts'
-import { defaultModel } from '../auth/model-map.ts'
+import { defaultModel } from '../pool/model-map.ts'
 import { pickAccount } from '../commands/_shared.ts'
 import { bearerOf, freshAccount } from '../pool/fresh-account.ts'
-import type { Account } from '../store/account.ts'
+import type { Account } from '../store/account-model.ts'
 
 /** What an OpenAI-compatible client needs: where to send requests, with which key, for which model. */
 export interface ClientCredentials {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Context } from '../context.ts'
 import { logger } from '../lib/logger.ts'
 import { registerSecret } from '../lib/redact.ts'
-import type { AccountStore } from '../store/accounts.ts'
+import type { AccountStore } from '../store/account-store.ts'
 import type { ClientCredentials } from './child-env.ts'
 
 export interface ExecProxy {

@@ -1,5 +1,5 @@
 import { formatDuration } from '../lib/duration.ts'
-import { effectiveStatus, type Account } from '../store/account.ts'
+import { effectiveStatus, type Account } from '../store/account-model.ts'
 
 /** What to tell people when an account cannot serve; shared by the proxy and `status`. */
 

@@ -1,7 +1,7 @@
 import type { Context } from '../context.ts'
 import { logger } from '../lib/logger.ts'
 import { registerSecret } from '../lib/redact.ts'
-import { effectiveStatus, type Account, type AccountError, type AccountsDoc } from '../store/account.ts'
+import { effectiveStatus, type Account, type AccountError, type AccountsDoc } from '../store/account-model.ts'
 import { freshAccount, hasUsableToken, DEFAULT_MARGIN_MS } from './fresh-account.ts'
 
 export type Strategy = 'fill-first' | 'round-robin'

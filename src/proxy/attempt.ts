@@ -1,7 +1,7 @@
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { redact } from '../lib/redact.ts'
 import { keyRefusedMessage, notServedMessage } from '../pool/messages.ts'
-import type { Account } from '../store/account.ts'
+import type { Account } from '../store/account-model.ts'
 import { countServed, deliver } from './deliver.ts'
 import type { RequestRecord } from './request-log.ts'
 import { errorText, type AttemptFailure, type ProxyState } from './state.ts'

@@ -1,5 +1,5 @@
 import { redact } from '../lib/redact.ts'
-import type { Account } from '../store/account.ts'
+import type { Account } from '../store/account-model.ts'
 import type { RequestRecord } from './request-log.ts'
 import { relaySse, type RelayEnd } from './sse.ts'
 import type { AttemptFailure, ProxyState } from './state.ts'

@@ -1,6 +1,6 @@
 import { formatDuration } from '../lib/duration.ts'
 import { ADD_SERVED_ACCOUNT, unusableReason } from '../pool/messages.ts'
-import { effectiveStatus, type Account } from '../store/account.ts'
+import { effectiveStatus, type Account } from '../store/account-model.ts'
 import { openaiError } from './errors.ts'
 import type { AttemptFailure } from './state.ts'
 

@@ -1,5 +1,5 @@
 import type { AccountPool } from '../pool/pool.ts'
-import { effectiveStatus, type AccountStatus } from '../store/account.ts'
+import { effectiveStatus, type AccountStatus } from '../store/account-model.ts'
 import type { StatsStore } from '../store/stats.ts'
 
 /**

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { tokenLabel, tokenSubject } from '../auth/jwt.ts'
-import { apiBaseFromResourceUrl } from '../auth/oauth-constants.ts'
-import type { Account, AccountsDoc } from './account.ts'
+import { tokenLabel, tokenSubject } from '../lib/jwt.ts'
+import { apiBaseFromResourceUrl } from '../auth/oauth/constants.ts'
+import type { Account, AccountsDoc } from './account-model.ts'
 import type { OfficialCreds } from './creds-file.ts'
 
 export function oauthAccountId(subject: string | undefined): string {

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { resolve } from 'node:path'
 import { createContext } from '../../src/context.ts'
-import type { Account } from '../../src/store/account.ts'
+import type { Account } from '../../src/store/account-model.ts'
 import { startEmulator, type Emulator, type EmulatorOptions } from '../fixtures/qwen-emulator.ts'
 import { runCli, tempHome } from './cli.ts'
 

@@ -1,9 +1,9 @@
-import { pollForTokens, requestDeviceAuthorization } from '../../src/auth/device-flow.ts'
-import { saveOAuthLogin } from '../../src/auth/save-login.ts'
+import { pollForTokens, requestDeviceAuthorization } from '../../src/auth/oauth/device-flow.ts'
+import { saveOAuthLogin } from '../../src/auth/oauth/save-login.ts'
 import { createContext, type Context } from '../../src/context.ts'
 import { createProxyApp, type ProxyApp } from '../../src/proxy/app.ts'
 import type { ProxyAppOptions } from '../../src/proxy/options.ts'
-import type { Account } from '../../src/store/account.ts'
+import type { Account } from '../../src/store/account-model.ts'
 import { startEmulator, type Emulator, type EmulatorOptions } from '../fixtures/qwen-emulator.ts'
 import { tempHome } from './cli.ts'
 

@@ -1,4 +1,4 @@
-import { usageError } from '../lib/errors.ts'
+import { usageError } from '../../lib/errors.ts'
 
 /**
  * Where an account sends requests, and what its models are called there. One table for code

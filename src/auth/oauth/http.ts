@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { ofetch } from 'ofetch'
-import { deadline } from '../lib/deadline.ts'
-import { ExitCode, QwenauthError } from '../lib/errors.ts'
+import { deadline } from '../../lib/deadline.ts'
+import { ExitCode, QwenauthError } from '../../lib/errors.ts'
 
 export interface FormResponse {
   status: number

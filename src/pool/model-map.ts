@@ -1,5 +1,5 @@
-import type { Account } from '../store/account.ts'
-import { findProvider, QWEN_OAUTH_DEFAULT_MODEL } from './providers.ts'
+import type { Account } from '../store/account-model.ts'
+import { findProvider, QWEN_OAUTH_DEFAULT_MODEL } from '../auth/api-key/providers.ts'
 import { usageError } from '../lib/errors.ts'
 
 /** The model an account is asked for when a client names none (OPENAI_MODEL too). */

@@ -1,5 +1,5 @@
 import { renderUnicodeCompact } from 'uqr'
-import { formatDuration } from '../lib/duration.ts'
+import { formatDuration } from '../../lib/duration.ts'
 import type { DeviceAuthorization } from './device-flow.ts'
 
 /**

@@ -1,4 +1,4 @@
-import { QwenauthError } from '../lib/errors.ts'
+import { QwenauthError } from '../../lib/errors.ts'
 
 /** A token endpoint answer (device grant or refresh grant), protocol page §2. */
 export interface TokenResponse {

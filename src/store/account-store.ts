@@ -1,7 +1,7 @@
 import type { Storage } from 'unstorage'
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { KEYS, LOCK_NAMES } from '../lib/paths.ts'
-import { emptyDoc, findAccount, type Account, type AccountsDoc } from './account.ts'
+import { emptyDoc, findAccount, type Account, type AccountsDoc } from './account-model.ts'
 import { readOfficialCreds, removeOfficialCreds, writeOfficialCreds, type OfficialCreds } from './creds-file.ts'
 import { reconcileWithCreds } from './creds-reconcile.ts'
 import { readOwnJson, writeJson } from './json-item.ts'

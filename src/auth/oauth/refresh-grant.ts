@@ -1,7 +1,7 @@
-import { ExitCode, QwenauthError } from '../lib/errors.ts'
-import { QWEN_CLIENT_ID, TOKEN_PATH } from './oauth-constants.ts'
-import { oauthErrorText, postForm } from './oauth-http.ts'
-import { parseTokenResponse, type TokenResponse } from './tokens.ts'
+import { ExitCode, QwenauthError } from '../../lib/errors.ts'
+import { QWEN_CLIENT_ID, TOKEN_PATH } from './constants.ts'
+import { oauthErrorText, postForm } from './http.ts'
+import { parseTokenResponse, type TokenResponse } from './token-response.ts'
 
 /** 400/401 to a refresh: the refresh token is dead and only a new login helps. */
 export class RefreshRejectedError extends QwenauthError {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
-import type { Context } from '../context.ts'
-import { registerSecret } from '../lib/redact.ts'
-import type { Account, AccountsDoc } from '../store/account.ts'
+import type { Context } from '../../context.ts'
+import { registerSecret } from '../../lib/redact.ts'
+import type { Account, AccountsDoc } from '../../store/account-model.ts'
 import { CUSTOM_PROVIDER } from './providers.ts'
 
 export interface KeyAccountInput {

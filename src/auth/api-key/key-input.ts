@@ -1,4 +1,4 @@
-import { ExitCode, QwenauthError, usageError } from '../lib/errors.ts'
+import { ExitCode, QwenauthError, usageError } from '../../lib/errors.ts'
 
 /**
  * Where an API key comes from. Never from a command-line argument: other users see those in

@@ -1,10 +1,10 @@
-import { ExitCode, QwenauthError } from '../lib/errors.ts'
-import { registerSecret } from '../lib/redact.ts'
-import { sleep } from '../store/locker.ts'
-import { DEVICE_CODE_PATH, DEVICE_GRANT_TYPE, QWEN_CLIENT_ID, QWEN_SCOPE, TOKEN_PATH } from './oauth-constants.ts'
-import { oauthErrorText, postForm } from './oauth-http.ts'
+import { ExitCode, QwenauthError } from '../../lib/errors.ts'
+import { registerSecret } from '../../lib/redact.ts'
+import { sleep } from '../../store/locker.ts'
+import { DEVICE_CODE_PATH, DEVICE_GRANT_TYPE, QWEN_CLIENT_ID, QWEN_SCOPE, TOKEN_PATH } from './constants.ts'
+import { oauthErrorText, postForm } from './http.ts'
 import { createPkcePair } from './pkce.ts'
-import { parseTokenResponse, type TokenResponse } from './tokens.ts'
+import { parseTokenResponse, type TokenResponse } from './token-response.ts'
 
 /** RFC 8628 device authorization with PKCE, protocol page §1. */
 export interface DeviceAuthorization {

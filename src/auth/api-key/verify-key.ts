@@ -1,7 +1,7 @@
 import { ofetch } from 'ofetch'
-import { deadline } from '../lib/deadline.ts'
-import { ExitCode, QwenauthError } from '../lib/errors.ts'
-import { logger } from '../lib/logger.ts'
+import { deadline } from '../../lib/deadline.ts'
+import { ExitCode, QwenauthError } from '../../lib/errors.ts'
+import { logger } from '../../lib/logger.ts'
 
 export interface VerifyKeyOptions {
   timeoutMs?: number

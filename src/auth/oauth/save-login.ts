@@ -1,10 +1,10 @@
-import type { Context } from '../context.ts'
-import { registerSecret } from '../lib/redact.ts'
-import type { Account } from '../store/account.ts'
-import { oauthAccountId } from '../store/creds-reconcile.ts'
-import { tokenLabel, tokenSubject } from './jwt.ts'
-import { apiBaseFromResourceUrl } from './oauth-constants.ts'
-import type { TokenResponse } from './tokens.ts'
+import type { Context } from '../../context.ts'
+import { registerSecret } from '../../lib/redact.ts'
+import type { Account } from '../../store/account-model.ts'
+import { oauthAccountId } from '../../store/creds-reconcile.ts'
+import { tokenLabel, tokenSubject } from '../../lib/jwt.ts'
+import { apiBaseFromResourceUrl } from './constants.ts'
+import type { TokenResponse } from './token-response.ts'
 
 /**
  * Stores a fresh Qwen OAuth login as the active account. The same login (same subject) updates
