@@ -1,6 +1,7 @@
 import type { Storage } from 'unstorage'
 import { join, resolve } from 'pathe'
 import { oauthBaseUrl } from './auth/oauth/constants.ts'
+import { refreshGrant } from './auth/oauth/refresh-grant.ts'
 import { KEYS, qwenHome } from './lib/paths.ts'
 import { AccountStore } from './store/account-store.ts'
 import { createFileLocker } from './store/file-lock.ts'
@@ -34,18 +35,19 @@ export function isRedisUrl(spec: string | undefined): spec is string {
  */
 export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec = env.QWENAUTH_STORAGE): Context {
   const oauthUrl = oauthBaseUrl(env)
+  const grant = (refreshToken: string) => refreshGrant(oauthUrl, refreshToken)
   if (isRedisUrl(storageSpec)) {
     const prefix = env.QWENAUTH_STORAGE_PREFIX || 'qwenauth'
     const redis = createRedisBackend(storageSpec, prefix)
     const locker = createRedisLocker(redis.client, prefix)
     const where = `${describeRedisUrl(storageSpec)} (key ${prefix}:${KEYS.accounts})`
-    const accounts = new AccountStore(redis.storage, locker, where, { mirrorCreds: false })
+    const accounts = new AccountStore(redis.storage, locker, where, { mirrorCreds: false, grant })
     return { home: describeRedisUrl(storageSpec), storage: redis.storage, locker, accounts, oauthUrl, redis, close: redis.close }
   }
   const home = storageSpec ? resolve(storageSpec) : qwenHome(env)
   const storage = createFileStorage(home)
   const locker = createFileLocker(home)
   const where = join(home, KEYS.accounts.replace(/:/g, '/'))
-  const accounts = new AccountStore(storage, locker, where, { mirrorCreds: true })
+  const accounts = new AccountStore(storage, locker, where, { mirrorCreds: true, grant })
   return { home, storage, locker, accounts, oauthUrl, close: async () => {} }
 }

@@ -52,6 +52,25 @@ describe('which account token, env and exec --direct hand out', () => {
     expect(token.stderr).toMatch(/is not served.*using it because --account names it/)
   })
 
+  it('when no account can serve, token, env and exec --direct exit 10 with one line saying why for each, and hand out nothing', async () => {
+    const { oauthId, keyId } = await notServedThenKey()
+    const ctx = createContext({ QWEN_HOME: home })
+    await ctx.accounts.update((doc) => {
+      const key = doc.accounts.find((a) => a.id === keyId)!
+      Object.assign(key, { status: 'cooling-down', cooldownUntil: Date.now() + 30 * 60_000, lastError: { message: 'quota exhausted', at: Date.now() } })
+    })
+    for (const args of [['token'], ['env'], ['exec', '--direct', '--', 'true']]) {
+      const result = await runCli(args, { home })
+      expect(result.code, args.join(' ')).toBe(10)
+      expect(result.stdout).toBe('')
+      const errors = result.stderr.split('\n').filter((l) => l.startsWith('[error]'))
+      expect(errors).toHaveLength(1)
+      expect(errors[0]).toContain(`(${oauthId}): not served`)
+      expect(errors[0]).toMatch(new RegExp(`\\(${keyId}\\): cooling down for (29|30):\\d\\d after quota exhausted`))
+      expect(errors[0]).toMatch(/can serve again in (29|30):\d\d/)
+    }
+  })
+
   it('--refresh-margin refreshes a token that would not last long enough', async () => {
     await loginViaEmulator(home, emu)
     emu.reset()

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
 import { createContext } from '../src/context.ts'
 import { cliEnv, collect, runCli, spawnCli, type CliOptions } from './helpers/cli.ts'
@@ -65,6 +66,46 @@ describe('exec through the private proxy', () => {
     expect((await runCli(['exec', '--', process.execPath, '-e', curl], opts())).code).toBe(0)
     expect(fx.emu.requests.at(-1)?.auth).toBe((await fx.account()).accessToken)
     expect((await ctx.accounts.read()).accounts.map((a) => a.id)[1]).toBe('key-2')
+  })
+})
+
+describe('exec when no account can serve', () => {
+  const marker = `require('node:fs').writeFileSync(process.argv[1], 'started')`
+
+  it('does not start the program, and says why and when the first account is back', async () => {
+    const account = await fx.account()
+    const ctx = createContext({ QWEN_HOME: fx.home })
+    await ctx.accounts.update((doc) => void Object.assign(doc.accounts[0]!, { status: 'cooling-down', cooldownUntil: Date.now() + 30 * 60_000 }))
+    const started = `${fx.home}/started`
+    const result = await runCli(['exec', '--', process.execPath, '-e', marker, started], opts())
+    expect(result.code).toBe(10)
+    expect(result.stderr).toMatch(new RegExp(`no account can serve right now: .*\\(${account.id}\\): cooling down for (29|30):\\d\\d.*can serve again in`))
+    expect(existsSync(started)).toBe(false)
+    expect(fx.emu.requests).toHaveLength(0)
+  })
+
+  it('while the program runs, an answer no account can serve is one line on stderr per condition, and not a 5xx to retry', async () => {
+    const key = 'sk-runs-out-0123456789'
+    fx.emu.addApiKey(key)
+    const ctx = createContext({ QWEN_HOME: fx.home })
+    const now = Date.now()
+    // A key account in front of a not-served login; the provider says the key is out of quota
+    // once the run has started.
+    await ctx.accounts.update((doc) => {
+      for (const a of doc.accounts) a.status = 'not-served'
+      doc.accounts.unshift({ id: 'key-1', label: 'runs-out', kind: 'api-key', provider: 'custom', baseUrl: `${fx.emu.url}/v1`, apiKey: key, status: 'ok', createdAt: now, updatedAt: now })
+    })
+    fx.emu.setApiKeyState(key, 'quota')
+    const child = `
+      const ask = () => fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }) })
+      const a = await ask(); const b = await ask(); const c = await ask()
+      console.log(a.status, b.status, c.status, b.headers.get('retry-after') > 0)`
+    const result = await runCli(['exec', '--', process.execPath, '--input-type=module', '-e', child], opts())
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout.trim()).toBe('429 429 429 true')
+    const lines = result.stderr.split('\n').filter((l) => l.includes('no account can serve right now'))
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/^\[warn\] .*runs-out \(key-1\): cooling down for/)
   })
 })
 

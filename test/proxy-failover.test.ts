@@ -104,13 +104,15 @@ describe('failover', () => {
     expect(account?.lastError?.message).toMatch(/ended the free OAuth tier on 2026-04-15/)
     expect(account?.lastError?.message).toMatch(/qwenauth login --provider/)
 
-    // Alone, a not-served account gets a 503 that says what to do, without trying it again.
+    // Alone, a not-served account gets a 403 that says what to do, without trying it again: a
+    // client does not retry a 403 in vain (it would a 503, for minutes).
     await fx.ctx.accounts.update((doc) => void (doc.accounts = doc.accounts.filter((x) => x.id === a)))
     fx.emu.reset()
     const alone = await proxyApp(fx).fetch(chatRequest({}))
-    expect(alone.status).toBe(503)
-    const body = (await alone.json()) as { error: { message: string; code: string } }
+    expect(alone.status).toBe(403)
+    const body = (await alone.json()) as { error: { message: string; code: string; type: string } }
     expect(body.error.code).toBe('no_usable_account')
+    expect(body.error.type).toBe('permission_error')
     expect(body.error.message).toMatch(/a@example\.com .*not served: Qwen ended the free OAuth tier on 2026-04-15/)
     expect(fx.emu.requests).toHaveLength(0)
   })

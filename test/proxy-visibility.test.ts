@@ -79,7 +79,7 @@ describe('health, counters and logs', () => {
     expect(log).toMatch(/headers .*"authorization":"\[redacted\]"/)
     expect(log).toContain('"x-trace":"abc"')
     expect(log).toMatch(/POST \/v1\/chat\/completions verbose@example\.com 200 \d+ms/)
-    expect(log).toMatch(/POST \/v1\/chat\/completions - 503 \d+ms \(failed over from verbose@example\.com: not served/)
+    expect(log).toMatch(/POST \/v1\/chat\/completions - 403 \d+ms \(failed over from verbose@example\.com: not served/)
     expect(log).not.toContain(KEY)
     expect(log).not.toContain(account.accessToken)
   })

@@ -113,7 +113,7 @@ describe.skipIf(!hasRedis)('several serve instances on one Redis', () => {
       expect(fx.emu.stats.refreshes).toBe(1)
       expect(await client.get(lockKey)).toBeNull()
       // B's token is the one the store holds now.
-      const stored = (await fx.ctx.accounts.get(account.id)).accessToken
+      const stored = (await fx.ctx.accounts.read()).accounts.find((a) => a.id === account.id)?.accessToken
       expect(fx.emu.requests.at(-1)?.auth).toBe(stored)
     } finally {
       await inspector.close()

@@ -2,7 +2,6 @@ import { existsSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createContext } from '../src/context.ts'
-import { freshAccount } from '../src/pool/fresh-account.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJsonFile } from './helpers/accounts.ts'
 import { collect, runCli, spawnCli, tempHome } from './helpers/cli.ts'
@@ -71,7 +70,7 @@ describe('token and refresh', () => {
     expireStoredTokens(home)
     const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url })
     const id = readJsonFile(accountsPath(home)).accounts[0].id
-    const accounts = await Promise.all(Array.from({ length: 10 }, () => freshAccount(ctx, id)))
+    const accounts = await Promise.all(Array.from({ length: 10 }, () => ctx.accounts.fresh(id)))
     expect(new Set(accounts.map((a) => a.accessToken)).size).toBe(1)
     expect(emu.stats.refreshes).toBe(1)
   })

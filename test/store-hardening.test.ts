@@ -11,7 +11,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { postForm } from '../src/auth/oauth/http.ts'
 import { verifyApiKey } from '../src/auth/api-key/verify-key.ts'
 import { createContext } from '../src/context.ts'
-import { freshAccount } from '../src/pool/fresh-account.ts'
 import { createFileLocker } from '../src/store/file-lock.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJsonFile } from './helpers/accounts.ts'
@@ -106,7 +105,7 @@ describe('refresh races', () => {
     emu.reset()
 
     emu.setRefreshDelay(1500)
-    const refreshing = freshAccount(ctxFor(), idA)
+    const refreshing = ctxFor().accounts.fresh(idA)
     refreshing.catch(() => {})
     await until(() => emu.stats.refreshAttempts === 1)
     emu.setRefreshDelay(0)
@@ -131,10 +130,10 @@ describe('refresh races', () => {
     const ctx = ctxFor()
     emu.setRefreshDelay(800)
     const gone = new AbortController()
-    const first = freshAccount(ctx, id, { signal: gone.signal })
+    const first = ctx.accounts.fresh(id, { signal: gone.signal })
     first.catch(() => {})
     await until(() => emu.stats.refreshAttempts === 1)
-    const second = freshAccount(ctx, id) // joins the refresh the first caller started
+    const second = ctx.accounts.fresh(id) // joins the refresh the first caller started
     await sleep(150)
     gone.abort(new Error('the client went away'))
     await expect(first).rejects.toThrow(/went away/)
@@ -151,7 +150,7 @@ describe('refresh races', () => {
     emu.reset()
     const id = readJsonFile(accountsPath(home)).accounts[0].id
     emu.setRefreshDelay(800)
-    const refreshing = freshAccount(ctxFor(), id)
+    const refreshing = ctxFor().accounts.fresh(id)
     refreshing.catch(() => {})
     await until(() => emu.stats.refreshAttempts === 1)
     emu.setRefreshDelay(0)
@@ -252,11 +251,11 @@ describe('locks and a full disk', () => {
     const id = readJsonFile(accountsPath(home)).accounts[0].id
     const ctx = ctxFor()
     const restore = fillDisk()
-    await expect(freshAccount(ctx, id)).rejects.toThrow(/ENOSPC/)
+    await expect(ctx.accounts.fresh(id)).rejects.toThrow(/ENOSPC/)
     restore()
     expect(emu.stats.refreshAttempts).toBe(0)
     // Space is back: the login still works.
-    const account = await freshAccount(ctx, id)
+    const account = await ctx.accounts.fresh(id)
     expect(account.status).toBe('ok')
     expect(emu.stats.refreshes).toBe(1)
   })

@@ -1,10 +1,13 @@
 import { defineCommand } from 'citty'
-import { parseDuration } from '../lib/duration.ts'
+import { durationFlag, parseDuration } from '../lib/duration.ts'
 import { withHelpDetails } from './_help.ts'
 import { createContext } from '../context.ts'
-import { chooseAccount, credentialEnv, DEFAULT_DIRECT_MARGIN_MS, directCredentials } from '../exec/child-env.ts'
+import { DEFAULTS } from '../defaults.ts'
+import { credentialEnv, directCredentials } from '../exec/child-env.ts'
 import { qwenSettingsEnv } from '../exec/qwen-code-settings.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
+import { defaultModel } from '../pool/model-map.ts'
+import { AccountPool } from '../pool/pool.ts'
 import { qwenHome } from '../lib/paths.ts'
 import { usageError } from '../lib/errors.ts'
 import { formatEnv, isShellFormat, SHELL_FORMATS, type ShellFormat } from '../lib/shell-quote.ts'
@@ -25,8 +28,11 @@ export interface EnvOptions {
 export async function runEnv(options: EnvOptions = {}): Promise<string> {
   const ctx = createContext()
   try {
-    const { account, model } = await chooseAccount(ctx, options.account, options.model)
-    const creds = await directCredentials(ctx, account, model, { marginMs: options.refreshMarginMs ?? DEFAULT_DIRECT_MARGIN_MS, signal: interruptSignal })
+    const pool = new AccountPool(ctx)
+    const account = await pool.handout(options.account)
+    // The real provider is talked to directly: its own name for the model, not the neutral one.
+    const model = options.model || defaultModel(account)
+    const creds = await directCredentials(pool, account, model, { marginMs: options.refreshMarginMs ?? DEFAULTS.directRefreshMarginMs, signal: interruptSignal })
     // The qwen CLI's own directory, on this machine, whatever store the accounts are in.
     const vars = { ...credentialEnv(creds), ...(await qwenSettingsEnv(qwenHome(), model)) }
     return formatEnv(vars, options.shell ?? 'bash')
@@ -52,7 +58,7 @@ export default withHelpDetails(defineCommand({
     shell: { type: 'string', description: 'Output format', valueHint: SHELL_FORMATS.join('|'), default: 'bash' },
     ...accountArg,
     model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
-    'refresh-margin': { type: 'string', description: 'Refresh the token first when less than this remains', valueHint: 'duration', default: '10m' },
+    'refresh-margin': { type: 'string', description: 'Refresh the token first when less than this remains', valueHint: 'duration', default: durationFlag(DEFAULTS.directRefreshMarginMs) },
   },
   async run({ args }) {
     const shell = args.shell ?? 'bash'
@@ -62,7 +68,7 @@ export default withHelpDetails(defineCommand({
         shell,
         ...(args.account !== undefined ? { account: args.account } : {}),
         ...(args.model ? { model: args.model } : {}),
-        refreshMarginMs: parseDuration(args['refresh-margin'] ?? '10m', '--refresh-margin'),
+        ...(args['refresh-margin'] ? { refreshMarginMs: parseDuration(args['refresh-margin'], '--refresh-margin') } : {}),
       }),
     )
   },

@@ -1,15 +1,19 @@
 import { defineCommand } from 'citty'
-import { parseDuration } from '../lib/duration.ts'
+import { durationFlag, parseDuration } from '../lib/duration.ts'
 import { withHelpDetails } from './_help.ts'
 import { createContext } from '../context.ts'
+import { DEFAULTS } from '../defaults.ts'
 import { splitCommand } from '../exec/argv.ts'
-import { chooseAccount, credentialEnv, DEFAULT_DIRECT_MARGIN_MS, directCredentials } from '../exec/child-env.ts'
+import { credentialEnv, directCredentials, type ClientCredentials } from '../exec/child-env.ts'
 import { startExecProxy, type ExecProxy } from '../exec/exec-proxy.ts'
 import { qwenSettingsEnv } from '../exec/qwen-code-settings.ts'
 import { runChild } from '../exec/run-child.ts'
 import { usageError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import { qwenHome } from '../lib/paths.ts'
+import { clientModel, defaultModel } from '../pool/model-map.ts'
+import { AccountPool } from '../pool/pool.ts'
+import { effectiveStatus } from '../store/account-model.ts'
 import { accountArg } from './_shared.ts'
 
 export interface ExecOptions {
@@ -30,12 +34,25 @@ export async function runExec(options: ExecOptions): Promise<number> {
   const ctx = createContext()
   let proxy: Promise<ExecProxy> | undefined
   try {
-    const { account, model } = await chooseAccount(ctx, options.account, options.model)
-    // Started side by side with the rest: every millisecond here delays the user's program.
-    proxy = options.direct ? undefined : startExecProxy(ctx, { model, ...(options.account ? { preferredAccountId: account.id } : {}) })
-    const credentials = proxy
-      ? proxy.then((started) => started.credentials)
-      : directCredentials(ctx, account, model, { marginMs: options.refreshMarginMs ?? DEFAULT_DIRECT_MARGIN_MS, signal: interruptSignal })
+    const pool = new AccountPool(ctx)
+    // Before the program starts: when no account can serve, say why instead of starting a
+    // program whose every request would fail (an agent retrying for minutes).
+    const named = options.account === undefined ? undefined : await pool.handout(options.account)
+    // --direct hands a named account out as asked; the proxy fails over, so it needs any that serves.
+    const account = named && (options.direct || effectiveStatus(named) === 'ok') ? named : await pool.handout()
+    let credentials: Promise<ClientCredentials>
+    let model: string
+    if (options.direct) {
+      // The child talks to the provider itself: the provider's own name for the model.
+      model = options.model || defaultModel(account)
+      credentials = directCredentials(pool, account, model, { marginMs: options.refreshMarginMs ?? DEFAULTS.directRefreshMarginMs, signal: interruptSignal })
+    } else {
+      // The neutral name: whichever account the proxy fails over to maps it to its own.
+      model = options.model || clientModel(account)
+      // Started side by side with the rest: every millisecond here delays the user's program.
+      proxy = startExecProxy(ctx, { model, ...(named ? { preferredAccountId: named.id } : {}) })
+      credentials = proxy.then((started) => started.credentials)
+    }
     const [creds, qwenVars] = await Promise.all([credentials, qwenSettingsEnv(qwenHome(), model)])
     return await runChild(command, args, { ...process.env, ...credentialEnv(creds), ...qwenVars })
   } finally {
@@ -48,7 +65,7 @@ const args = {
   ...accountArg,
   model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
   direct: { type: 'boolean', description: "Give the program the account's real token and base URL instead of a private proxy (see above)" },
-  'refresh-margin': { type: 'string', description: 'With --direct: refresh the token first when less than this remains', valueHint: 'duration', default: '10m' },
+  'refresh-margin': { type: 'string', description: 'With --direct: refresh the token first when less than this remains', valueHint: 'duration', default: durationFlag(DEFAULTS.directRefreshMarginMs) },
   command: { type: 'positional', required: false, description: 'After `--`: the program and its arguments, passed on exactly as given' },
 } as const
 
@@ -85,7 +102,7 @@ export default withHelpDetails(defineCommand({
       ...(parsed.account !== undefined ? { account: parsed.account } : {}),
       ...(parsed.model ? { model: parsed.model } : {}),
       direct: Boolean(parsed.direct),
-      refreshMarginMs: parseDuration(parsed['refresh-margin'] ?? '10m', '--refresh-margin'),
+      ...(parsed['refresh-margin'] ? { refreshMarginMs: parseDuration(parsed['refresh-margin'], '--refresh-margin') } : {}),
     })
   },
 }), details)

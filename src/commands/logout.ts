@@ -2,7 +2,7 @@ import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
 import { usageError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
-import { requireAccount } from '../store/account-store.ts'
+import { requireAccount } from '../store/account-model.ts'
 
 export interface LogoutOptions {
   account?: string

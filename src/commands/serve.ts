@@ -1,5 +1,6 @@
 import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
+import { DEFAULTS } from '../defaults.ts'
 import { usageError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
 import { logger } from '../lib/logger.ts'
@@ -24,15 +25,15 @@ export interface ServeOptions {
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
 export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): Promise<ProxyServer> {
   const apiKeys = [...(options.apiKeys ?? []), ...(env.QWENAUTH_API_KEYS ?? '').split(',')].map((k) => k.trim()).filter(Boolean)
-  const host = options.host ?? '127.0.0.1'
-  const port = options.port ?? 8787
+  const host = options.host ?? DEFAULTS.host
+  const port = options.port ?? DEFAULTS.port
   const ctx = createContext(env)
   const server = await startProxyServer({
     ctx,
     host,
     port,
     apiKeys,
-    strategy: options.strategy ?? 'fill-first',
+    strategy: options.strategy ?? DEFAULTS.strategy,
     verbose: options.verbose ?? false,
     ...(options.userAgent ? { userAgent: options.userAgent } : {}),
     ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
@@ -41,7 +42,7 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
   })
   const accounts = (await ctx.accounts.read()).accounts
   logger.info(
-    `qwenauth serve: OpenAI-compatible base URL ${server.url}/v1 (${accounts.length} account${accounts.length === 1 ? '' : 's'}, ${options.strategy ?? 'fill-first'}${apiKeys.length > 0 ? `, ${apiKeys.length} API key${apiKeys.length === 1 ? '' : 's'}` : ', no API key: loopback only'}); Ctrl-C stops`,
+    `qwenauth serve: OpenAI-compatible base URL ${server.url}/v1 (${accounts.length} account${accounts.length === 1 ? '' : 's'}, ${options.strategy ?? DEFAULTS.strategy}${apiKeys.length > 0 ? `, ${apiKeys.length} API key${apiKeys.length === 1 ? '' : 's'}` : ', no API key: loopback only'}); Ctrl-C stops`,
   )
   if (accounts.length === 0) logger.warn('there are no accounts yet: every request will fail until you run `qwenauth login`')
   // Last, so a script that waits for this line finds the server ready and the notes printed.
@@ -92,10 +93,10 @@ function repeatedFlag(rawArgs: string[], name: string): string[] {
 export default defineCommand({
   meta: { name: 'serve', description: 'Run an OpenAI-compatible proxy that keeps tokens fresh and fails over between accounts' },
   args: {
-    host: { type: 'string', description: 'Address to listen on (anything beyond loopback needs --api-key)', default: '127.0.0.1' },
-    port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: '8787' },
+    host: { type: 'string', description: 'Address to listen on (anything beyond loopback needs --api-key)', default: DEFAULTS.host },
+    port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: String(DEFAULTS.port) },
     'api-key': { type: 'string', description: 'Key clients must send (Bearer or x-api-key); repeatable; also QWENAUTH_API_KEYS=k1,k2', valueHint: 'key' },
-    strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', default: 'fill-first' },
+    strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', default: DEFAULTS.strategy },
     'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)' },
     'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
     'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },

@@ -1,59 +1,21 @@
 import { defineCommand } from 'citty'
 import { formatDuration } from '../lib/duration.ts'
 import { createContext } from '../context.ts'
-import { redact, registerSecret, secretHint } from '../lib/redact.ts'
-import { effectiveStatus, type Account } from '../store/account-model.ts'
+import { accountViews, type AccountView } from '../pool/account-view.ts'
 import { readAllStats } from '../store/stats-backend.ts'
-import type { AccountStats } from '../store/stats.ts'
 import { jsonArg, printOut } from './_shared.ts'
 
-export interface StatusEntry {
-  id: string
-  label: string
-  provider: string
-  kind: Account['kind']
-  active: boolean
-  status: Account['status']
-  expiresAt: number | null
-  cooldownUntil: number | null
-  keyHint: string | null
-  baseUrl: string
-  model: string | null
-  lastError: string | null
-  /** What `serve` and `exec` counted for this account, null before its first request. */
-  stats: AccountStats | null
-}
+/** One row of `status`: the view every surface shows. */
+export type StatusEntry = AccountView
 
-/**
- * Secrets never leave this function: only a key's last four characters. Error messages are
- * the upstream's own words, which may repeat a token or key, so they are redacted.
- */
 export async function runStatus(): Promise<StatusEntry[]> {
   const ctx = createContext()
-  const doc = await ctx.accounts.read()
-  for (const a of doc.accounts) for (const secret of [a.accessToken, a.refreshToken, a.apiKey]) registerSecret(secret)
-  const stats = await readAllStats(ctx)
-  const now = Date.now()
-  return doc.accounts.map((a, index) => ({
-    id: a.id,
-    label: a.label,
-    provider: a.provider,
-    kind: a.kind,
-    active: index === 0,
-    status: effectiveStatus(a, now),
-    expiresAt: a.kind === 'qwen-oauth' ? (a.expiresAt ?? null) : null,
-    cooldownUntil: effectiveStatus(a, now) === 'cooling-down' ? (a.cooldownUntil ?? null) : null,
-    keyHint: a.kind === 'api-key' ? secretHint(a.apiKey) : null,
-    baseUrl: a.baseUrl,
-    model: a.model ?? null,
-    lastError: a.lastError ? redact(a.lastError.message) : null,
-    stats: redactedStats(stats[a.id]),
-  }))
-}
-
-function redactedStats(stats: AccountStats | undefined): AccountStats | null {
-  if (!stats) return null
-  return stats.lastError ? { ...stats, lastError: { ...stats.lastError, message: redact(String(stats.lastError.message)) } } : stats
+  try {
+    const doc = await ctx.accounts.read()
+    return accountViews(doc.accounts, await readAllStats(ctx), Date.now())
+  } finally {
+    await ctx.close()
+  }
 }
 
 export function renderStatusTable(entries: StatusEntry[], now = Date.now()): string {

@@ -1,9 +1,11 @@
 import { defineCommand } from 'citty'
-import { parseDuration } from '../lib/duration.ts'
 import { createContext } from '../context.ts'
+import { DEFAULTS } from '../defaults.ts'
+import { durationFlag, parseDuration } from '../lib/duration.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
-import { bearerOf, freshAccount } from '../pool/fresh-account.ts'
-import { accountArg, pickAccount, printOut } from './_shared.ts'
+import { AccountPool } from '../pool/pool.ts'
+import { bearerOf } from '../store/account-model.ts'
+import { accountArg, printOut } from './_shared.ts'
 
 export interface TokenOptions {
   account?: string
@@ -14,25 +16,26 @@ export interface TokenOptions {
 /** A credential valid right now: the refreshed access token, or an account's API key. */
 export async function runToken(options: TokenOptions): Promise<string> {
   const ctx = createContext()
-  const account = pickAccount(await ctx.accounts.read(), options.account)
-  const fresh = await freshAccount(ctx, account.id, {
-    signal: interruptSignal,
-    ...(options.refreshMarginMs !== undefined ? { marginMs: options.refreshMarginMs } : {}),
-  })
-  return bearerOf(fresh)
+  try {
+    const pool = new AccountPool(ctx)
+    const account = await pool.handout(options.account)
+    return bearerOf(await pool.credential(account, { signal: interruptSignal, marginMs: options.refreshMarginMs ?? DEFAULTS.tokenRefreshMarginMs }))
+  } finally {
+    await ctx.close()
+  }
 }
 
 export default defineCommand({
   meta: { name: 'token', description: 'Print a valid access token (refreshed if needed) on stdout, for scripts' },
   args: {
     ...accountArg,
-    'refresh-margin': { type: 'string', description: 'Refresh first when less than this remains (e.g. 10m for a token that must last)', valueHint: 'duration', default: '30s' },
+    'refresh-margin': { type: 'string', description: 'Refresh first when less than this remains (e.g. 10m for a token that must last)', valueHint: 'duration', default: durationFlag(DEFAULTS.tokenRefreshMarginMs) },
   },
   async run({ args }) {
     printOut(
       await runToken({
         ...(args.account !== undefined ? { account: args.account } : {}),
-        refreshMarginMs: parseDuration(args['refresh-margin'] ?? '30s', '--refresh-margin'),
+        ...(args['refresh-margin'] ? { refreshMarginMs: parseDuration(args['refresh-margin'], '--refresh-margin') } : {}),
       }),
     )
   },

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
 import { logger } from '../lib/logger.ts'
-import { requireAccount } from '../store/account-store.ts'
+import { requireAccount } from '../store/account-model.ts'
 
 /** Moves the account to the front of the pool: it serves first, and the official CLI gets it. */
 export async function runUse(idOrLabel: string): Promise<void> {

@@ -1,8 +1,6 @@
-import type { Context } from '../context.ts'
-import { defaultModel } from '../pool/model-map.ts'
-import { pickAccount } from '../commands/_shared.ts'
-import { bearerOf, freshAccount } from '../pool/fresh-account.ts'
+import { bearerOf } from '../store/account-model.ts'
 import type { Account } from '../store/account-model.ts'
+import type { AccountPool } from '../pool/pool.ts'
 
 /** What an OpenAI-compatible client needs: where to send requests, with which key, for which model. */
 export interface ClientCredentials {
@@ -11,12 +9,9 @@ export interface ClientCredentials {
   model: string
 }
 
-/** `env` and `exec --direct` hand out real tokens: refresh first when less than this remains. */
-export const DEFAULT_DIRECT_MARGIN_MS = 10 * 60_000
-
 /**
  * The variables every OpenAI-compatible client reads. QWEN_MODEL too, because the official
- * CLI accepts it in place of OPENAI_MODEL (protocol page §7).
+ * CLI accepts it in place of OPENAI_MODEL (docs/qwen-protocol.md §7).
  */
 export function credentialEnv(creds: ClientCredentials): Record<string, string> {
   return {
@@ -27,22 +22,14 @@ export function credentialEnv(creds: ClientCredentials): Record<string, string> 
   }
 }
 
-/** The named account (or the active one) and the model a child is told to use. */
-export async function chooseAccount(ctx: Context, idOrLabel?: string, model?: string): Promise<{ account: Account; model: string }> {
-  const account = pickAccount(await ctx.accounts.read(), idOrLabel)
-  return { account, model: model || defaultModel(account) }
-}
-
 export interface DirectOptions {
-  marginMs?: number
+  /** Refresh first when less than this remains. */
+  marginMs: number
   signal?: AbortSignal
 }
 
-/** The account's real credential, refreshed when it would expire within the margin. */
-export async function directCredentials(ctx: Context, account: Account, model: string, options: DirectOptions = {}): Promise<ClientCredentials> {
-  const fresh = await freshAccount(ctx, account.id, {
-    marginMs: options.marginMs ?? DEFAULT_DIRECT_MARGIN_MS,
-    ...(options.signal ? { signal: options.signal } : {}),
-  })
+/** The account's real credential and base URL (`env`, `exec --direct`), refreshed when it would expire within the margin. */
+export async function directCredentials(pool: AccountPool, account: Account, model: string, options: DirectOptions): Promise<ClientCredentials> {
+  const fresh = await pool.credential(account, options)
   return { apiKey: bearerOf(fresh), baseUrl: fresh.baseUrl, model }
 }

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Context } from '../context.ts'
 import { logger } from '../lib/logger.ts'
-import { registerSecret } from '../lib/redact.ts'
-import type { AccountStore } from '../store/account-store.ts'
 import type { ClientCredentials } from './child-env.ts'
 
 export interface ExecProxy {
@@ -27,14 +25,17 @@ const CLOSE_TIMEOUT_MS = 2000
 export async function startExecProxy(ctx: Context, options: ExecProxyOptions): Promise<ExecProxy> {
   const { startProxyServer } = await import('../proxy/server.ts')
   const key = `qwenauth-exec-${randomBytes(24).toString('base64url')}`
-  registerSecret(key)
   const server = await startProxyServer({
-    ctx: options.preferredAccountId ? preferAccount(ctx, options.preferredAccountId) : ctx,
+    ctx,
+    ...(options.preferredAccountId ? { preferredAccountId: options.preferredAccountId } : {}),
     host: '127.0.0.1',
     port: 0,
     apiKeys: [key],
     // The terminal belongs to the child: request lines only with QWENAUTH_DEBUG.
     log: (line) => logger.debug(line),
+    // But when no account can serve, say so once per condition: the child may swallow the
+    // answer's message, or wait out a Retry-After in silence.
+    onUnservable: onceEach((error) => logger.warn(error.message), (error) => error.code),
     drainMs: CLOSE_TIMEOUT_MS,
   })
   return {
@@ -43,16 +44,13 @@ export async function startExecProxy(ctx: Context, options: ExecProxyOptions): P
   }
 }
 
-/**
- * The pool serves accounts in stored order, first = active. For this run only, the proxy sees the
- * chosen account first; nothing is written, so other processes keep the stored order.
- */
-function preferAccount(ctx: Context, id: string): Context {
-  const accounts: AccountStore = Object.create(ctx.accounts)
-  accounts.read = async () => {
-    const doc = await ctx.accounts.read()
-    const chosen = doc.accounts.find((a) => a.id === id)
-    return chosen ? { ...doc, accounts: [chosen, ...doc.accounts.filter((a) => a !== chosen)] } : doc
+/** Calls `act` once for each distinct key. */
+function onceEach<T>(act: (value: T) => void, keyOf: (value: T) => string): (value: T) => void {
+  const seen = new Set<string>()
+  return (value) => {
+    const key = keyOf(value)
+    if (seen.has(key)) return
+    seen.add(key)
+    act(value)
   }
-  return { ...ctx, accounts }
 }

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../store/atomic-write.ts'
  *
  * qwen takes its auth type from `--auth-type`, else `security.auth.selectedType` in its settings,
  * and only then from OPENAI_* in the environment; a saved `qwen-oauth` therefore wins and is
- * refused (protocol page §7). Likewise a saved `model.name` wins over OPENAI_MODEL, and a
+ * refused (docs/qwen-protocol.md §7). Likewise a saved `model.name` wins over OPENAI_MODEL, and a
  * `modelProviders` entry for that model wins over OPENAI_BASE_URL. Adding `--auth-type openai`
  * to the child's arguments would fix only the first, only when the child is `qwen` itself, and
  * it breaks qwen's sub-commands (`qwen mcp list --auth-type openai` is "Unknown arguments").

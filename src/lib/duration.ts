@@ -17,3 +17,10 @@ export function parseDuration(text: string, flag: string): number {
   const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit] ?? 60_000
   return Math.round(Number(match[1]) * factor)
 }
+
+/** A duration as a flag takes it (`10m`, `30s`), the inverse of parseDuration. */
+export function durationFlag(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+}

@@ -12,6 +12,7 @@ export const ExitCode = {
   loginInvalidCode: 7,
   loginTimedOut: 8,
   lockTimeout: 9,
+  noUsableAccount: 10,
   notFound: 127,
   cancelled: 130,
 } as const
@@ -53,4 +54,14 @@ export function describeFsError(error: unknown): string | undefined {
   if (!reason) return undefined
   const path = (error as { path?: unknown }).path
   return `cannot use ${typeof path === 'string' ? path : 'the qwenauth directory'}: ${reason} (${code}); check QWEN_HOME`
+}
+
+/** An error's message with its cause, when the cause says more (fetch's "fetch failed" does not). */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause
+    const detail = cause instanceof Error && cause.message && !error.message.includes(cause.message) ? ` (${cause.message})` : ''
+    return `${error.message}${detail}`
+  }
+  return String(error)
 }

@@ -6,7 +6,7 @@ import { effectiveStatus, type Account } from '../store/account-model.ts'
 export const ADD_SERVED_ACCOUNT =
   'add a served account: `qwenauth login --provider coding-plan` (Alibaba Cloud Coding Plan API key), or another OpenAI-compatible provider with `qwenauth login --provider <name|url>`'
 
-/** A 401 that survived a fresh refresh: the login works but Qwen no longer serves it (protocol page §6). */
+/** A 401 that survived a fresh refresh: the login works but Qwen no longer serves it (docs/qwen-protocol.md §6). */
 export function notServedMessage(label: string): string {
   return `Qwen refused ${label} even with a freshly refreshed token: Qwen ended the free OAuth tier on 2026-04-15, so this login is not served any more; ${ADD_SERVED_ACCOUNT}`
 }
@@ -31,4 +31,14 @@ export function unusableReason(account: Account, now: number): string | undefine
     default:
       return undefined
   }
+}
+
+/** `label (id): why` for every account, `; `-separated: why each can or cannot serve now. */
+export function describeAccounts(accounts: readonly Account[], now: number, failedNow: ReadonlyMap<string, string> = new Map()): string {
+  return accounts.map((a) => `${a.label} (${a.id}): ${unusableReason(a, now) ?? failedNow.get(a.id) ?? 'ok'}`).join('; ')
+}
+
+/** One line for a person: account … is … */
+export function unusableWarning(account: Account, now: number): string {
+  return `account ${account.label} (${account.id}) is ${unusableReason(account, now) ?? 'usable'}`
 }

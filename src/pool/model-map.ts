@@ -1,5 +1,5 @@
 import type { Account } from '../store/account-model.ts'
-import { findProvider, QWEN_OAUTH_DEFAULT_MODEL } from '../auth/api-key/providers.ts'
+import { findProvider, PROVIDERS, QWEN_OAUTH_DEFAULT_MODEL } from '../auth/api-key/providers.ts'
 import { usageError } from '../lib/errors.ts'
 
 /** The model an account is asked for when a client names none (OPENAI_MODEL too). */
@@ -9,15 +9,46 @@ export function defaultModel(account: Account): string {
   return findProvider(account.provider)?.defaultModel ?? QWEN_OAUTH_DEFAULT_MODEL
 }
 
+/** This account's own renames over its provider's table. */
+function aliasOf(account: Account, model: string): string | undefined {
+  return account.aliases?.[model] ?? findProvider(account.provider)?.aliases[model]
+}
+
+/**
+ * The neutral name (Qwen Code's, such as `coder-model`) of a provider-specific model name, found
+ * through this account's aliases and every provider's table; undefined when none names it.
+ */
+export function neutralModel(model: string, account?: Account): string | undefined {
+  for (const [neutral, name] of Object.entries(account?.aliases ?? {})) if (name === model) return neutral
+  for (const provider of PROVIDERS) for (const [neutral, name] of Object.entries(provider.aliases)) if (name === model) return neutral
+  return undefined
+}
+
+/**
+ * The model a proxied client is told to ask for (OPENAI_MODEL under `exec`): the neutral name of
+ * the account's default, so whichever account the proxy fails over to maps it to its own name.
+ * A default no table knows (a custom provider's own model) stays as it is.
+ */
+export function clientModel(account: Account): string {
+  const model = defaultModel(account)
+  return neutralModel(model, account) ?? model
+}
+
 /**
  * The name to send upstream for a model a client asked for. Clients configured for Qwen OAuth
- * ask for `coder-model`; a key account serves the same model under its provider's name. The
- * account's own aliases win over the provider table; unknown names pass through unchanged.
+ * ask for `coder-model`; a key account serves the same model under its provider's name. A name
+ * that another provider uses for a neutral model (`qwen/qwen3-coder`, OpenRouter's coder) goes
+ * back to the neutral name and on to this account's name, so a request that fails over from one
+ * provider to another still names a model the new one knows. The account's own aliases win over
+ * the provider table; names nobody maps pass through unchanged.
  */
 export function upstreamModel(account: Account, requested: string | undefined): string {
   if (!requested) return defaultModel(account)
-  const alias = account.aliases?.[requested] ?? findProvider(account.provider)?.aliases[requested]
-  return alias ?? requested
+  const direct = aliasOf(account, requested)
+  if (direct) return direct
+  const neutral = neutralModel(requested, account)
+  if (neutral === undefined) return requested
+  return aliasOf(account, neutral) ?? neutral
 }
 
 /**

@@ -1,16 +1,20 @@
 import type { Context } from '../context.ts'
+import { DEFAULTS } from '../defaults.ts'
+import { formatDuration } from '../lib/duration.ts'
+import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
-import { registerSecret } from '../lib/redact.ts'
-import { effectiveStatus, type Account, type AccountError, type AccountsDoc } from '../store/account-model.ts'
-import { freshAccount, hasUsableToken, DEFAULT_MARGIN_MS } from './fresh-account.ts'
+import { accountError, effectiveStatus, hasUsableToken, requireAccount, type Account, type AccountsDoc } from '../store/account-model.ts'
+import { candidateOrder, chooseHandout, earliestCooldownEnd, type Strategy } from './choose.ts'
+import { ADD_SERVED_ACCOUNT, describeAccounts, unusableWarning } from './messages.ts'
 
-export type Strategy = 'fill-first' | 'round-robin'
-export const STRATEGIES: readonly Strategy[] = ['fill-first', 'round-robin']
+export { STRATEGIES, type Strategy } from './choose.ts'
 
 export interface PoolOptions {
   strategy?: Strategy
   /** How old the in-memory snapshot may get before it is read again (QWENAUTH_POOL_REFRESH_MS). */
   refreshMs?: number
+  /** This account serves first whenever it can (`exec --account`); nothing is written. */
+  preferredId?: string
   now?: () => number
 }
 
@@ -19,14 +23,16 @@ type Edit = (account: Account) => void
 const CREDENTIAL_FIELDS = ['accessToken', 'refreshToken', 'tokenType', 'expiresAt', 'resourceUrl', 'baseUrl', 'apiKey'] as const
 
 /**
- * The only place that decides which account serves a request. It keeps a snapshot of the
- * accounts document so the hot path does no file I/O, reads it again at most every `refreshMs`
- * (so marks written by other processes show up within a second), and writes its own marks
- * (cooldowns, not-served) through the store so `status` and other processes see them.
+ * The only place that decides which account serves: a proxied request (`candidates`) or a
+ * credential handed out (`handout`, for token/env/exec). It keeps a snapshot of the accounts
+ * document so the hot path does no file I/O, reads it again at most every `refreshMs` (so marks
+ * written by other processes show up within a second), and writes its own marks (cooldowns,
+ * not-served) through the store so `status` and other processes see them.
  */
 export class AccountPool {
   readonly strategy: Strategy
   private readonly refreshMs: number
+  private readonly preferredId: string | undefined
   private readonly now: () => number
   private doc: AccountsDoc | undefined
   private loadedAt = 0
@@ -44,8 +50,9 @@ export class AccountPool {
     private readonly ctx: Context,
     options: PoolOptions = {},
   ) {
-    this.strategy = options.strategy ?? 'fill-first'
-    this.refreshMs = options.refreshMs ?? (Number(process.env.QWENAUTH_POOL_REFRESH_MS) || 1000)
+    this.strategy = options.strategy ?? DEFAULTS.strategy
+    this.refreshMs = options.refreshMs ?? (Number(process.env.QWENAUTH_POOL_REFRESH_MS) || DEFAULTS.poolRefreshMs)
+    this.preferredId = options.preferredId
     this.now = options.now ?? Date.now
   }
 
@@ -54,48 +61,68 @@ export class AccountPool {
     return (await this.snapshot()).accounts
   }
 
-  /** Usable accounts in the order to try them: the active one first, or rotated for round-robin. */
+  /** Usable accounts in the order to try them: the preferred or active one first, or rotated for round-robin. */
   async candidates(): Promise<Account[]> {
+    const accounts = await this.accounts()
+    return candidateOrder(accounts, { now: this.now(), strategy: this.strategy, turn: this.turn++, ...(this.preferredId ? { preferredId: this.preferredId } : {}) })
+  }
+
+  /**
+   * The account whose credential `token`, `env` and `exec --direct` hand out: the named one as
+   * asked (with a warning when it cannot serve), else the first in pool order that can, with one
+   * warning per account passed over. Throws, saying why for each, when none can.
+   */
+  async handout(idOrLabel?: string): Promise<Account> {
+    const doc = await this.snapshot()
     const now = this.now()
-    const usable = (await this.accounts()).filter((a) => effectiveStatus(a, now) === 'ok')
-    if (this.strategy !== 'round-robin' || usable.length < 2) return usable
-    const start = this.turn++ % usable.length
-    return [...usable.slice(start), ...usable.slice(0, start)]
+    if (idOrLabel !== undefined) {
+      const named = requireAccount(doc, idOrLabel)
+      if (effectiveStatus(named, now) !== 'ok') logger.warn(`${unusableWarning(named, now)}; using it because --account names it`)
+      return named
+    }
+    if (doc.accounts.length === 0) throw new QwenauthError('no accounts yet: run `qwenauth login` first', ExitCode.needsLogin)
+    const { account, passedOver } = chooseHandout(doc.accounts, now)
+    if (!account) throw noAccountCanServe(doc.accounts, now)
+    for (const skipped of passedOver) logger.warn(`${unusableWarning(skipped, now)}; using ${account.label} (${account.id}) instead`)
+    return account
   }
 
   /**
    * The account with a credential usable now. A token the snapshot holds is used as is; an
-   * expiring or refused one goes through `freshAccount` (refresh once under the lock, or the
-   * token another process already refreshed). Throws QwenauthError when a new login is needed.
+   * expiring or refused one goes through the store's refresh (once under the lock, or the token
+   * another process already refreshed). Throws QwenauthError when a new login is needed.
    */
-  async credential(account: Account, options: { rejectedToken?: string; signal?: AbortSignal } = {}): Promise<Account> {
+  async credential(account: Account, options: { rejectedToken?: string; signal?: AbortSignal; marginMs?: number } = {}): Promise<Account> {
+    const marginMs = options.marginMs ?? DEFAULTS.tokenRefreshMarginMs
     // A copy: a refresh by another request updates the snapshot in place, and a caller that gets
     // a 401 must name the token it sent, not the new one (that would refresh a second time).
-    if (!options.rejectedToken && hasUsableToken(account, DEFAULT_MARGIN_MS, this.now())) return { ...account }
+    if (!options.rejectedToken && hasUsableToken(account, marginMs, this.now())) return { ...account }
     try {
-      const fresh = await freshAccount(this.ctx, account.id, options)
+      const fresh = await this.ctx.accounts.fresh(account.id, { ...options, marginMs })
       this.replace(fresh)
       return fresh
     } catch (error) {
-      // freshAccount may have stored `needs-login`: read it now rather than in a second.
+      // The store may have marked it `needs-login`: read that now rather than in a second.
       this.loadedAt = 0
       throw error
     }
   }
 
   /** Out of service until `until` (quota, rate limit); an expired cooldown counts as ok again. */
-  markCooldown(id: string, until: number, error: AccountError): Promise<void> {
+  markCooldown(id: string, until: number, reason: string, code: string): Promise<void> {
     const current = this.doc?.accounts.find((a) => a.id === id)
     if (current && effectiveStatus(current, this.now()) === 'cooling-down' && (current.cooldownUntil ?? 0) >= until) {
       return Promise.resolve()
     }
+    const error = accountError(reason, this.now(), code)
     return this.edit(id, (a) => Object.assign(a, { status: 'cooling-down', cooldownUntil: until, lastError: error }))
   }
 
   /** Out of service until the user acts: `not-served` (free tier ended) or `needs-login` (key refused). */
-  markUnusable(id: string, status: 'not-served' | 'needs-login', error: AccountError): Promise<void> {
+  markUnusable(id: string, status: 'not-served' | 'needs-login', reason: string, code: string): Promise<void> {
     const current = this.doc?.accounts.find((a) => a.id === id)
     if (current?.status === status) return Promise.resolve()
+    const error = accountError(reason, this.now(), code)
     return this.edit(id, (a) => {
       Object.assign(a, { status, lastError: error })
       delete a.cooldownUntil
@@ -141,10 +168,6 @@ export class AccountPool {
     for (const { id, edit } of this.unsaved) {
       const account = doc.accounts.find((a) => a.id === id)
       if (account) edit(account)
-    }
-    for (const a of doc.accounts) {
-      registerSecret(a.accessToken)
-      registerSecret(a.apiKey)
     }
     this.doc = doc
     this.loadedAt = this.now()
@@ -203,4 +226,11 @@ export class AccountPool {
     this.writes = stored
     return stored
   }
+}
+
+/** Nothing to hand out: one line saying why for each account, and what to do. */
+function noAccountCanServe(accounts: readonly Account[], now: number): QwenauthError {
+  const back = earliestCooldownEnd(accounts, now)
+  const when = back === undefined ? '' : ` The first one can serve again in ${formatDuration(back - now)}.`
+  return new QwenauthError(`no account can serve right now: ${describeAccounts(accounts, now)}.${when} Wait, fix them, or ${ADD_SERVED_ACCOUNT}`, ExitCode.noUsableAccount)
 }

@@ -1,16 +1,16 @@
 import { logger } from '../lib/logger.ts'
-import { redact, registerSecret } from '../lib/redact.ts'
+import { redact } from '../lib/redact.ts'
 import { AccountPool } from '../pool/pool.ts'
 import { openStatsStore } from '../store/stats-backend.ts'
-import { createKeyCheck } from './client-keys.ts'
 import { BodyTooLarge, InvalidBody, readJsonBody, UnsupportedMediaType, type JsonBody } from './body.ts'
 import { createBrowserGuard, isPreflight, preflightHeaders } from './browser-guard.ts'
-import { openaiError } from './errors.ts'
-import { forward } from './forward.ts'
+import { createKeyCheck } from './client-keys.ts'
+import { failover } from './failover.ts'
 import { healthResponse } from './health.ts'
 import { resolveProxyOptions, type ProxyAppOptions } from './options.ts'
+import { isProxyError, proxyError, type ProxyError } from './protocols/protocol.ts'
 import { redactedHeaders, RequestRecord } from './request-log.ts'
-import { matchRoute, type Route } from './routes.ts'
+import { FALLBACK_ERRORS, matchRoute } from './routes.ts'
 import type { ProxyState } from './state.ts'
 
 export type { ProxyAppOptions } from './options.ts'
@@ -22,18 +22,25 @@ export interface ProxyApp {
 }
 
 /**
- * The OpenAI-compatible proxy as a plain fetch handler: no server in here, so it runs the same
- * under any runtime and tests call it directly.
+ * The proxy as a plain fetch handler: no server in here, so it runs the same under any runtime
+ * and tests call it directly. In order: web pages are kept out, the route is found, the client
+ * key checked, the body read; then the route's protocol plans the upstream calls and the
+ * failover core makes them.
  */
 export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const settings = resolveProxyOptions(options)
-  for (const key of settings.apiKeys) registerSecret(key)
   const pool = new AccountPool(options.ctx, {
     strategy: settings.strategy,
     ...(options.poolRefreshMs === undefined ? {} : { refreshMs: options.poolRefreshMs }),
+    ...(options.preferredAccountId ? { preferredId: options.preferredAccountId } : {}),
     now: settings.now,
   })
-  const state: ProxyState = { pool, stats: options.stats ?? openStatsStore(options.ctx), settings }
+  const state: ProxyState = {
+    pool,
+    stats: options.stats ?? openStatsStore(options.ctx),
+    settings,
+    ...(options.onUnservable ? { onUnservable: options.onUnservable } : {}),
+  }
   const keyCheck = createKeyCheck(settings.apiKeys)
   const browserGuard = createBrowserGuard(settings)
   const sink = options.log ?? ((line: string) => logger.info(line))
@@ -42,7 +49,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
 
   async function handle(request: Request, record: RequestRecord, pathname: string, search: string): Promise<Response> {
     const verdict = browserGuard(request)
-    if (!verdict.ok) return openaiError(verdict.status, verdict.message, 'invalid_request_error', verdict.code)
+    if (!verdict.ok) return FALLBACK_ERRORS.error(proxyError(verdict.status, verdict.message, 'invalid_request_error', verdict.code))
     if (verdict.cors && isPreflight(request)) return new Response(null, { status: 204, headers: preflightHeaders(request, verdict.cors) })
     const response = await routeRequest(request, record, pathname, search)
     if (verdict.cors) for (const [name, value] of Object.entries(verdict.cors)) response.headers.set(name, value)
@@ -50,24 +57,23 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   }
 
   async function routeRequest(request: Request, record: RequestRecord, pathname: string, search: string): Promise<Response> {
-    const route = matchRoute(request.method, pathname)
+    const matched = matchRoute(request.method, pathname)
     const authorized = keyCheck(request)
-    if (route instanceof Response) return authorized ? route : unauthorized(request)
-    if (route.kind === 'health') return healthResponse(pool, state.stats, authorized, settings.now())
-    if (!authorized) return unauthorized(request)
+    if ('error' in matched) return authorized ? matched.errors.error(matched.error) : matched.errors.error(unauthorized(request))
+    const { route, path } = matched
+    if (route.protocol === 'health') return healthResponse(pool, state.stats, authorized, settings.now())
+    const protocol = route.protocol
+    if (!authorized) return protocol.error(unauthorized(request))
 
     let body: JsonBody | undefined
     if (route.method === 'POST') {
-      try {
-        body = await readJsonBody(request, settings.maxBodyBytes)
-      } catch (error) {
-        if (error instanceof BodyTooLarge) return openaiError(413, error.message, 'invalid_request_error', 'request_too_large')
-        if (error instanceof UnsupportedMediaType) return openaiError(415, error.message, 'invalid_request_error', 'unsupported_media_type')
-        if (error instanceof InvalidBody) return openaiError(400, error.message, 'invalid_request_error', 'invalid_json')
-        return openaiError(400, `could not read the request body: ${(error as Error).message}`, 'invalid_request_error', 'unreadable_body')
-      }
+      const read = await readBody(request, settings.maxBodyBytes)
+      if (isProxyError(read)) return protocol.error(read)
+      body = read
     }
-    return forward(state, callOf(route, search, body, request), request.signal, record)
+    const plan = protocol.plan({ path, search, body, headers: request.headers })
+    if (isProxyError(plan)) return protocol.error(plan)
+    return failover(state, protocol, plan, request.signal, record)
   }
 
   return {
@@ -87,8 +93,8 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
         request.method,
         url.pathname,
       )
-      if (settings.verbose) sink(`${request.method} ${url.pathname} headers ${redactedHeaders(request.headers)}`)
       try {
+        if (settings.verbose) sink(`${request.method} ${url.pathname} headers ${redactedHeaders(request.headers)}`)
         const response = await handle(request, record, url.pathname, url.search)
         if (!record.deferred) record.end(response.status)
         return response
@@ -96,7 +102,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
         const message = redact(error instanceof Error ? error.message : String(error))
         logger.error(`${request.method} ${url.pathname} failed: ${message}`)
         record.end(500)
-        return openaiError(500, `qwenauth failed on this request: ${message}`, 'server_error', 'internal_error')
+        return FALLBACK_ERRORS.error(proxyError(500, `qwenauth failed on this request: ${message}`, 'server_error', 'internal_error'))
       }
     },
     async close() {
@@ -115,6 +121,18 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref?.())
 }
 
+/** The body of a JSON route, or the error that answers it. */
+async function readBody(request: Request, limit: number): Promise<JsonBody | ProxyError> {
+  try {
+    return await readJsonBody(request, limit)
+  } catch (error) {
+    if (error instanceof BodyTooLarge) return proxyError(413, error.message, 'invalid_request_error', 'request_too_large')
+    if (error instanceof UnsupportedMediaType) return proxyError(415, error.message, 'invalid_request_error', 'unsupported_media_type')
+    if (error instanceof InvalidBody) return proxyError(400, error.message, 'invalid_request_error', 'invalid_json')
+    return proxyError(400, `could not read the request body: ${(error as Error).message}`, 'invalid_request_error', 'unreadable_body')
+  }
+}
+
 /** Path and query of a request URL, absolute or not, without throwing. */
 export function requestTarget(url: string): { pathname: string; search: string } {
   let target = url
@@ -129,13 +147,9 @@ export function requestTarget(url: string): { pathname: string; search: string }
   return query === -1 ? { pathname: target || '/', search: '' } : { pathname: target.slice(0, query) || '/', search: target.slice(query) }
 }
 
-function callOf(route: Route, search: string, body: JsonBody | undefined, request: Request) {
-  return { route, search, body, stream: body?.json.stream === true, accept: request.headers.get('accept') }
-}
-
-function unauthorized(request: Request): Response {
+function unauthorized(request: Request): ProxyError {
   const sent = request.headers.has('authorization') || request.headers.has('x-api-key')
-  return openaiError(
+  return proxyError(
     401,
     sent
       ? 'the API key is not one this qwenauth serve accepts'
@@ -145,3 +159,4 @@ function unauthorized(request: Request): Response {
     { 'www-authenticate': 'Bearer' },
   )
 }
+

@@ -1,3 +1,4 @@
+import { accountViews } from '../pool/account-view.ts'
 import type { AccountPool } from '../pool/pool.ts'
 import { effectiveStatus, type AccountStatus } from '../store/account-model.ts'
 import type { StatsStore } from '../store/stats.ts'
@@ -20,17 +21,7 @@ export async function healthResponse(pool: AccountPool, stats: StatsStore, detai
   if (detailed) {
     // Counters live in the store: while it is away (Redis down), health still answers, without them.
     const counters = await stats.read().catch(() => undefined)
-    body.details = accounts.map((a, index) => ({
-      id: a.id,
-      label: a.label,
-      kind: a.kind,
-      provider: a.provider,
-      active: index === 0,
-      status: effectiveStatus(a, now),
-      cooldownUntil: effectiveStatus(a, now) === 'cooling-down' ? (a.cooldownUntil ?? null) : null,
-      lastError: a.lastError?.message ?? null,
-      stats: counters?.[a.id] ?? null,
-    }))
+    body.details = accountViews(accounts, counters, now)
   }
   return new Response(JSON.stringify(body), {
     status: usable > 0 ? 200 : 503,

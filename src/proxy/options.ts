@@ -1,6 +1,9 @@
 import type { Context } from '../context.ts'
+import { DEFAULTS } from '../defaults.ts'
+import { registerSecret } from '../lib/redact.ts'
 import type { Strategy } from '../pool/pool.ts'
 import type { StatsStore } from '../store/stats.ts'
+import type { ProxyError } from './protocols/protocol.ts'
 
 /** What the proxy app can be told; every field but `ctx` has a default (often from the env). */
 export interface ProxyAppOptions {
@@ -38,11 +41,12 @@ export interface ProxyAppOptions {
   stats?: StatsStore
   /** Pool snapshot age limit (QWENAUTH_POOL_REFRESH_MS, 1 s). */
   poolRefreshMs?: number
+  /** This account serves first whenever it can (`exec --account`). */
+  preferredAccountId?: string
+  /** Told of every answer no account could serve. */
+  onUnservable?: (error: ProxyError) => void
   now?: () => number
 }
-
-/** The output limits of Qwen OAuth's models (protocol page §5). */
-export const DEFAULT_OUTPUT_LIMITS: Readonly<Record<string, number>> = { 'coder-model': 65_536, 'vision-model': 8_192 }
 
 /** The official CLI's User-Agent shape, which the DashScope headers repeat. */
 export const DEFAULT_QWEN_USER_AGENT = `QwenCode/0.24.4 (${process.platform}; ${process.arch})`
@@ -86,18 +90,21 @@ export function parseOutputLimits(text: string | undefined): Record<string, numb
 }
 
 export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.ProcessEnv = process.env): ResolvedProxyOptions {
+  const apiKeys = (options.apiKeys ?? []).filter(Boolean)
+  // Where client keys are read, they become secrets no log line shows.
+  for (const key of apiKeys) registerSecret(key)
   return {
-    apiKeys: (options.apiKeys ?? []).filter(Boolean),
-    strategy: options.strategy ?? 'fill-first',
-    quotaCooldownMs: options.quotaCooldownMs ?? envNumber(env, 'QWENAUTH_QUOTA_COOLDOWN_MS') ?? 30 * 60_000,
-    rateLimitCooldownMs: options.rateLimitCooldownMs ?? 60_000,
-    maxBodyBytes: options.maxBodyBytes ?? envNumber(env, 'QWENAUTH_MAX_BODY_BYTES') ?? 32 * 1024 * 1024,
-    connectTimeoutMs: options.connectTimeoutMs ?? envNumber(env, 'QWENAUTH_CONNECT_TIMEOUT_MS') ?? 30_000,
-    idleTimeoutMs: options.idleTimeoutMs ?? envNumber(env, 'QWENAUTH_IDLE_TIMEOUT_MS') ?? 600_000,
-    maxTransientRetries: options.maxTransientRetries ?? 2,
-    outputLimits: { ...DEFAULT_OUTPUT_LIMITS, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
+    apiKeys,
+    strategy: options.strategy ?? DEFAULTS.strategy,
+    quotaCooldownMs: options.quotaCooldownMs ?? envNumber(env, 'QWENAUTH_QUOTA_COOLDOWN_MS') ?? DEFAULTS.quotaCooldownMs,
+    rateLimitCooldownMs: options.rateLimitCooldownMs ?? DEFAULTS.rateLimitCooldownMs,
+    maxBodyBytes: options.maxBodyBytes ?? envNumber(env, 'QWENAUTH_MAX_BODY_BYTES') ?? DEFAULTS.maxBodyBytes,
+    connectTimeoutMs: options.connectTimeoutMs ?? envNumber(env, 'QWENAUTH_CONNECT_TIMEOUT_MS') ?? DEFAULTS.connectTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs ?? envNumber(env, 'QWENAUTH_IDLE_TIMEOUT_MS') ?? DEFAULTS.idleTimeoutMs,
+    maxTransientRetries: options.maxTransientRetries ?? DEFAULTS.maxTransientRetries,
+    outputLimits: { ...DEFAULTS.outputLimits, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
     userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULT_QWEN_USER_AGENT),
-    listenHost: options.listenHost ?? '127.0.0.1',
+    listenHost: options.listenHost ?? DEFAULTS.host,
     allowedHosts: [...(options.allowedHosts ?? []), ...envList(env.QWENAUTH_ALLOWED_HOSTS)],
     corsOrigins: [...(options.corsOrigins ?? []), ...envList(env.QWENAUTH_CORS_ORIGINS)],
     verbose: options.verbose ?? false,

@@ -1,5 +1,5 @@
 import { redact } from '../lib/redact.ts'
-import type { Usage } from './usage.ts'
+import type { Usage } from './relay.ts'
 
 const SECRET_HEADERS = new Set(['authorization', 'x-api-key', 'proxy-authorization', 'cookie'])
 

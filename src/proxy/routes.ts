@@ -1,34 +1,41 @@
-import { openaiError } from './errors.ts'
-
-export type RouteKind = 'chat' | 'completions' | 'embeddings' | 'models' | 'health'
+import { openaiErrorResponse, openaiPassthrough } from './protocols/openai.ts'
+import { proxyError, type InboundProtocol, type ProxyError } from './protocols/protocol.ts'
 
 export interface Route {
   method: 'GET' | 'POST'
-  kind: RouteKind
-  /** Path below the account's API base (which ends in /v1). */
-  upstreamPath?: string
+  /** The inbound protocol that serves it; `health` is answered by the app itself. */
+  protocol: InboundProtocol | 'health'
 }
 
+/** Every path `serve` and `exec`'s proxy answer, and the protocol each speaks. */
 export const ROUTES: Readonly<Record<string, Route>> = {
-  '/v1/chat/completions': { method: 'POST', kind: 'chat', upstreamPath: '/chat/completions' },
-  '/v1/completions': { method: 'POST', kind: 'completions', upstreamPath: '/completions' },
-  '/v1/embeddings': { method: 'POST', kind: 'embeddings', upstreamPath: '/embeddings' },
-  '/v1/models': { method: 'GET', kind: 'models', upstreamPath: '/models' },
-  '/health': { method: 'GET', kind: 'health' },
+  '/v1/chat/completions': { method: 'POST', protocol: openaiPassthrough('/chat/completions', 'chat') },
+  '/v1/completions': { method: 'POST', protocol: openaiPassthrough('/completions', 'completions') },
+  '/v1/embeddings': { method: 'POST', protocol: openaiPassthrough('/embeddings', 'embeddings') },
+  '/v1/models': { method: 'GET', protocol: openaiPassthrough('/models', 'none') },
+  '/health': { method: 'GET', protocol: 'health' },
+}
+
+/** Shapes errors of paths that match no route. */
+export const FALLBACK_ERRORS: Pick<InboundProtocol, 'error'> = { error: openaiErrorResponse }
+
+export interface Matched {
+  path: string
+  route: Route
 }
 
 /** The route for a request, or the 404 / 405 answer. A trailing slash is forgiven. */
-export function matchRoute(method: string, pathname: string): Route | Response {
+export function matchRoute(method: string, pathname: string): Matched | { error: ProxyError; errors: Pick<InboundProtocol, 'error'> } {
   const path = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname
   const route = ROUTES[path]
   if (!route) {
     const known = Object.entries(ROUTES).map(([p, r]) => `${r.method} ${p}`).join(', ')
-    return openaiError(404, `qwenauth serves no route ${path} (routes: ${known})`, 'invalid_request_error', 'unknown_route')
+    return { error: proxyError(404, `qwenauth serves no route ${path} (routes: ${known})`, 'invalid_request_error', 'unknown_route'), errors: FALLBACK_ERRORS }
   }
   if (method !== route.method && !(method === 'HEAD' && route.method === 'GET')) {
-    return openaiError(405, `${method} ${path} is not allowed; use ${route.method}`, 'invalid_request_error', 'method_not_allowed', {
-      allow: route.method === 'GET' ? 'GET, HEAD' : route.method,
-    })
+    const allow = route.method === 'GET' ? 'GET, HEAD' : route.method
+    const error = proxyError(405, `${method} ${path} is not allowed; use ${route.method}`, 'invalid_request_error', 'method_not_allowed', { allow })
+    return { error, errors: route.protocol === 'health' ? FALLBACK_ERRORS : route.protocol }
   }
-  return route
+  return { path, route }
 }

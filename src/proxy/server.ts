@@ -3,7 +3,9 @@ import { usageError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
 import { redact } from '../lib/redact.ts'
 import { createProxyApp, type ProxyAppOptions } from './app.ts'
-import { openaiError } from './errors.ts'
+import { openaiErrorResponse } from './protocols/openai.ts'
+import { proxyError } from './protocols/protocol.ts'
+import { DEFAULTS } from '../defaults.ts'
 import { envList } from './options.ts'
 
 export interface ProxyServerOptions extends ProxyAppOptions {
@@ -60,7 +62,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       // be the runtime's page (Bun's development page shows the stack and the source).
       error: (error) => {
         logger.error(`request failed: ${redact(error instanceof Error ? error.message : String(error))}`)
-        return openaiError(500, 'qwenauth failed on this request', 'server_error', 'internal_error')
+        return openaiErrorResponse(proxyError(500, 'qwenauth failed on this request', 'server_error', 'internal_error'))
       },
       // Bun closes connections idle for 10 s by default, which would cut a long non-streaming answer.
       // Production mode: no development error page. Bun then shares a busy port unless told not
@@ -85,7 +87,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       // while draining, such connections are closed as soon as they fall idle.
       const nodeServer = server.node?.server
       const sweep = nodeServer && 'closeIdleConnections' in nodeServer ? setInterval(() => nodeServer.closeIdleConnections(), 50) : undefined
-      const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), options.drainMs ?? 5000).unref?.())
+      const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), options.drainMs ?? DEFAULTS.drainMs).unref?.())
       if (!(await Promise.race([drained, timeout]))) await server.close(true).catch(() => {})
       clearInterval(sweep)
       await app.close()

@@ -1,10 +1,9 @@
-import { sseErrorEvent } from './errors.ts'
-import { findUsage, type Usage } from './usage.ts'
+import type { StreamTranslator } from './protocols/protocol.ts'
 
 export type RelayEnd =
-  | { kind: 'complete'; usage: Usage | undefined }
-  | { kind: 'failed'; error: unknown; usage: Usage | undefined }
-  | { kind: 'cancelled'; usage: Usage | undefined }
+  | { kind: 'complete' }
+  | { kind: 'failed'; error: unknown }
+  | { kind: 'cancelled' }
 
 export interface RelayHooks {
   /**
@@ -14,23 +13,32 @@ export interface RelayHooks {
   onWaiting?(): void
   /** Every upstream chunk: the upstream answered (stops the idle timeout). */
   onActivity(): void
+  /** Whole upstream events as they pass, for usage counting. */
+  onEvents?(text: string): void
   /** Once: the upstream finished, broke, or the client left. */
   onEnd(end: RelayEnd): void
   /** The client left: stop the upstream request. */
   abortUpstream(reason: unknown): void
-  /** The text of the error event a client sees when the upstream breaks mid-stream. */
-  failureMessage(error: unknown): string
+  /** The event a client sees when the upstream breaks mid-stream. */
+  failureEvent(error: unknown): string
+  /** Translates each event into the client's protocol; absent, events pass through byte for byte. */
+  translator?: StreamTranslator
+  /** How often a silent upstream gets the translator's keep-alive. */
+  keepAliveMs?: number
 }
 
+const encoder = new TextEncoder()
+
 /**
- * Passes an upstream SSE body through as it arrives. Whole events go out the moment their
- * blank line arrives; only an unfinished event's bytes wait for the rest of it, so if the
- * upstream breaks the client gets a well-formed error event, never half an event.
+ * Passes an upstream SSE body on as it arrives. Whole events go out the moment their blank line
+ * arrives; only an unfinished event's bytes wait for the rest of it, so if the upstream breaks
+ * the client gets a well-formed error event, never half an event. Each byte is scanned and
+ * copied once, however long an event grows.
  */
 export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first: Uint8Array, hooks: RelayHooks): ReadableStream<Uint8Array> {
+  const framer = new EventFramer()
   const decoder = new TextDecoder()
-  let tail: Uint8Array | undefined
-  let usage: Usage | undefined
+  const { translator } = hooks
   let ended = false
   // After `data: [DONE]` the answer is whole: a connection that breaks (or idles) then is no error.
   let sawDone = false
@@ -40,53 +48,63 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
     ended = true
     hooks.onEnd(result)
   }
-  /** The complete events in what arrived so far; the rest waits in `tail`. */
-  const completeEvents = (chunk: Uint8Array): Uint8Array | undefined => {
-    const data = tail ? Buffer.concat([tail, chunk]) : chunk
-    const cut = lastEventEnd(data)
-    tail = cut < data.length ? data.subarray(cut) : undefined
-    if (cut === 0) return undefined
-    const out = cut === data.length ? data : data.subarray(0, cut)
-    const text = decoder.decode(out)
-    if (text.includes('"usage"')) usage = findUsage(text) ?? usage
+  /** The client's bytes for the complete events in this chunk, if any. */
+  const pass = (chunk: Uint8Array): Uint8Array | undefined => {
+    const events = framer.push(chunk)
+    if (!events) return undefined
+    const text = decoder.decode(events)
+    hooks.onEvents?.(text)
     if (!sawDone && DONE_LINE.test(text)) sawDone = true
-    return out
+    if (!translator) return events
+    let out = ''
+    for (const data of eventData(text)) out += translator.event(data)
+    return out ? encoder.encode(out) : undefined
+  }
+  const finish = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    const rest = framer.rest()
+    if (rest) {
+      if (!translator) controller.enqueue(rest)
+      else {
+        const tail = pass(concat([rest, encoder.encode('\n\n')]))
+        if (tail) controller.enqueue(tail)
+      }
+    }
+    const closing = translator?.end()
+    if (closing) controller.enqueue(encoder.encode(closing))
+    controller.close()
+    end({ kind: 'complete' })
   }
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      const out = completeEvents(first)
+      const out = pass(first)
       if (out) controller.enqueue(out)
     },
     async pull(controller) {
       for (;;) {
         let result: ReadableStreamReadResult<Uint8Array>
         hooks.onWaiting?.()
+        const keepAlive = translator?.keepAlive && hooks.keepAliveMs ? setInterval(() => controller.enqueue(encoder.encode(translator.keepAlive?.() ?? '')), hooks.keepAliveMs) : undefined
         try {
           result = await reader.read()
         } catch (error) {
           if (ended) return
-          if (sawDone) {
-            controller.close()
-            return end({ kind: 'complete', usage })
-          }
-          controller.enqueue(new TextEncoder().encode(sseErrorEvent(hooks.failureMessage(error))))
+          if (sawDone) return finish(controller)
+          controller.enqueue(encoder.encode(translator?.failure?.(hooks.failureEvent(error)) ?? hooks.failureEvent(error)))
           controller.close()
-          return end({ kind: 'failed', error, usage })
+          return end({ kind: 'failed', error })
+        } finally {
+          clearInterval(keepAlive)
         }
         if (ended) return
-        if (result.done) {
-          if (tail) controller.enqueue(tail)
-          controller.close()
-          return end({ kind: 'complete', usage })
-        }
+        if (result.done) return finish(controller)
         hooks.onActivity()
-        const out = completeEvents(result.value)
+        const out = pass(result.value)
         if (out) return controller.enqueue(out)
       }
     },
     cancel(reason) {
-      end({ kind: 'cancelled', usage })
+      end({ kind: 'cancelled' })
       hooks.abortUpstream(reason)
       reader.cancel(reason).catch(() => {})
     },
@@ -95,13 +113,89 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
 
 const DONE_LINE = /^data: ?\[DONE\]\r?$/m
 
-/** Index just past the last event boundary (`\n\n`, `\r\r`, `\r\n\r\n`), or 0 when there is none. */
-export function lastEventEnd(data: Uint8Array): number {
-  for (let i = data.length - 1; i >= 1; i--) {
-    const b = data[i]
-    const prev = data[i - 1]
-    if (b === 10 && (prev === 10 || (prev === 13 && i >= 3 && data[i - 2] === 10 && data[i - 3] === 13))) return i + 1
-    if (b === 13 && prev === 13) return i + 1
+/**
+ * Cuts a byte stream at event boundaries (`\n\n`, `\r\r`, `\r\n\r\n`). Only the newest chunk is
+ * scanned, backwards, and the unfinished rest is kept as a list of chunks until a boundary
+ * arrives, so a long event costs one copy, not one per chunk.
+ */
+export class EventFramer {
+  private pending: Uint8Array[] = []
+  private pendingBytes = 0
+
+  /** The complete events now in hand, or undefined while the newest one is unfinished. */
+  push(chunk: Uint8Array): Uint8Array | undefined {
+    const cut = this.lastBoundary(chunk)
+    if (cut === -1) {
+      if (chunk.byteLength > 0) {
+        this.pending.push(chunk)
+        this.pendingBytes += chunk.byteLength
+      }
+      return undefined
+    }
+    const head = chunk.subarray(0, cut)
+    const events = this.pending.length === 0 ? head : concat([...this.pending, head])
+    this.pending = cut < chunk.byteLength ? [chunk.subarray(cut)] : []
+    this.pendingBytes = chunk.byteLength - cut
+    return events
   }
-  return 0
+
+  /** Bytes of an unfinished event (what an upstream sent after its last blank line). */
+  rest(): Uint8Array | undefined {
+    if (this.pendingBytes === 0) return undefined
+    const rest = concat(this.pending)
+    this.pending = []
+    this.pendingBytes = 0
+    return rest
+  }
+
+  /** Index in `chunk` just past the last boundary that ends in it, or -1. */
+  private lastBoundary(chunk: Uint8Array): number {
+    const at = (i: number): number | undefined => (i >= 0 ? chunk[i] : this.byteBefore(-i))
+    for (let i = chunk.byteLength - 1; i >= 0; i--) {
+      const b = chunk[i]
+      if (b !== 10 && b !== 13) continue
+      const prev = at(i - 1)
+      if (b === 10 && (prev === 10 || (prev === 13 && at(i - 2) === 10 && at(i - 3) === 13))) return i + 1
+      if (b === 13 && prev === 13) return i + 1
+    }
+    return -1
+  }
+
+  /** The n-th byte before the current chunk (1 = the last pending byte). */
+  private byteBefore(n: number): number | undefined {
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const part = this.pending[i] as Uint8Array
+      if (n <= part.byteLength) return part[part.byteLength - n]
+      n -= part.byteLength
+    }
+    return undefined
+  }
+}
+
+/** The `data:` payload of each event in `text` (whole events), multi-line data joined by `\n`. */
+export function eventData(text: string): string[] {
+  const out: string[] = []
+  for (const block of text.split(/\r\n\r\n|\n\n|\r\r/)) {
+    let data: string | undefined
+    for (const line of block.split(/\r\n|\n|\r/)) {
+      if (!line.startsWith('data:')) continue
+      const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5)
+      data = data === undefined ? value : `${data}\n${value}`
+    }
+    if (data !== undefined) out.push(data)
+  }
+  return out
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array
+  let size = 0
+  for (const p of parts) size += p.byteLength
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.byteLength
+  }
+  return out
 }

@@ -1,21 +1,8 @@
-import { upstreamModel } from '../pool/model-map.ts'
-import { apiBaseFromResourceUrl } from '../auth/oauth/constants.ts'
 import { VERSION } from '../lib/version.ts'
-import { bearerOf } from '../pool/fresh-account.ts'
-import type { Account } from '../store/account-model.ts'
-import type { JsonBody } from './body.ts'
-import type { UpstreamExchange } from './exchange.ts'
-import type { Route } from './routes.ts'
-
-/** What the client asked for, independent of the account that will serve it. */
-export interface UpstreamCall {
-  route: Route
-  /** The client's query string, `?…` or empty. */
-  search: string
-  body: JsonBody | undefined
-  stream: boolean
-  accept: string | null
-}
+import { upstreamModel } from '../pool/model-map.ts'
+import { bearerOf, type Account } from '../store/account-model.ts'
+import { apiBaseFromResourceUrl } from '../store/tokens.ts'
+import type { BodyKind, UpstreamCall } from './protocols/protocol.ts'
 
 export interface UpstreamSettings {
   connectTimeoutMs: number
@@ -24,14 +11,16 @@ export interface UpstreamSettings {
   outputLimits: Record<string, number>
 }
 
-export function upstreamUrl(account: Account, call: UpstreamCall): string {
+/** `path` (and a query) below the account's OpenAI-compatible base URL. */
+export function accountUrl(account: Account, path: string, search = ''): string {
   const base = (account.baseUrl || apiBaseFromResourceUrl(account.resourceUrl)).replace(/\/+$/, '')
-  return `${base}${call.route.upstreamPath ?? ''}${call.search}`
+  return `${base}${path}${search}`
 }
 
-/** Bearer credential, and for Qwen OAuth the DashScope headers the official CLI sends (protocol page §5). */
+/** Bearer credential, and for Qwen OAuth the DashScope headers the official CLI sends (docs/qwen-protocol.md §5). */
 export function upstreamHeaders(account: Account, call: UpstreamCall, settings: UpstreamSettings): Record<string, string> {
   const headers: Record<string, string> = {
+    ...call.headers,
     authorization: `Bearer ${bearerOf(account)}`,
     accept: call.accept ?? (call.stream ? 'text/event-stream' : 'application/json'),
   }
@@ -47,12 +36,18 @@ export function upstreamHeaders(account: Account, call: UpstreamCall, settings: 
   return headers
 }
 
-const OUTPUT_FIELDS = ['max_tokens', 'max_completion_tokens'] as const
+/** The fields that cap an answer's length, by the kind of body. */
+const OUTPUT_FIELDS: Record<BodyKind, readonly string[]> = {
+  chat: ['max_tokens', 'max_completion_tokens', 'max_output_tokens'],
+  completions: ['max_tokens'],
+  embeddings: [],
+  none: [],
+}
 
 /**
- * The body for this account: the model renamed for key accounts (`coder-model` → the provider's
- * name) and output limits capped, so clients with large defaults are not refused. Untouched
- * bodies go out byte for byte, unknown fields included.
+ * The body for this account: the model renamed (`coder-model` → the provider's name) and output
+ * limits capped, so clients with large defaults are not refused. Untouched bodies go out byte
+ * for byte, unknown fields included.
  */
 export function upstreamBody(account: Account, call: UpstreamCall, limits: Record<string, number>): string | undefined {
   if (!call.body) return undefined
@@ -61,33 +56,28 @@ export function upstreamBody(account: Account, call: UpstreamCall, limits: Recor
   const patch: Record<string, unknown> = {}
   let model = requested
   // Embeddings name their own models; a chat default would be wrong there.
-  if (call.route.kind !== 'embeddings' || requested) {
+  if (call.bodyKind !== 'embeddings' || requested) {
     model = upstreamModel(account, requested)
     if (model !== json.model) patch.model = model
   }
-  if (call.route.kind === 'chat' || call.route.kind === 'completions') {
-    const limit = (model && limits[model]) || (requested && limits[requested]) || undefined
-    for (const field of OUTPUT_FIELDS) {
+  const limit = (model && limits[model]) || (requested && limits[requested]) || undefined
+  if (limit) {
+    for (const field of OUTPUT_FIELDS[call.bodyKind]) {
       const value = json[field]
-      if (limit && typeof value === 'number' && value > limit) patch[field] = limit
+      if (typeof value === 'number' && value > limit) patch[field] = limit
     }
   }
   return Object.keys(patch).length > 0 ? JSON.stringify({ ...json, ...patch }) : text
 }
 
-export async function sendUpstream(
-  account: Account,
-  call: UpstreamCall,
-  settings: UpstreamSettings,
-  exchange: UpstreamExchange,
-): Promise<Response> {
+export async function sendUpstream(account: Account, call: UpstreamCall, settings: UpstreamSettings, exchange: UpstreamExchange): Promise<Response> {
   // A non-streaming answer sends its head only once the whole answer is generated.
-  const waitsForHead = call.stream || call.route.method === 'GET'
+  const waitsForHead = call.stream || call.method === 'GET'
   exchange.arm(waitsForHead ? settings.connectTimeoutMs : settings.idleTimeoutMs, 'the upstream did not answer in time')
   const body = upstreamBody(account, call, settings.outputLimits)
   try {
-    const response = await fetch(upstreamUrl(account, call), {
-      method: call.route.method,
+    const response = await fetch(call.url, {
+      method: call.method,
       headers: upstreamHeaders(account, call, settings),
       ...(body === undefined ? {} : { body }),
       signal: exchange.signal,
@@ -143,4 +133,61 @@ export function passthroughHeaders(upstream: Headers): Headers {
     if (!DROPPED_RESPONSE_HEADERS.has(name) && !name.startsWith('access-control-')) headers.append(name, value)
   }
   return headers
+}
+
+/** The upstream went silent for longer than a timeout allows. */
+export class UpstreamTimeout extends Error {
+  override readonly name = 'UpstreamTimeout'
+}
+
+/**
+ * One request to one account, with its own abort: the client leaving aborts it, and so does a
+ * timeout that is re-armed whenever the upstream shows life.
+ */
+export class UpstreamExchange {
+  private readonly controller = new AbortController()
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private readonly unlink: () => void
+  /** The client left: failures after this are not the account's fault. */
+  clientGone = false
+
+  constructor(clientSignal: AbortSignal | undefined) {
+    const onClientGone = () => {
+      this.clientGone = true
+      this.controller.abort(clientSignal?.reason ?? new DOMException('client went away', 'AbortError'))
+    }
+    if (clientSignal?.aborted) onClientGone()
+    clientSignal?.addEventListener('abort', onClientGone, { once: true })
+    this.unlink = () => clientSignal?.removeEventListener('abort', onClientGone)
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal
+  }
+
+  arm(ms: number, what: string): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = setTimeout(() => this.controller.abort(new UpstreamTimeout(`${what} (${Math.round(ms / 1000)} s)`)), ms)
+  }
+
+  abort(reason?: unknown): void {
+    this.controller.abort(reason)
+    this.finish()
+  }
+
+  /** Stops the timeout, still listening for the client: nothing is being waited for. */
+  disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  finish(): void {
+    this.disarm()
+    this.unlink()
+  }
+
+  /** What a failed read or fetch really failed on: our timeout or the client, when either fired. */
+  cause(error: unknown): unknown {
+    return this.controller.signal.aborted ? this.controller.signal.reason : error
+  }
 }

@@ -1,3 +1,6 @@
+import { ExitCode, QwenauthError } from '../lib/errors.ts'
+import { redact, registerSecret } from '../lib/redact.ts'
+
 /** One credential qwenauth can serve requests with: a Qwen OAuth login or an API key. */
 export type AccountKind = 'qwen-oauth' | 'api-key'
 
@@ -63,4 +66,39 @@ export function findAccount(doc: AccountsDoc, idOrLabel: string): Account | unde
   if (exact) return exact
   const byLabel = doc.accounts.filter((a) => a.label === idOrLabel)
   return byLabel.length === 1 ? byLabel[0] : undefined
+}
+
+/** The named account (an id, or a label that names one account), or a usage error listing the ids. */
+export function requireAccount(doc: AccountsDoc, idOrLabel: string): Account {
+  if (!idOrLabel.trim()) throw new QwenauthError('an account id or label is empty: name one (see `qwenauth status`)', ExitCode.usage)
+  const account = findAccount(doc, idOrLabel)
+  if (account) return account
+  const known = doc.accounts.map((a) => a.id).join(', ') || 'none; run `qwenauth login`'
+  throw new QwenauthError(`no account "${idOrLabel}" (accounts: ${known})`, ExitCode.usage)
+}
+
+/** A credential usable for at least `marginMs` more: any API key, or an OAuth token not about to expire. */
+export function hasUsableToken(account: Account, marginMs: number, now = Date.now()): boolean {
+  if (account.kind === 'api-key') return Boolean(account.apiKey)
+  return Boolean(account.accessToken) && (account.expiresAt ?? 0) - marginMs > now
+}
+
+/** What a client sends as its bearer: the API key, or the OAuth access token. */
+export function bearerOf(account: Account): string {
+  const credential = account.kind === 'api-key' ? account.apiKey : account.accessToken
+  if (!credential) throw new QwenauthError(`account ${account.label} has no usable credential: run \`qwenauth login\``, ExitCode.needsLogin)
+  return credential
+}
+
+/**
+ * Why an account last failed, as it is stored and shown. Redacted here, once: the text is often
+ * an upstream's own words, which may repeat a token or key, and every view shows it as stored.
+ */
+export function accountError(message: string, at: number, code?: string): AccountError {
+  return { message: redact(message), at, ...(code ? { code } : {}) }
+}
+
+/** Every secret an account holds, for the redaction of log lines. */
+export function registerAccountSecrets(accounts: readonly Account[]): void {
+  for (const a of accounts) for (const secret of [a.accessToken, a.refreshToken, a.apiKey]) registerSecret(secret)
 }

@@ -1,59 +1,71 @@
 import type { Storage } from 'unstorage'
+import { DEFAULTS } from '../defaults.ts'
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
-import { KEYS, LOCK_NAMES } from '../lib/paths.ts'
-import { emptyDoc, findAccount, type Account, type AccountsDoc } from './account-model.ts'
-import { readOfficialCreds, removeOfficialCreds, writeOfficialCreds, type OfficialCreds } from './creds-file.ts'
-import { reconcileWithCreds } from './creds-reconcile.ts'
-import { readOwnJson, writeJson } from './json-item.ts'
-import type { Locker } from './locker.ts'
+import { logger } from '../lib/logger.ts'
+import { LOCK_NAMES } from '../lib/paths.ts'
+import { accountError, hasUsableToken, requireAccount, type Account, type AccountsDoc } from './account-model.ts'
+import { AccountsDocument } from './accounts-document.ts'
+import { officialCredsOf, readOfficialCreds, removeOfficialCreds, writeOfficialCreds } from './creds-file.ts'
+import { sleep, type Locker, type Release } from './locker.ts'
+import { applyTokens, RefreshTokenRejected, type GrantedTokens, type RefreshGrant } from './tokens.ts'
+
+export interface FreshOptions {
+  /** Refresh when fewer than this many ms remain (default: the official CLI's 30 s). */
+  marginMs?: number
+  /** The caller saw this access token refused: refresh unless someone already replaced it. */
+  rejectedToken?: string
+  signal?: AbortSignal
+}
+
+const REFRESH_RETRY_DELAYS_MS = [500, 1500]
 
 /**
- * The multi-account document and its mirror in oauth_creds.json.
- * Lock order, everywhere: account lock, then the creds lock, then the store lock.
+ * The accounts and the protocol that keeps their credentials safe, in one place:
+ * - locks are always taken in the order account lock, creds lock (`oauth_creds.lock`, shared with
+ *   the official CLI, for the account mirrored in `oauth_creds.json`), store lock;
+ * - a refresh re-reads the account under its locks and refreshes only if still needed, so no two
+ *   processes (qwenauth or the official CLI) ever spend one rotating refresh token;
+ * - `oauth_creds.json` is written before `accounts.json`, so a process that dies in between
+ *   leaves the newer tokens where the next read adopts them.
+ * The refresh request itself (`grant`) comes from the caller; this file knows no OAuth server.
  */
-export class AccountStore {
-  constructor(
-    readonly storage: Storage,
-    readonly locker: Locker,
-    /** For messages: where the document lives. */
-    readonly where: string,
-    /** Keep oauth_creds.json in step (a directory store shared with the official CLI). */
-    readonly options: { mirrorCreds: boolean } = { mirrorCreds: true },
-  ) {}
+export class AccountStore extends AccountsDocument {
+  /** In-process sharing: concurrent callers for one account wait on the same refresh. */
+  private readonly inflight = new Map<string, Promise<Account>>()
+
+  private readonly grant: RefreshGrant | undefined
+
+  constructor(storage: Storage, locker: Locker, where: string, options: { mirrorCreds: boolean; grant?: RefreshGrant }) {
+    super(storage, locker, where, options.mirrorCreds)
+    this.grant = options.grant
+  }
 
   /** Whether this account's tokens live in oauth_creds.json too (and so need the official lock). */
   isMirrored(doc: AccountsDoc, id: string): boolean {
-    return this.options.mirrorCreds && doc.mirrored === id
+    return this.mirrorCreds && doc.mirrored === id
   }
 
-  private async officialCreds(): Promise<OfficialCreds | undefined> {
-    return this.options.mirrorCreds ? readOfficialCreds(this.storage) : undefined
-  }
-
-  /** The document with oauth_creds.json folded in (persisted when that changed anything). */
-  async read(): Promise<AccountsDoc> {
-    const doc = await this.load()
-    if (!reconcileWithCreds(doc, await this.officialCreds())) return doc
-    return this.update(() => {})
-  }
-
-  async get(idOrLabel: string): Promise<Account> {
-    const doc = await this.read()
-    return requireAccount(doc, idOrLabel)
-  }
-
-  /** Read-modify-write under the store lock; `change` edits the fresh document in place. */
-  async update<T>(change: (doc: AccountsDoc) => T | Promise<T>): Promise<AccountsDoc & { result: T }> {
-    const release = await this.locker.acquire(LOCK_NAMES.store)
-    try {
-      let doc = await this.load()
-      doc = reconcileWithCreds(doc, await this.officialCreds()) ?? doc
-      const result = await change(doc)
-      await writeJson(this.storage, KEYS.accounts, doc)
-      return Object.assign(doc, { result })
-    } finally {
-      await release?.()
+  /**
+   * The one way to get an account whose credential can be used right now. API keys are returned
+   * as they are; OAuth tokens are refreshed when they are about to expire, under the locks.
+   */
+  async fresh(idOrLabel: string, options: FreshOptions = {}): Promise<Account> {
+    const account = requireAccount(await this.read(), idOrLabel)
+    if (account.kind === 'api-key') return account
+    assertLoggedIn(account)
+    if (!needsRefresh(account, options)) return account
+    options.signal?.throwIfAborted()
+    let pending = this.inflight.get(account.id)
+    if (!pending) {
+      // Not tied to this caller's signal: one caller giving up (a client that went away) must not
+      // fail the others sharing the refresh, nor cut a refresh request the server may already have
+      // acted on (the rotated refresh token would be lost with the answer). Every wait is bounded.
+      const { signal: _callerOnly, ...shared } = options
+      pending = this.refreshUnderLock(account.id, shared).finally(() => this.inflight.delete(account.id))
+      pending.catch(() => {}) // callers that gave up no longer listen
+      this.inflight.set(account.id, pending)
     }
+    return untilAborted(pending, options.signal)
   }
 
   /**
@@ -61,7 +73,7 @@ export class AccountStore {
    * CLI uses the account qwenauth considers active.
    */
   async syncMirror(): Promise<void> {
-    if (!this.options.mirrorCreds) return
+    if (!this.mirrorCreds) return
     // The target's own lock first (the lock order): while a refresh of it is in flight, its
     // stored refresh token is being spent, and the official CLI must not be handed that one.
     // A pool reordered meanwhile is tried again, a bounded number of times.
@@ -90,7 +102,7 @@ export class AccountStore {
 
   /** Removes accounts; oauth_creds.json goes with the account it holds. A file we never wrote stays. */
   async remove(ids: string[]): Promise<void> {
-    if (!this.options.mirrorCreds) {
+    if (!this.mirrorCreds) {
       await this.update((d) => void (d.accounts = d.accounts.filter((a) => !ids.includes(a.id))))
       return
     }
@@ -113,45 +125,112 @@ export class AccountStore {
     }
   }
 
-  private async load(): Promise<AccountsDoc> {
-    const data = await readOwnJson(this.storage, KEYS.accounts, this.where)
-    if (data === undefined) return emptyDoc()
-    const doc = (data && typeof data === 'object' ? data : {}) as Partial<AccountsDoc>
-    if (typeof doc.version === 'number' && doc.version > 1) {
-      throw new QwenauthError(`${this.where} has a format this qwenauth does not know (version ${doc.version}); upgrade qwenauth`)
+  private async refreshUnderLock(id: string, options: FreshOptions): Promise<Account> {
+    const reread = async () => requireAccount(await this.read(), id)
+    // Between tries, another holder may have refreshed already: then there is nothing to do.
+    const waitOpts = { shouldStop: async () => !needsRefresh(await reread(), options) }
+    const releases: Release[] = []
+    try {
+      const accountLock = await this.locker.acquire(LOCK_NAMES.account(id), waitOpts)
+      if (!accountLock) return reread()
+      releases.push(accountLock)
+      // The mirrored account is also refreshed by the official CLI, which only knows its own lock.
+      if (this.isMirrored(await this.read(), id)) {
+        const credsLock = await this.locker.acquire(LOCK_NAMES.creds, waitOpts)
+        if (!credsLock) return reread()
+        releases.push(credsLock)
+      }
+      const current = await reread()
+      assertLoggedIn(current)
+      if (!needsRefresh(current, options)) return current
+      // A refresh spends the refresh token: first make sure the new one can be stored, or a full
+      // disk (or a store that cannot be written) would lose the login.
+      await this.update(() => {})
+      return await this.refreshAndSave(current)
+    } finally {
+      for (const release of releases.reverse()) await release()
     }
-    // Valid JSON can still be damaged (a hand edit, another tool): say so, not a TypeError later.
-    if (doc.version !== 1 || !Array.isArray(doc.accounts) || !doc.accounts.every(isAccountShaped)) {
-      throw new QwenauthError(`${this.where} is damaged (not a qwenauth accounts document): repair it, or move it aside and log in again`)
+  }
+
+  private async refreshAndSave(account: Account): Promise<Account> {
+    if (!this.grant) throw new QwenauthError(`cannot refresh the token of ${account.label}: this store was opened without an OAuth server`)
+    let tokens: GrantedTokens
+    try {
+      tokens = await this.grantWithRetry(this.grant, account.refreshToken ?? '')
+    } catch (error) {
+      if (error instanceof RefreshTokenRejected) return this.markRefreshRejected(account, error)
+      throw error
     }
-    return doc as AccountsDoc
+    const now = Date.now()
+    const refreshed = applyTokens(account, tokens, now)
+    // The official CLI reads only oauth_creds.json, so it is written first: if we die before
+    // accounts.json, the next read adopts the file's newer tokens instead of a dead refresh token.
+    if (this.isMirrored(await this.read(), account.id)) await writeOfficialCreds(this.storage, officialCredsOf(refreshed))
+    await this.update((doc) => {
+      const index = doc.accounts.findIndex((x) => x.id === account.id)
+      const stored = doc.accounts[index]
+      // Marks set meanwhile (a cooldown by the proxy) are the stored copy's; the tokens are ours.
+      if (stored) doc.accounts[index] = applyTokens(stored, tokens, now)
+    })
+    logger.debug(`refreshed the token of ${account.label}`)
+    return refreshed
+  }
+
+  /** 400/401 to the refresh: the login is dead, unless someone else already stored a new one. */
+  private async markRefreshRejected(account: Account, error: RefreshTokenRejected): Promise<Account> {
+    const { result: replaced } = await this.update((doc) => {
+      const a = doc.accounts.find((x) => x.id === account.id)
+      // Someone else (a program that ignored the lock) spent it first and stored the new one:
+      // the login is fine.
+      if (a && a.refreshToken !== account.refreshToken && a.status !== 'needs-login') return { ...a }
+      if (a) Object.assign(a, { status: 'needs-login', lastError: accountError(error.message, Date.now(), 'refresh_rejected'), updatedAt: Date.now() })
+      return undefined
+    })
+    if (replaced && hasUsableToken(replaced, 0)) return replaced
+    if (replaced) throw new QwenauthError(`the refresh token of ${account.label} was replaced while it was being used: try again`)
+    throw new QwenauthError(`account ${account.label} needs a new login: ${error.message}; run \`qwenauth login\``, ExitCode.needsLogin)
+  }
+
+  private async grantWithRetry(grant: RefreshGrant, refreshToken: string): Promise<GrantedTokens> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await grant(refreshToken)
+      } catch (error) {
+        const delay = REFRESH_RETRY_DELAYS_MS[attempt]
+        if (error instanceof RefreshTokenRejected || delay === undefined) throw error
+        logger.debug(`token refresh failed, retrying in ${delay} ms: ${(error as Error).message}`)
+        await sleep(delay)
+      }
+    }
   }
 }
 
-export function requireAccount(doc: AccountsDoc, idOrLabel: string): Account {
-  if (!idOrLabel.trim()) throw new QwenauthError('an account id or label is empty: name one (see `qwenauth status`)', ExitCode.usage)
-  const account = findAccount(doc, idOrLabel)
-  if (account) return account
-  const known = doc.accounts.map((a) => a.id).join(', ') || 'none; run `qwenauth login`'
-  throw new QwenauthError(`no account "${idOrLabel}" (accounts: ${known})`, ExitCode.usage)
+function needsRefresh(account: Account, options: FreshOptions): boolean {
+  if (options.rejectedToken && account.accessToken === options.rejectedToken) return true
+  return !hasUsableToken(account, options.marginMs ?? DEFAULTS.tokenRefreshMarginMs)
 }
 
-function isAccountShaped(value: unknown): boolean {
-  const a = value as Partial<Account> | null
-  return Boolean(a && typeof a === 'object' && typeof a.id === 'string' && typeof a.label === 'string' && (a.kind === 'qwen-oauth' || a.kind === 'api-key'))
+function assertLoggedIn(account: Account): void {
+  if (account.status === 'needs-login' || !account.refreshToken) {
+    throw new QwenauthError(
+      `account ${account.label} needs a new login (${account.lastError?.message ?? 'no refresh token'}): run \`qwenauth login\``,
+      ExitCode.needsLogin,
+    )
+  }
+}
+
+/** The work's result, or the signal's reason as soon as it aborts (the work goes on). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 /** The account oauth_creds.json should hold: the first Qwen OAuth login in pool order. */
 function mirrorTarget(doc: AccountsDoc): Account | undefined {
   return doc.accounts.find((a) => a.kind === 'qwen-oauth' && a.accessToken && a.refreshToken)
-}
-
-export function officialCredsOf(account: Account): OfficialCreds {
-  return {
-    access_token: account.accessToken ?? '',
-    refresh_token: account.refreshToken ?? '',
-    token_type: account.tokenType ?? 'Bearer',
-    ...(account.resourceUrl ? { resource_url: account.resourceUrl } : {}),
-    expiry_date: account.expiresAt ?? 0,
-  }
 }

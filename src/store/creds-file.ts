@@ -1,6 +1,8 @@
 import type { Storage } from 'unstorage'
 import { KEYS } from '../lib/paths.ts'
+import type { Account } from './account-model.ts'
 import { readText } from './json-item.ts'
+import type { GrantedTokens } from './tokens.ts'
 
 /** `~/.qwen/oauth_creds.json` exactly as the official CLI writes and reads it. */
 export interface OfficialCreds {
@@ -53,4 +55,26 @@ export async function writeOfficialCreds(storage: Storage, creds: OfficialCreds)
 
 export async function removeOfficialCreds(storage: Storage): Promise<void> {
   await storage.removeItem(KEYS.credsFile)
+}
+
+/** An account's tokens as the official CLI keeps them. */
+export function officialCredsOf(account: Account): OfficialCreds {
+  return {
+    access_token: account.accessToken ?? '',
+    refresh_token: account.refreshToken ?? '',
+    token_type: account.tokenType ?? 'Bearer',
+    ...(account.resourceUrl ? { resource_url: account.resourceUrl } : {}),
+    expiry_date: account.expiresAt ?? 0,
+  }
+}
+
+/** The file's tokens as tokens granted to an account. */
+export function tokensOfCreds(creds: OfficialCreds): GrantedTokens {
+  return {
+    accessToken: creds.access_token,
+    refreshToken: creds.refresh_token,
+    tokenType: creds.token_type,
+    expiresAt: creds.expiry_date,
+    ...(creds.resource_url ? { resourceUrl: creds.resource_url } : {}),
+  }
 }

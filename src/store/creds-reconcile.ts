@@ -1,12 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { tokenLabel, tokenSubject } from '../lib/jwt.ts'
-import { apiBaseFromResourceUrl } from '../auth/oauth/constants.ts'
 import type { Account, AccountsDoc } from './account-model.ts'
-import type { OfficialCreds } from './creds-file.ts'
+import { tokensOfCreds, type OfficialCreds } from './creds-file.ts'
+import { applyTokens } from './tokens.ts'
 
 export function oauthAccountId(subject: string | undefined): string {
   const seed = subject ? createHash('sha256').update(subject).digest('hex') : randomBytes(8).toString('hex')
   return `qwen-${seed.slice(0, 8)}`
+}
+
+/** A Qwen OAuth account with no tokens yet, for a login or an import to apply its tokens to. */
+export function newOAuthAccount(id: string, label: string, now: number): Account {
+  return { id, label, kind: 'qwen-oauth', provider: 'qwen-oauth', baseUrl: '', status: 'ok', createdAt: now, updatedAt: now }
 }
 
 /**
@@ -33,37 +38,13 @@ export function reconcileWithCreds(doc: AccountsDoc, creds: OfficialCreds | unde
     if (sameTokens(target)) return doc.mirrored === target.id ? undefined : { ...doc, mirrored: target.id }
     // Our copy is newer (we refreshed after the file was written): keep it.
     if (creds.expiry_date < (target.expiresAt ?? 0)) return undefined
-    const adopted: Account = {
-      ...target,
-      accessToken: creds.access_token,
-      refreshToken: creds.refresh_token,
-      tokenType: creds.token_type,
-      resourceUrl: creds.resource_url ?? target.resourceUrl,
-      baseUrl: apiBaseFromResourceUrl(creds.resource_url ?? target.resourceUrl),
-      expiresAt: creds.expiry_date,
-      subject: subject ?? target.subject,
-      status: target.status === 'needs-login' || target.status === 'not-served' ? 'ok' : target.status,
-      updatedAt: now,
-    }
+    const adopted = applyTokens(target, tokensOfCreds(creds), now)
+    // The official CLI logged in or refreshed with it: give the login another chance to serve.
+    if (adopted.status === 'not-served') adopted.status = 'ok'
     return { ...doc, mirrored: target.id, accounts: doc.accounts.map((a) => (a.id === target.id ? adopted : a)) }
   }
 
   const id = oauthAccountId(subject)
-  const imported: Account = {
-    id,
-    label: tokenLabel(creds.access_token) ?? id,
-    kind: 'qwen-oauth',
-    provider: 'qwen-oauth',
-    baseUrl: apiBaseFromResourceUrl(creds.resource_url),
-    accessToken: creds.access_token,
-    refreshToken: creds.refresh_token,
-    tokenType: creds.token_type,
-    ...(creds.resource_url ? { resourceUrl: creds.resource_url } : {}),
-    expiresAt: creds.expiry_date,
-    ...(subject ? { subject } : {}),
-    status: 'ok',
-    createdAt: now,
-    updatedAt: now,
-  }
+  const imported = applyTokens(newOAuthAccount(id, tokenLabel(creds.access_token) ?? id, now), tokensOfCreds(creds), now)
   return { ...doc, mirrored: id, accounts: [...doc.accounts, imported] }
 }

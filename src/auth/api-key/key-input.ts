@@ -1,4 +1,5 @@
 import { ExitCode, QwenauthError, usageError } from '../../lib/errors.ts'
+import { registerSecret } from '../../lib/redact.ts'
 
 /**
  * Where an API key comes from. Never from a command-line argument: other users see those in
@@ -33,7 +34,10 @@ export async function readApiKey(options: ApiKeyInputOptions): Promise<string> {
     : stdin.isTTY
       ? await promptHidden(`${options.providerTitle} API key (input hidden): `, stdin, options.output ?? process.stderr, options.signal)
       : await readPiped(stdin, options.signal)
-  return checkKey(raw.trim(), options)
+  const key = checkKey(raw.trim(), options)
+  // From here on a secret: no log line may show it.
+  registerSecret(key)
+  return key
 }
 
 function keyFromEnv(name: string, env: NodeJS.ProcessEnv): string {

@@ -1,6 +1,6 @@
 import type { Context } from '../../context.ts'
 import { logger } from '../../lib/logger.ts'
-import { registerSecret, secretHint } from '../../lib/redact.ts'
+import { secretHint } from '../../lib/redact.ts'
 import { readApiKey } from './key-input.ts'
 import { QWEN_OAUTH_DEFAULT_MODEL, resolveProvider, type ResolvedProvider } from './providers.ts'
 import { saveKeyAccount, type SavedKeyAccount } from './save-key-account.ts'
@@ -29,7 +29,6 @@ export async function runKeyLogin(ctx: Context, options: KeyLoginOptions): Promi
     ...(target.preset?.keyEnv ? { suggestedEnv: target.preset.keyEnv } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   })
-  registerSecret(apiKey)
   // Nothing is saved unless the provider accepts the key (or the user chose not to ask).
   const listed = options.verify ? (await verifyApiKey(target.baseUrl, apiKey, options.signal ? { signal: options.signal } : {})).models : []
   const model = chooseModel(target, options.model, listed)

@@ -19,7 +19,7 @@ export interface ProviderPreset {
 export const QWEN_OAUTH_PROVIDER = 'qwen-oauth'
 export const CUSTOM_PROVIDER = 'custom'
 
-/** Qwen OAuth's own model ids (protocol page §5); `coder-model` is the one left in 0.24.x. */
+/** Qwen OAuth's own model ids (docs/qwen-protocol.md §5); `coder-model` is the one left in 0.24.x. */
 export const QWEN_OAUTH_DEFAULT_MODEL = 'coder-model'
 
 export const PROVIDERS: readonly ProviderPreset[] = [

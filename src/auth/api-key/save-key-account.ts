@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import type { Context } from '../../context.ts'
-import { registerSecret } from '../../lib/redact.ts'
 import type { Account, AccountsDoc } from '../../store/account-model.ts'
 import { CUSTOM_PROVIDER } from './providers.ts'
 
@@ -29,7 +28,6 @@ export interface SavedKeyAccount {
  * account in place, keeping its position, instead of adding a twin.
  */
 export async function saveKeyAccount(ctx: Context, input: KeyAccountInput): Promise<SavedKeyAccount> {
-  registerSecret(input.apiKey)
   const now = Date.now()
   const { result } = await ctx.accounts.update((doc): SavedKeyAccount => {
     const existing = doc.accounts.find((a) => isSameKey(a, input))

@@ -4,9 +4,10 @@ import { sleep } from '../../store/locker.ts'
 import { DEVICE_CODE_PATH, DEVICE_GRANT_TYPE, QWEN_CLIENT_ID, QWEN_SCOPE, TOKEN_PATH } from './constants.ts'
 import { oauthErrorText, postForm } from './http.ts'
 import { createPkcePair } from './pkce.ts'
-import { parseTokenResponse, type TokenResponse } from './token-response.ts'
+import type { GrantedTokens } from '../../store/tokens.ts'
+import { parseTokenResponse } from './token-response.ts'
 
-/** RFC 8628 device authorization with PKCE, protocol page §1. */
+/** RFC 8628 device authorization with PKCE, docs/qwen-protocol.md §1. */
 export interface DeviceAuthorization {
   deviceCode: string
   userCode: string
@@ -56,7 +57,7 @@ export async function requestDeviceAuthorization(oauthUrl: string, signal?: Abor
  * Polls until the user approves, then returns the tokens. Every other outcome ends in its own
  * error and exit code. The interval only ever grows.
  */
-export async function pollForTokens(oauthUrl: string, auth: DeviceAuthorization, signal?: AbortSignal): Promise<TokenResponse> {
+export async function pollForTokens(oauthUrl: string, auth: DeviceAuthorization, signal?: AbortSignal): Promise<GrantedTokens> {
   let intervalMs = auth.intervalSec * 1000
   for (;;) {
     const remaining = auth.expiresAt - Date.now()

@@ -1,0 +1,35 @@
+/**
+ * Every default qwenauth has, stated once. Flags, environment variables and options fall back
+ * to these; help texts and the README quote them from here.
+ */
+export const DEFAULTS = {
+  /** `token` refreshes a token with less than this left (the official CLI's margin, docs/qwen-protocol.md §4). */
+  tokenRefreshMarginMs: 30_000,
+  /** `env` and `exec --direct` hand out real tokens that must last a while. */
+  directRefreshMarginMs: 10 * 60_000,
+  /** Which account serves first: the active one until it fails. */
+  strategy: 'fill-first',
+  /** Rest after a `429 insufficient_quota` (QWENAUTH_QUOTA_COOLDOWN_MS). */
+  quotaCooldownMs: 30 * 60_000,
+  /** Rest after another 429 that names no Retry-After. */
+  rateLimitCooldownMs: 60_000,
+  /** Largest request body (QWENAUTH_MAX_BODY_BYTES). */
+  maxBodyBytes: 32 * 1024 * 1024,
+  /** Wait for the head of a streaming answer or a GET (QWENAUTH_CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs: 30_000,
+  /** Longest upstream silence, a non-streaming answer included (QWENAUTH_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs: 10 * 60_000,
+  /** Upstream 5xx answers and network errors tolerated per request before giving up. */
+  maxTransientRetries: 2,
+  /** Output token caps by model (Qwen OAuth's models, docs/qwen-protocol.md §5; QWENAUTH_MAX_OUTPUT_TOKENS). */
+  outputLimits: { 'coder-model': 65_536, 'vision-model': 8_192 } as Readonly<Record<string, number>>,
+  /** How old the pool's snapshot of the accounts may get (QWENAUTH_POOL_REFRESH_MS). */
+  poolRefreshMs: 1000,
+  /** `serve`'s address. */
+  host: '127.0.0.1',
+  port: 8787,
+  /** How long `serve` lets requests in flight finish on SIGTERM. */
+  drainMs: 5000,
+  /** One refresh request (QWENAUTH_REFRESH_TIMEOUT_MS; the official CLI's 30 s). */
+  refreshTimeoutMs: 30_000,
+} as const

@@ -1,0 +1,104 @@
+import type { Account } from '../../store/account-model.ts'
+import type { JsonBody } from '../body.ts'
+
+/**
+ * The seam between an inbound protocol (what the client speaks: OpenAI chat completions,
+ * Anthropic Messages, OpenAI Responses) and the failover core (which accounts, in what order,
+ * with which credential, and what their failures mean). A protocol turns the client's request
+ * into one upstream call per account (translated to chat completions, or native where the
+ * account's provider speaks the client's protocol) and says how the answer goes back; the core
+ * never looks inside either. Adding a protocol adds a file here and a line in routes.ts.
+ */
+export interface InboundProtocol {
+  /** An answer qwenauth makes itself (bad input, no account can serve), in this protocol's shape. */
+  error(error: ProxyError): Response
+  /** What to send for this request, or why it cannot be sent (answered with `error`). */
+  plan(request: InboundRequest): Plan | ProxyError
+}
+
+export interface InboundRequest {
+  /** The path as routed (`/v1/chat/completions`). */
+  path: string
+  /** The client's query string, `?…` or empty. */
+  search: string
+  /** The JSON body of a POST; undefined for GET. */
+  body: JsonBody | undefined
+  headers: Headers
+}
+
+export interface Plan {
+  /** The call for this account, or undefined when it cannot serve this kind of request at all. */
+  callFor(account: Account): UpstreamCall | undefined
+}
+
+/** What a request body is, for the per-account rewrite (model names, output caps) in upstream.ts. */
+export type BodyKind = 'chat' | 'completions' | 'embeddings' | 'none'
+
+/** Where token counts sit in an answer. */
+export type UsageFormat = 'openai' | 'anthropic' | 'responses'
+
+/** One request to one account's API. The credential and per-account rewrites are added by the core. */
+export interface UpstreamCall {
+  method: 'GET' | 'POST'
+  /** The full URL, query included. */
+  url: string
+  body: JsonBody | undefined
+  bodyKind: BodyKind
+  stream: boolean
+  accept: string | null
+  /** Headers of the protocol's own (`anthropic-version`, …), beside the credential and provider headers. */
+  headers?: Record<string, string>
+  usage: UsageFormat
+  /** How the answer goes back to the client. */
+  render: Renderer
+}
+
+export interface Renderer {
+  /**
+   * A whole answer (a JSON body, or a 4xx about the request itself) as the client gets it;
+   * absent, it goes out byte for byte.
+   */
+  whole?(status: number, bytes: Uint8Array): { status: number; body: string | Uint8Array; contentType: string }
+  /** A translator for a streamed answer, one per request; absent, events go out unchanged. */
+  stream?(): StreamTranslator
+  /** The text of the event that ends a stream the upstream broke after it started. */
+  streamFailure(message: string): string
+}
+
+export interface StreamTranslator {
+  /** The `data:` payload of one complete upstream event → whole client events (possibly none). */
+  event(data: string): string
+  /** The upstream finished: whatever the client is still owed. */
+  end(): string
+  /** The upstream broke after the stream started: the closing error in this protocol's shape. */
+  failure?(message: string): string
+  /** Sent while the upstream is silent (Anthropic's `ping`), at most every `keepAliveMs`. */
+  keepAlive?(): string
+}
+
+/** OpenAI's error types, which the other protocols map onto their own. */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'insufficient_quota'
+  | 'rate_limit_error'
+  | 'server_error'
+  | 'service_unavailable'
+
+/** An answer qwenauth makes up itself, before a protocol gives it its shape. */
+export interface ProxyError {
+  status: number
+  message: string
+  type: ErrorType
+  code: string
+  headers?: Record<string, string>
+}
+
+export function proxyError(status: number, message: string, type: ErrorType, code: string, headers?: Record<string, string>): ProxyError {
+  return { status, message, type, code, ...(headers ? { headers } : {}) }
+}
+
+export function isProxyError(value: unknown): value is ProxyError {
+  return typeof value === 'object' && value !== null && 'status' in value && 'code' in value && 'message' in value && !('callFor' in value)
+}

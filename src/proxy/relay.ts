@@ -1,0 +1,169 @@
+import { errorText } from '../lib/errors.ts'
+import { redact } from '../lib/redact.ts'
+import type { Account } from '../store/account-model.ts'
+import type { AttemptFailure } from './failover.ts'
+import type { UpstreamCall, UsageFormat } from './protocols/protocol.ts'
+import type { RequestRecord } from './request-log.ts'
+import { relaySse, type RelayEnd } from './sse.ts'
+import type { ProxyState } from './state.ts'
+import { passthroughHeaders, readAll, type UpstreamExchange } from './upstream.ts'
+
+export interface Usage {
+  promptTokens: number
+  completionTokens: number
+}
+
+/** How often a silent upstream gets a keep-alive event, where the client's protocol has one. */
+const KEEP_ALIVE_MS = 10_000
+
+/**
+ * Turns an upstream answer the client should get (2xx, or a 4xx about the request itself) into
+ * the client's response, in the client's protocol (`call.render`), and counts it. Until the
+ * first byte of it is in hand the attempt can still fail over; after that, a stream that breaks
+ * ends with an error event instead.
+ */
+export async function deliver(
+  state: ProxyState,
+  account: Account,
+  call: UpstreamCall,
+  upstream: Response,
+  exchange: UpstreamExchange,
+  record: RequestRecord,
+): Promise<Response | AttemptFailure> {
+  const { idleTimeoutMs } = state.settings
+  const headers = passthroughHeaders(upstream.headers)
+  const isStream = upstream.ok && (upstream.headers.get('content-type') ?? '').includes('text/event-stream')
+
+  if (!isStream) {
+    let bytes: Uint8Array
+    try {
+      bytes = await readAll(upstream, exchange, idleTimeoutMs)
+    } catch (error) {
+      exchange.finish()
+      return failedBeforeFirstByte(state, account, exchange, error)
+    }
+    exchange.finish()
+    if (!upstream.ok) bytes = redactedError(bytes)
+    const usage = upstream.ok ? findUsage(tailText(bytes), call.usage) : undefined
+    countServed(state, account, upstream.status, usage, upstream.ok ? undefined : `${upstream.status} ${tailText(bytes).slice(0, 200)}`)
+    record.usage = usage
+    if (!call.render.whole) return new Response(bytes.byteLength > 0 ? (bytes as Uint8Array<ArrayBuffer>) : null, { status: upstream.status, headers })
+    const rendered = call.render.whole(upstream.status, bytes)
+    headers.set('content-type', rendered.contentType)
+    return new Response(rendered.body as BodyInit, { status: rendered.status, headers })
+  }
+
+  const reader = (upstream.body as ReadableStream<Uint8Array>).getReader()
+  let first: ReadableStreamReadResult<Uint8Array>
+  try {
+    first = await reader.read()
+  } catch (error) {
+    exchange.finish()
+    return failedBeforeFirstByte(state, account, exchange, error)
+  }
+  if (first.done) {
+    exchange.finish()
+    return failedBeforeFirstByte(state, account, exchange, new Error('the upstream ended the stream before its first event'))
+  }
+  // The idle timeout runs only while the relay waits on the upstream: a client that reads
+  // slowly is no silence of the upstream (and aborting a fetch whose body is already in hand
+  // leaves its reader hanging forever under Node's undici).
+  exchange.disarm()
+
+  record.deferred = true
+  let usage: Usage | undefined
+  const translator = call.render.stream?.()
+  const stream = relaySse(reader, first.value, {
+    onWaiting: () => exchange.arm(idleTimeoutMs, 'the upstream went silent'),
+    onActivity: () => exchange.disarm(),
+    onEvents: (text) => {
+      if (text.includes('"usage"') || text.includes('_tokens"')) usage = mergeUsage(usage, findUsage(text, call.usage))
+    },
+    abortUpstream: (reason) => exchange.abort(reason),
+    failureEvent: (error) =>
+      call.render.streamFailure(
+        `the upstream stream of account ${account.label} broke after it started (${errorText(exchange.cause(error))}); the answer is incomplete, retry the request`,
+      ),
+    onEnd: (end) => finishStream(state, account, exchange, record, end, usage),
+    ...(translator ? { translator, keepAliveMs: KEEP_ALIVE_MS } : {}),
+  })
+  if (translator) headers.set('content-type', 'text/event-stream; charset=utf-8')
+  headers.set('cache-control', 'no-cache')
+  headers.set('x-accel-buffering', 'no')
+  return new Response(stream, { status: upstream.status, headers })
+}
+
+function finishStream(state: ProxyState, account: Account, exchange: UpstreamExchange, record: RequestRecord, end: RelayEnd, usage: Usage | undefined): void {
+  exchange.finish()
+  record.usage = usage
+  if (end.kind === 'failed') {
+    const reason = `stream broke: ${errorText(exchange.cause(end.error))}`
+    countServed(state, account, 502, usage, reason)
+    return record.end(200, `(${reason})`)
+  }
+  countServed(state, account, 200, usage)
+  record.end(end.kind === 'cancelled' ? 'client-closed' : 200)
+}
+
+export function failedBeforeFirstByte(state: ProxyState, account: Account, exchange: UpstreamExchange, error: unknown): AttemptFailure {
+  const reason = `failed before answering: ${errorText(exchange.cause(error))}`
+  if (!exchange.clientGone) countServed(state, account, 502, undefined, reason)
+  return { accountId: account.id, label: account.label, reason, transient: true }
+}
+
+/** One request's outcome in the account's counters; a success also ends a lapsed cooldown mark. */
+export function countServed(state: ProxyState, account: Account, status: number, usage?: Usage, error?: string): void {
+  const now = state.settings.now()
+  const failed = status >= 400
+  state.stats.add(account.id, {
+    requests: 1,
+    failures: failed ? 1 : 0,
+    promptTokens: usage?.promptTokens ?? 0,
+    completionTokens: usage?.completionTokens ?? 0,
+    lastUsedAt: now,
+    ...(failed && error ? { lastError: { message: error, at: now } } : {}),
+  })
+  if (!failed) state.pool.markServedAgain(account)
+}
+
+const USAGE_FIELDS: Record<UsageFormat, [prompt: RegExp, completion: RegExp]> = {
+  openai: [/"prompt_tokens"\s*:\s*(\d+)/, /"completion_tokens"\s*:\s*(\d+)/],
+  anthropic: [/"input_tokens"\s*:\s*(\d+)/, /"output_tokens"\s*:\s*(\d+)/],
+  responses: [/"input_tokens"\s*:\s*(\d+)/, /"output_tokens"\s*:\s*(\d+)/],
+}
+
+/**
+ * The token counts of the last `usage` object in a JSON answer or a run of SSE events. A regex
+ * over the text after the last `"usage"` instead of a full parse: answers can be megabytes,
+ * and `"usage"` inside generated text is escaped (`\"usage\"`), so it cannot match.
+ */
+export function findUsage(text: string, format: UsageFormat = 'openai'): Usage | undefined {
+  const at = text.lastIndexOf('"usage"')
+  if (at === -1) return undefined
+  const rest = text.slice(at, at + 1000)
+  if (/^"usage"\s*:\s*null/.test(rest)) return undefined
+  const [promptField, completionField] = USAGE_FIELDS[format]
+  const prompt = promptField.exec(rest)
+  const completion = completionField.exec(rest)
+  if (!prompt && !completion) return undefined
+  return { promptTokens: Number(prompt?.[1] ?? 0), completionTokens: Number(completion?.[1] ?? 0) }
+}
+
+/** Streams may report input and output counts in different events (Anthropic): keep what each said last. */
+function mergeUsage(before: Usage | undefined, next: Usage | undefined): Usage | undefined {
+  if (!next || !before) return next ?? before
+  return { promptTokens: next.promptTokens || before.promptTokens, completionTokens: next.completionTokens || before.completionTokens }
+}
+
+/** Usage sits at the end of an answer; decoding a whole large answer for it would waste time. */
+function tailText(bytes: Uint8Array): string {
+  const start = Math.max(0, bytes.byteLength - 4096)
+  return new TextDecoder().decode(start === 0 ? bytes : bytes.subarray(start))
+}
+
+/** Some upstreams echo the request's credential in an error; the client never gets to see it. */
+function redactedError(bytes: Uint8Array): Uint8Array {
+  const text = new TextDecoder().decode(bytes)
+  const clean = redact(text)
+  return clean === text ? bytes : new TextEncoder().encode(clean)
+}
