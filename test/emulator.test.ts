@@ -632,6 +632,57 @@ describe('chat completions', () => {
     expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('tool_calls');
   });
 
+  it('answers scripted replies in order: parallel tool calls, reasoning, a length stop, cached tokens', async () => {
+    const emu = await start({ apiKeys: ['k'] });
+    const tools = ['read', 'write'].map((name) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: {} } } }));
+    emu.queueReplies(
+      { toolCalls: [{ name: 'read', arguments: { path: 'a' } }, { name: 'write', arguments: '{"path":"b"}', id: 'call_fixed' }] },
+      { text: 'partial', reasoning: 'hmm', finishReason: 'length', cachedTokens: 7 },
+    );
+    type Answer = { choices: Array<{ finish_reason: string; message: { content: string | null; reasoning_content?: string; tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }> } }>; usage: { prompt_tokens_details?: { cached_tokens: number } } };
+    const first = (await (await api(emu, '/v1/chat/completions', 'k', { ...hello, tools })).json()) as Answer;
+    expect(first.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(first.choices[0]?.message.tool_calls?.map((c) => [c.function.name, c.function.arguments])).toEqual([['read', '{"path":"a"}'], ['write', '{"path":"b"}']]);
+    expect(first.choices[0]?.message.tool_calls?.[1]?.id).toBe('call_fixed');
+    const streamed = sseData(await (await api(emu, '/v1/chat/completions', 'k', { ...hello, stream: true, stream_options: { include_usage: true } })).text());
+    const chunks = streamed.slice(0, -1).map((e) => JSON.parse(e) as { choices: Array<{ delta: { content?: string; reasoning_content?: string }; finish_reason: string | null }>; usage?: Answer['usage'] })
+    expect(chunks.map((c) => c.choices[0]?.delta.reasoning_content ?? '').join('')).toBe('hmm');
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('partial');
+    expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe('length');
+    expect(chunks.at(-1)?.usage?.prompt_tokens_details).toEqual({ cached_tokens: 7 });
+    // Then the default again.
+    expect(((await (await api(emu, '/v1/chat/completions', 'k', hello)).json()) as Answer).choices[0]?.message.content).toMatch(/^Hello from/);
+  });
+
+  it('reasons when asked with enable_thinking, and ends text at a stop sequence without saying which', async () => {
+    const emu = await start({ apiKeys: ['k'], reply: 'one two three' });
+    type Answer = { choices: Array<{ finish_reason: string; message: { content: string; reasoning_content?: string } }> };
+    const thinking = (await (await api(emu, '/v1/chat/completions', 'k', { ...hello, enable_thinking: true, thinking_budget: 100 })).json()) as Answer;
+    expect(thinking.choices[0]?.message.reasoning_content).toBeTruthy();
+    expect((await api(emu, '/v1/chat/completions', 'k', { ...hello, enable_thinking: true, thinking_budget: 0 })).status).toBe(400);
+    const stopped = (await (await api(emu, '/v1/chat/completions', 'k', { ...hello, stop: ['three', 'two'] })).json()) as Answer;
+    expect(stopped.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: 'one ' } });
+  });
+
+  it('refuses conversations the real API refuses: unknown roles and parts, orphan tool results, malformed tool calls', async () => {
+    const emu = await start({ apiKeys: ['k'] });
+    const bad = [
+      [{ role: 'developer', content: 'x' }],
+      [{ role: 'user', content: [{ type: 'input_text', text: 'x' }] }],
+      [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'call_nobody_made', content: 'r' }],
+      [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: { a: 1 } } }] }],
+      [{ role: 'user' }],
+    ];
+    for (const messages of bad) expect((await api(emu, '/v1/chat/completions', 'k', { ...hello, messages })).status, JSON.stringify(messages)).toBe(400);
+    const good = [
+      { role: 'system', content: 's' },
+      { role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'r' },
+    ];
+    expect((await api(emu, '/v1/chat/completions', 'k', { ...hello, messages: good })).status).toBe(200);
+  });
+
   it('flushes each event at once, spaced by the stream delay', async () => {
     const emu = await start({ apiKeys: ['k'], streamDelayMs: 60 });
     const started = Date.now();
