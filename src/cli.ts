@@ -5,6 +5,7 @@ import { describeFsError, ExitCode, QwenauthError } from './lib/errors.ts'
 import { installInterruptHandlers } from './lib/interrupt.ts'
 import { logger } from './lib/logger.ts'
 import { redact } from './lib/redact.ts'
+import { checkStorageSpec } from './lib/storage-spec.ts'
 import { VERSION } from './lib/version.ts'
 
 // Sub-commands load on demand so `--version`, `--help` and `token` start fast.
@@ -34,16 +35,20 @@ async function resolveCommand(rawArgs: string[]): Promise<[CommandDef, CommandDe
 
 /**
  * `--storage <dir|redis://…>` may stand anywhere before `--`, for every command; it is the
- * same as QWENAUTH_STORAGE, so the commands themselves need not know it.
+ * same as QWENAUTH_STORAGE, so the commands themselves need not know it. It is checked here,
+ * before any command runs: a missing or mistyped value must not fall back to another store.
  */
 function takeStorageFlag(rawArgs: string[]): string[] {
   const end = rawArgs.includes('--') ? rawArgs.indexOf('--') : rawArgs.length
   const out: string[] = []
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i] ?? ''
-    if (i < end && arg.startsWith('--storage=')) process.env.QWENAUTH_STORAGE = arg.slice('--storage='.length)
-    else if (i < end && arg === '--storage' && i + 1 < end) process.env.QWENAUTH_STORAGE = rawArgs[++i]
-    else out.push(arg)
+    if (i < end && arg.startsWith('--storage=')) process.env.QWENAUTH_STORAGE = checkStorageSpec(arg.slice('--storage='.length), '--storage')
+    else if (i < end && arg === '--storage') {
+      const next = i + 1 < end ? rawArgs[i + 1] : undefined
+      const value = next !== undefined && !(next.startsWith('-') && next.length > 1) ? rawArgs[++i] : undefined
+      process.env.QWENAUTH_STORAGE = checkStorageSpec(value, '--storage')
+    } else out.push(arg)
   }
   return out
 }

@@ -2,6 +2,7 @@ import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
 import { usageError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
+import { checkStorageSpec } from '../lib/storage-spec.ts'
 import type { Account } from '../store/account.ts'
 
 export interface StoreCopyOptions {
@@ -16,6 +17,8 @@ export interface StoreCopyOptions {
  * live refresh token with a spent one. The target's other accounts stay, after the copied ones.
  */
 export async function runStoreCopy(options: StoreCopyOptions): Promise<Account[]> {
+  checkStorageSpec(options.from, '--from')
+  checkStorageSpec(options.to, '--to')
   if (options.from === options.to) throw usageError('--from and --to name the same store')
   const source = createContext(process.env, options.from)
   const target = createContext(process.env, options.to)
