@@ -58,9 +58,22 @@ export function effectiveStatus(account: Account, now = Date.now()): AccountStat
   return account.status
 }
 
+/**
+ * The account a name means, most specific first: the exact id; else the label, exactly and then
+ * regardless of case (emails are not case-sensitive); else a unique id prefix, as git and docker
+ * take short ids. Undefined when nothing matches or the name is ambiguous at its level.
+ */
 export function findAccount(doc: AccountsDoc, idOrLabel: string): Account | undefined {
-  const exact = doc.accounts.find((a) => a.id === idOrLabel)
-  if (exact) return exact
-  const byLabel = doc.accounts.filter((a) => a.label === idOrLabel)
-  return byLabel.length === 1 ? byLabel[0] : undefined
+  const lower = idOrLabel.toLowerCase()
+  const levels: Array<(a: Account) => boolean> = [
+    (a) => a.id === idOrLabel,
+    (a) => a.label === idOrLabel,
+    (a) => a.label.toLowerCase() === lower,
+    (a) => a.id.toLowerCase().startsWith(lower),
+  ]
+  for (const matches of levels) {
+    const found = doc.accounts.filter(matches)
+    if (found.length > 0) return found.length === 1 ? found[0] : undefined
+  }
+  return undefined
 }

@@ -132,6 +132,12 @@ export function requireAccount(doc: AccountsDoc, idOrLabel: string): Account {
   if (!idOrLabel.trim()) throw new QwenauthError('an account id or label is empty: name one (see `qwenauth status`)', ExitCode.usage)
   const account = findAccount(doc, idOrLabel)
   if (account) return account
+  const lower = idOrLabel.toLowerCase()
+  const candidates = doc.accounts.filter((a) => a.label.toLowerCase() === lower || a.id.toLowerCase().startsWith(lower))
+  if (candidates.length > 1) {
+    const listed = candidates.map((a) => `${a.id} (${a.label})`).join(', ')
+    throw new QwenauthError(`"${idOrLabel}" names more than one account: ${listed}; give more of the id`, ExitCode.usage)
+  }
   const known = doc.accounts.map((a) => a.id).join(', ') || 'none; run `qwenauth login`'
   throw new QwenauthError(`no account "${idOrLabel}" (accounts: ${known})`, ExitCode.usage)
 }
