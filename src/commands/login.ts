@@ -7,6 +7,7 @@ import { createContext } from '../context.ts'
 import { usageError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import type { Account } from '../store/account.ts'
+import { checkStoreWritable } from '../store/writable.ts'
 import { jsonArg, printOut } from './_shared.ts'
 
 export interface LoginOptions {
@@ -22,6 +23,7 @@ export interface LoginOptions {
 
 export async function runLogin(options: LoginOptions): Promise<Account> {
   const ctx = createContext()
+  await checkStoreWritable(ctx)
   if (options.provider !== undefined && options.provider !== QWEN_OAUTH_PROVIDER) {
     const saved = await runKeyLogin(ctx, {
       provider: options.provider,
