@@ -2,7 +2,7 @@ import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
 import { usageError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
-import { logger } from '../lib/logger.ts'
+import { logger, timestampLines } from '../lib/logger.ts'
 import { STRATEGIES, type Strategy } from '../pool/pool.ts'
 import { startProxyServer, type ProxyServer } from '../proxy/server.ts'
 import { printOut } from './_shared.ts'
@@ -19,6 +19,7 @@ export interface ServeOptions {
 
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
 export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): Promise<ProxyServer> {
+  timestampLines()
   const apiKeys = [...(options.apiKeys ?? []), ...(env.QWENAUTH_API_KEYS ?? '').split(',')].map((k) => k.trim()).filter(Boolean)
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? 8787
