@@ -5,6 +5,8 @@ import { releaseInterruptHandlers } from '../lib/interrupt.ts'
 import { logger, timestampLines } from '../lib/logger.ts'
 import { STRATEGIES, type Strategy } from '../pool/pool.ts'
 import { startProxyServer, type ProxyServer } from '../proxy/server.ts'
+import { PROXY_ENV, REFRESH_ENV } from './_environment.ts'
+import { withExtras } from './_extras.ts'
 import { printOut } from './_shared.ts'
 
 export interface ServeOptions {
@@ -84,14 +86,14 @@ function repeatedFlag(rawArgs: string[], name: string): string[] {
   return values
 }
 
-export default defineCommand({
+export default withExtras(defineCommand({
   meta: { name: 'serve', description: 'Run an OpenAI-compatible proxy that keeps tokens fresh and fails over between accounts' },
   args: {
     host: { type: 'string', description: 'Address to listen on (anything beyond loopback needs --api-key)', default: '127.0.0.1' },
     port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: '8787' },
     'api-key': { type: 'string', description: 'Key clients must send (Bearer or x-api-key); repeatable; also QWENAUTH_API_KEYS=k1,k2', valueHint: 'key' },
-    strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', default: 'fill-first' },
-    'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)' },
+    strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', valueHint: 'fill-first|round-robin', default: 'fill-first' },
+    'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)', valueHint: 'UA' },
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
   },
   async run({ args, rawArgs }) {
@@ -108,4 +110,4 @@ export default defineCommand({
     await stopOnSignals(server)
     logger.info('stopped')
   },
-})
+}), { env: ['QWENAUTH_API_KEYS', ...REFRESH_ENV, ...PROXY_ENV], values: { strategy: STRATEGIES } })

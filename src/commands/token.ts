@@ -3,6 +3,8 @@ import { parseDuration } from '../lib/duration.ts'
 import { createContext } from '../context.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import { bearerOf, freshAccount } from '../pool/fresh-account.ts'
+import { REFRESH_ENV } from './_environment.ts'
+import { withExtras } from './_extras.ts'
 import { accountArg, pickAccount, printOut } from './_shared.ts'
 
 export interface TokenOptions {
@@ -22,7 +24,7 @@ export async function runToken(options: TokenOptions): Promise<string> {
   return bearerOf(fresh)
 }
 
-export default defineCommand({
+export default withExtras(defineCommand({
   meta: { name: 'token', description: 'Print a valid access token (refreshed if needed) on stdout, for scripts' },
   args: {
     ...accountArg,
@@ -36,4 +38,4 @@ export default defineCommand({
       }),
     )
   },
-})
+}), { env: REFRESH_ENV, values: { account: 'account' } })
