@@ -67,6 +67,7 @@ describe('every command refuses what it does not take (exit 2, one line, a guess
     [['use', 'x', '--json']],
     [['reset', '--all', '--json']],
     [['store', 'copy', '--from', 'a', '--to=b', '--json']],
+    [['completion', 'fish']],
     [['help', 'store', 'copy']],
   ])('accepts %j', async (argv) => {
     await expect(check(argv)).resolves.toBeUndefined()
@@ -110,6 +111,7 @@ describe('help', () => {
       env: ['QWENAUTH_OAUTH_URL', 'QWEN_CODE_SYSTEM_SETTINGS_PATH'],
       exec: ['QWENAUTH_OAUTH_URL', 'QWEN_CODE_SYSTEM_SETTINGS_PATH', 'QWENAUTH_QUOTA_COOLDOWN_MS'],
       serve: ['QWENAUTH_API_KEYS', 'QWENAUTH_USER_AGENT', 'QWENAUTH_CONNECT_TIMEOUT_MS'],
+      completion: [],
     }
     for (const [name, own] of Object.entries(expected)) {
       const help = await renderHelp(await resolveCommand([name]), { isTTY: false })

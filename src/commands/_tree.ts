@@ -17,6 +17,7 @@ export const root = defineCommand({
     exec: () => import('./exec.ts').then((m) => m.default),
     serve: () => import('./serve.ts').then((m) => m.default),
     store: () => import('./store.ts').then((m) => m.default),
+    completion: () => import('./completion.ts').then((m) => m.default),
     help: () => import('./help.ts').then((m) => m.default),
   },
 })
