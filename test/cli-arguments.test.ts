@@ -49,6 +49,23 @@ describe('every command refuses what it does not take (exit 2, one line, a guess
     await expect(check(['use', '--account', 'x'])).rejects.toThrow('qwenauth use takes the account as an argument, not as --account: qwenauth use <account>')
   })
 
+  it('`token <account>` never prints the token of another (the active) account', async () => {
+    const { home: own, cleanup: removeOwn } = tempHome()
+    try {
+      for (const [label, key] of [['first', 'sk-first-key-1111'], ['acct3@example.com', 'sk-acct3-key-3333']] as const) {
+        const added = await runCli(['login', '--provider', 'openrouter', '--no-verify', '--label', label], { home: own, input: key })
+        expect(added.code, added.stderr).toBe(0)
+      }
+      const result = await runCli(['token', 'acct3@example.com'], { home: own })
+      expect(result.code).toBe(2)
+      expect(result.stdout).toBe('')
+      expect(result.stderr).toContain('use qwenauth token --account acct3@example.com')
+      expect((await runCli(['token', '--account', 'acct3@example.com'], { home: own })).stdout).toBe('sk-acct3-key-3333\n')
+    } finally {
+      removeOwn()
+    }
+  })
+
   it('login never repeats a stray word (it may be the key)', async () => {
     await expect(check(['login', '--provider', 'openrouter', 'sk-secret-123456'])).rejects.toThrow(/^login takes no positional arguments; to add an API key, pipe it/)
     await expect(check(['login', '--api-key', 'sk-secret-123456'])).rejects.toThrow(/never takes an API key as an argument/)
