@@ -31,10 +31,22 @@ export interface ResolvedCommand {
   args: string[]
 }
 
-export async function subCommandsOf(command: CommandDef): Promise<Record<string, CommandDef>> {
+type Lazy<T> = T | Promise<T> | (() => T | Promise<T>)
+
+/** A command's sub-commands, not yet loaded: loading one runs its module (keep `token` fast). */
+async function lazySubCommands(command: CommandDef): Promise<Record<string, Lazy<CommandDef>>> {
   const subs = await (typeof command.subCommands === 'function' ? command.subCommands() : command.subCommands)
+  return (subs ?? {}) as Record<string, Lazy<CommandDef>>
+}
+
+async function load(sub: Lazy<CommandDef>): Promise<CommandDef> {
+  return typeof sub === 'function' ? sub() : sub
+}
+
+/** Every sub-command, loaded (for help and completion, which show them all). */
+export async function subCommandsOf(command: CommandDef): Promise<Record<string, CommandDef>> {
   const out: Record<string, CommandDef> = {}
-  for (const [name, sub] of Object.entries(subs ?? {})) out[name] = (await (typeof sub === 'function' ? sub() : sub)) as CommandDef
+  for (const [name, sub] of Object.entries(await lazySubCommands(command))) out[name] = await load(sub)
   return out
 }
 
@@ -54,7 +66,7 @@ export async function resolveCommand(argv: readonly string[]): Promise<ResolvedC
   let i = 0
   for (;;) {
     if (!command.subCommands) return { path, command, args: argv.slice(i) }
-    const subs = await subCommandsOf(command)
+    const subs = await lazySubCommands(command)
     while (i < argv.length && (argv[i] === '--help' || argv[i] === '-h')) i++
     const word = argv[i]
     if (word === undefined || word === '--') return { path, command, args: argv.slice(i) }
@@ -63,13 +75,13 @@ export async function resolveCommand(argv: readonly string[]): Promise<ResolvedC
       const where = next && subs[next] ? `after the command: ${commandLine([...path, next])} ${word}` : `after a command: ${commandLine([...path, '<command>'])} ${word}`
       throw usageError(`${word} before the command: options go ${where} (see \`${commandLine(path)} --help\`)`)
     }
-    const sub = subs[word]
+    const sub = Object.hasOwn(subs, word) ? subs[word] : undefined
     if (!sub) {
       const guess = closest(word, Object.keys(subs))
       throw usageError(`unknown command "${word}"${guess ? `: did you mean \`${commandLine([...path, guess])}\`?` : ''} (see \`${commandLine(path)} --help\`)`)
     }
     path.push(word)
-    command = sub
+    command = await load(sub)
     i++
   }
 }
