@@ -1,9 +1,9 @@
 #!/usr/bin/env node
+import { runCommand } from 'citty'
 import { checkArguments } from './commands/_check-args.ts'
 import { extrasOf } from './commands/_extras.ts'
 import { commandLine, resolveCommand, root, type ResolvedCommand } from './commands/_tree.ts'
 import { renderHelp } from './commands/_usage.ts'
-import { runCommand } from 'citty'
 import { stripAnsi } from './lib/color.ts'
 import { describeFsError, errorJson, ExitCode, QwenauthError, usageError } from './lib/errors.ts'
 import { installInterruptHandlers } from './lib/interrupt.ts'
