@@ -9,6 +9,7 @@ import type { Locker } from './store/locker.ts'
 import { createRedisBackend, describeRedisUrl, type RedisBackend } from './store/redis-backend.ts'
 import { createRedisLocker } from './store/redis-lock.ts'
 import { createFileStorage } from './store/storage.ts'
+import { checkStorageSpec } from './lib/storage-spec.ts'
 
 /** What every command works with: where accounts live, how locks are taken, which OAuth server. */
 export interface Context {
@@ -32,8 +33,11 @@ export function isRedisUrl(spec: string | undefined): spec is string {
  * The store is a directory (QWEN_HOME by default) or, with `QWENAUTH_STORAGE=redis://…`, a
  * Redis database shared by several machines. Only a directory store mirrors the active Qwen
  * OAuth account into oauth_creds.json: that file is for the official CLI on this machine.
+ * `storageSpec` is a store named by a flag and already checked; else QWENAUTH_STORAGE (unset or
+ * empty: QWEN_HOME), checked here so a typo there never becomes a directory.
  */
-export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec = env.QWENAUTH_STORAGE): Context {
+export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec?: string): Context {
+  if (storageSpec === undefined && env.QWENAUTH_STORAGE) storageSpec = checkStorageSpec(env.QWENAUTH_STORAGE, 'QWENAUTH_STORAGE')
   const oauthUrl = oauthBaseUrl(env)
   const grant = (refreshToken: string) => refreshGrant(oauthUrl, refreshToken)
   if (isRedisUrl(storageSpec)) {

@@ -32,4 +32,8 @@ export const DEFAULTS = {
   drainMs: 5000,
   /** One refresh request (QWENAUTH_REFRESH_TIMEOUT_MS; the official CLI's 30 s). */
   refreshTimeoutMs: 30_000,
+  /** Age after which a lock file counts as abandoned (QWENAUTH_LOCK_STALE_MS): 35 s as in qwen-code 0.24.4; an older CLI uses 10 s, which the lock heartbeat also satisfies. */
+  lockStaleMs: 35_000,
+  /** Lifetime of a Redis lock whose holder stopped extending it (QWENAUTH_REDIS_LOCK_TTL_MS). */
+  redisLockTtlMs: 10_000,
 } as const

@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { accountsPath, credsPath, readJsonFile } from './helpers/accounts.ts'
@@ -139,6 +140,21 @@ describe('login (device flow against the emulator)', () => {
     expect(result.code).toBe(4)
     expect(result.stderr.trim().split('\n')).toHaveLength(1)
     expect(result.stderr).toMatch(/cannot reach the Qwen OAuth server/)
+  })
+
+  it('a store it cannot write to fails at once, before any device-code request (or reading a key)', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05 })
+    // Unwritable even for root: a part of the path is a file.
+    writeFileSync(join(home, 'a-file'), '')
+    const unwritable = join(home, 'a-file', 'qwen')
+    for (const args of [['login'], ['login', '--provider', `${emu.url}/v1`]]) {
+      const result = await runCli(args, { home: unwritable, env: { QWENAUTH_OAUTH_URL: emu.url }, input: 'sk-never-read-1234' })
+      expect(result.code, result.stderr).toBe(1)
+      expect(result.stderr.trim().split('\n')).toHaveLength(1)
+      expect(result.stderr).toMatch(/cannot use .*a-file.*: a part of the path is a file, not a directory \(ENOTDIR\); check QWEN_HOME/)
+    }
+    expect(emu.oauthRequests).toEqual([])
+    expect(emu.requests).toEqual([])
   })
 
   it('writes private files in a private directory', async () => {

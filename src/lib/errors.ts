@@ -28,6 +28,16 @@ export class QwenauthError extends Error {
   }
 }
 
+/**
+ * A failure as `--json` callers get it on stdout (besides the line on stderr), one shape for
+ * every command: `{"error":{"message","exitCode","code","hint"?}}`, `code` naming the exit code.
+ */
+export function errorJson(message: string, exitCode: number, hint?: string): string {
+  const name = Object.entries(ExitCode).find(([, code]) => code === exitCode)?.[0] ?? (exitCode > 128 ? 'cancelled' : 'failure')
+  const code = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+  return JSON.stringify({ error: { message, exitCode, code, ...(hint ? { hint } : {}) } })
+}
+
 export function usageError(message: string): QwenauthError {
   return new QwenauthError(message, ExitCode.usage)
 }

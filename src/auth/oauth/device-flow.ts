@@ -30,12 +30,12 @@ export async function requestDeviceAuthorization(oauthUrl: string, signal?: Abor
   const { status, body } = await postForm(
     `${oauthUrl}${DEVICE_CODE_PATH}`,
     { client_id: QWEN_CLIENT_ID, scope: QWEN_SCOPE, code_challenge: pkce.challenge, code_challenge_method: 'S256' },
-    { timeoutMs: 30_000, ...(signal ? { signal } : {}) },
+    { timeoutMs: 30_000, sayWhenSlow: true, ...(signal ? { signal } : {}) },
   )
   const deviceCode = body.device_code
   const userCode = body.user_code
   if (status < 200 || status >= 300 || typeof deviceCode !== 'string' || typeof userCode !== 'string') {
-    throw new QwenauthError(`the Qwen OAuth server refused to start a login (HTTP ${status}): ${oauthErrorText(body)}`)
+    throw new QwenauthError(`the Qwen OAuth server refused to start a login (HTTP ${status}): ${oauthErrorText(body)}`, ExitCode.failure, rootUrlHint(oauthUrl))
   }
   registerSecret(deviceCode)
   const verificationUri = typeof body.verification_uri === 'string' ? body.verification_uri : ''
@@ -51,6 +51,16 @@ export async function requestDeviceAuthorization(oauthUrl: string, signal?: Abor
     intervalSec: interval,
     codeVerifier: pkce.verifier,
   }
+}
+
+/**
+ * QWENAUTH_OAUTH_URL is the server's root; an API base (`…/v1`) there is a common mix-up, and
+ * its 404 says nothing about it. (A root behind a path prefix is legitimate, so only a hint.)
+ */
+function rootUrlHint(oauthUrl: string): string | undefined {
+  const { origin, pathname } = new URL(oauthUrl)
+  if (pathname === '/' || pathname === '') return undefined
+  return `QWENAUTH_OAUTH_URL should be the OAuth server's root (such as ${origin} or https://chat.qwen.ai), not a path like ${pathname}: qwenauth adds ${DEVICE_CODE_PATH} itself`
 }
 
 /**
