@@ -25,6 +25,8 @@ export const DEFAULTS = {
   outputLimits: { 'coder-model': 65_536, 'vision-model': 8_192 } as Readonly<Record<string, number>>,
   /** How old the pool's snapshot of the accounts may get (QWENAUTH_POOL_REFRESH_MS). */
   poolRefreshMs: 1000,
+  /** The official CLI's User-Agent shape, sent for Qwen OAuth accounts (QWENAUTH_USER_AGENT). */
+  qwenUserAgent: `QwenCode/0.24.4 (${process.platform}; ${process.arch})`,
   /** `serve`'s address. */
   host: '127.0.0.1',
   port: 8787,

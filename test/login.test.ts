@@ -132,6 +132,33 @@ describe('login (device flow against the emulator)', () => {
     expect(doc.accounts.map((a: { label: string }) => a.label)).toEqual(['two@example.com', 'one@example.com'])
   })
 
+  it('a login Qwen does not serve is stored not-served behind the accounts that serve, and login says so with exit 11', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05, notServed: true, nextEmail: 'free@example.com', apiKeys: ['sk-served-0123456789'] })
+    const key = await runCli(['login', '--provider', `${emu.url}/v1`], { home, input: 'sk-served-0123456789' })
+    expect(key.code, key.stderr).toBe(0)
+    const result = await login()
+    expect(result.code).toBe(11)
+    const errors = result.stderr.split('\n').filter((l) => l.startsWith('[error]'))
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/logged in as free@example\.com \(account qwen-\w+\), but Qwen does not serve it \(invalid access token or token expired\): Qwen ended the free OAuth tier on 2026-04-15\. It is stored as not-served/)
+    expect(emu.requests.filter((r) => r.path === '/v1/models').map((r) => r.headers['x-dashscope-authtype'])).toContain('qwen-oauth')
+    const status = JSON.parse((await runCli(['status', '--json'], { home })).stdout) as { accounts: Array<{ label: string; status: string; active: boolean }> }
+    expect(status.accounts.map((a) => [a.label, a.status, a.active])).toEqual([
+      [expect.any(String), 'ok', true],
+      ['free@example.com', 'not-served', false],
+    ])
+    // What token hands out is the served key, with no warning about the new login.
+    const token = await runCli(['token'], { home })
+    expect([token.code, token.stdout, token.stderr]).toEqual([0, 'sk-served-0123456789\n', ''])
+  })
+
+  it('with --no-verify, login makes no API request and the new login becomes active as before', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05, notServed: true })
+    const result = await runCli(['login', '--no-verify'], { home, env: { QWENAUTH_OAUTH_URL: emu.url } })
+    expect(result.code, result.stderr).toBe(0)
+    expect(emu.requests).toHaveLength(0)
+  })
+
   it('an unreachable OAuth server is one line and exit 4', async () => {
     emu = await startEmulator()
     const url = emu.url

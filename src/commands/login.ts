@@ -41,7 +41,7 @@ export async function runLogin(options: LoginOptions): Promise<Account> {
   const keyOnly = [options.label, options.model, options.apiKeyEnv, options.aliases].some((v) => v !== undefined)
   if (keyOnly) throw usageError('--label, --model, --api-key-env and --alias are for API-key accounts: add --provider <name|url>')
   const browser = options.browser !== false && process.env.QWENAUTH_NO_BROWSER !== '1'
-  return runOAuthLogin(ctx, { browser, signal: interruptSignal })
+  return runOAuthLogin(ctx, { browser, probe: options.verify !== false, signal: interruptSignal })
 }
 
 const KEY_FLAGS = ['--api-key', '--apikey', '--key', '--token', '--openai-api-key', '--secret']
@@ -93,7 +93,7 @@ export default withExtras(defineCommand({
     model: { type: 'string', description: "Default model of the key account (default: the provider's)" },
     'api-key-env': { type: 'string', description: 'Read the key from this environment variable (else stdin, else a hidden prompt)', valueHint: 'NAME' },
     alias: { type: 'string', description: 'Model rename for this account, repeatable or comma-separated', valueHint: 'coder-model=name' },
-    verify: { type: 'boolean', default: true, description: 'Check the key with GET /models before saving', negativeDescription: 'Save the key without any request' },
+    verify: { type: 'boolean', default: true, description: 'Check the key (or that Qwen serves the login) with GET /models before saving', negativeDescription: 'Save without that request' },
     browser: { type: 'boolean', default: true, description: 'Open a browser where one can be opened', negativeDescription: 'Never open a browser; show the URL, code and QR code only' },
     ...jsonArg,
   },

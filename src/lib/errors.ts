@@ -13,6 +13,7 @@ export const ExitCode = {
   loginTimedOut: 8,
   lockTimeout: 9,
   noUsableAccount: 10,
+  notServed: 11,
   notFound: 127,
   cancelled: 130,
 } as const
