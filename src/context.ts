@@ -2,6 +2,7 @@ import type { Storage } from 'unstorage'
 import { join, resolve } from 'pathe'
 import { oauthBaseUrl } from './auth/oauth/constants.ts'
 import { refreshGrant } from './auth/oauth/refresh-grant.ts'
+import type { Clock } from './lib/clock.ts'
 import { KEYS, qwenHome } from './lib/paths.ts'
 import { AccountStore } from './store/account-store.ts'
 import { createFileLocker } from './store/file-lock.ts'
@@ -36,7 +37,7 @@ export function isRedisUrl(spec: string | undefined): spec is string {
  * `storageSpec` is a store named by a flag and already checked; else QWENAUTH_STORAGE (unset or
  * empty: QWEN_HOME), checked here so a typo there never becomes a directory.
  */
-export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec?: string): Context {
+export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec?: string, options: { clock?: Clock } = {}): Context {
   if (storageSpec === undefined && env.QWENAUTH_STORAGE) storageSpec = checkStorageSpec(env.QWENAUTH_STORAGE, 'QWENAUTH_STORAGE')
   const oauthUrl = oauthBaseUrl(env)
   const grant = (refreshToken: string) => refreshGrant(oauthUrl, refreshToken)
@@ -45,13 +46,13 @@ export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec?
     const redis = createRedisBackend(storageSpec, prefix)
     const locker = createRedisLocker(redis.client, prefix)
     const where = `${describeRedisUrl(storageSpec)} (key ${prefix}:${KEYS.accounts})`
-    const accounts = new AccountStore(redis.storage, locker, where, { mirrorCreds: false, grant })
+    const accounts = new AccountStore(redis.storage, locker, where, { mirrorCreds: false, grant, ...options })
     return { home: describeRedisUrl(storageSpec), storage: redis.storage, locker, accounts, oauthUrl, redis, close: redis.close }
   }
   const home = storageSpec ? resolve(storageSpec) : qwenHome(env)
   const storage = createFileStorage(home)
   const locker = createFileLocker(home)
   const where = join(home, KEYS.accounts.replace(/:/g, '/'))
-  const accounts = new AccountStore(storage, locker, where, { mirrorCreds: true, grant })
+  const accounts = new AccountStore(storage, locker, where, { mirrorCreds: true, grant, ...options })
   return { home, storage, locker, accounts, oauthUrl, close: async () => {} }
 }

@@ -3,7 +3,9 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { accountsPath, credsPath, readJsonFile } from './helpers/accounts.ts'
+import { pollForTokens, requestDeviceAuthorization } from '../src/auth/oauth/device-flow.ts'
 import { collect, runCli, spawnCli, tempHome } from './helpers/cli.ts'
+import { fakeClock } from './helpers/fake-clock.ts'
 
 let emu: Emulator
 let home: string
@@ -61,14 +63,18 @@ describe('login (device flow against the emulator)', () => {
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(190)
   })
 
-  it('slows down by 5 s after slow_down (RFC 8628) and then succeeds', async () => {
-    emu = await startEmulator({ autoApprove: true, interval: 0.05 })
-    emu.queuePollAnswers('slow_down')
-    const result = await login({ timeoutMs: 20_000 })
-    expect(result.code).toBe(0)
-    const [first, second] = emu.stats.pollTimes
-    expect(second! - first!).toBeGreaterThanOrEqual(5000)
-  }, 25_000)
+  it('slows down by 5 s after slow_down (RFC 8628), for this and every later poll, and then succeeds', async () => {
+    const clock = fakeClock()
+    // Scripted answers come first; then the code is approved on the next poll.
+    emu = await startEmulator({ autoApprove: true, interval: 0.05, now: clock.now })
+    emu.queuePollAnswers('slow_down', 'authorization_pending')
+    const auth = await requestDeviceAuthorization(emu.url, undefined, clock)
+    expect((await pollForTokens(emu.url, auth, undefined, clock)).accessToken).toBeTruthy()
+    expect(clock.slept).toEqual([50, 5050, 5050])
+    const [first, second, third] = emu.stats.pollTimes
+    expect(second! - first!).toBe(5050)
+    expect(third! - second!).toBe(5050)
+  })
 
   it.each([
     ['expired_token', 6, /expired/],

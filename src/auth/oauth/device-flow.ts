@@ -1,6 +1,6 @@
 import { ExitCode, QwenauthError } from '../../lib/errors.ts'
 import { registerSecret } from '../../lib/redact.ts'
-import { sleep } from '../../store/locker.ts'
+import { systemClock, type Clock } from '../../lib/clock.ts'
 import { DEVICE_CODE_PATH, DEVICE_GRANT_TYPE, QWEN_CLIENT_ID, QWEN_SCOPE, TOKEN_PATH } from './constants.ts'
 import { oauthErrorText, postForm } from './http.ts'
 import { createPkcePair } from './pkce.ts'
@@ -23,7 +23,7 @@ const DEFAULT_INTERVAL_SEC = 2
 /** RFC 8628 §3.5: on slow_down, add 5 seconds to the interval, for this and all later polls. */
 const SLOW_DOWN_STEP_SEC = 5
 
-export async function requestDeviceAuthorization(oauthUrl: string, signal?: AbortSignal): Promise<DeviceAuthorization> {
+export async function requestDeviceAuthorization(oauthUrl: string, signal?: AbortSignal, clock: Clock = systemClock): Promise<DeviceAuthorization> {
   const pkce = createPkcePair()
   // Together they redeem the login: an error message that repeats them must not show them.
   registerSecret(pkce.verifier)
@@ -47,7 +47,7 @@ export async function requestDeviceAuthorization(oauthUrl: string, signal?: Abor
     userCode,
     verificationUri,
     verificationUriComplete: complete,
-    expiresAt: Date.now() + expiresIn * 1000,
+    expiresAt: clock.now() + expiresIn * 1000,
     intervalSec: interval,
     codeVerifier: pkce.verifier,
   }
@@ -67,19 +67,19 @@ function rootUrlHint(oauthUrl: string): string | undefined {
  * Polls until the user approves, then returns the tokens. Every other outcome ends in its own
  * error and exit code. The interval only ever grows.
  */
-export async function pollForTokens(oauthUrl: string, auth: DeviceAuthorization, signal?: AbortSignal): Promise<GrantedTokens> {
+export async function pollForTokens(oauthUrl: string, auth: DeviceAuthorization, signal?: AbortSignal, clock: Clock = systemClock): Promise<GrantedTokens> {
   let intervalMs = auth.intervalSec * 1000
   for (;;) {
-    const remaining = auth.expiresAt - Date.now()
+    const remaining = auth.expiresAt - clock.now()
     if (remaining <= 0) break
-    await sleep(Math.min(intervalMs, remaining), signal)
-    if (Date.now() >= auth.expiresAt) break
+    await clock.sleep(Math.min(intervalMs, remaining), signal)
+    if (clock.now() >= auth.expiresAt) break
     const { status, body } = await postForm(
       `${oauthUrl}${TOKEN_PATH}`,
       { grant_type: DEVICE_GRANT_TYPE, client_id: QWEN_CLIENT_ID, device_code: auth.deviceCode, code_verifier: auth.codeVerifier },
       { timeoutMs: 30_000, ...(signal ? { signal } : {}) },
     )
-    if (status >= 200 && status < 300) return parseTokenResponse(body)
+    if (status >= 200 && status < 300) return parseTokenResponse(body, clock.now())
     const error = typeof body.error === 'string' ? body.error : ''
     if (error === 'authorization_pending') continue
     if (error === 'slow_down' || status === 429) {
