@@ -163,7 +163,7 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
     expect((await fx.ctx.accounts.read()).accounts.map((a) => a.id)).toEqual([keyAccount.id, oauth.id])
 
     expect(await card(page, oauth.id).locator('.status').textContent()).toBe('cooling down')
-    await card(page, oauth.id).locator('[data-action=clear]').click()
+    await card(page, oauth.id).locator('[data-action=reset]').click()
     await expect.poll(() => card(page, oauth.id).locator('.status').textContent()).toBe('ok')
     expect((await fx.ctx.accounts.read()).accounts.find((a) => a.id === oauth.id)?.status).toBe('ok')
 
@@ -215,7 +215,7 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
       )
     const { page } = await open(server!.url)
     await page.locator('#key-form').waitFor({ state: 'visible' })
-    for (const action of ['/ui/activate', '/ui/clear', '/ui/remove']) {
+    for (const action of ['/ui/activate', '/ui/reset', '/ui/remove']) {
       expect(await post(page, action)).toBe(401)
       expect(await post(page, action, 'sk-not-the-key-000000')).toBe(401)
     }

@@ -143,7 +143,7 @@ describe('the status page over HTTP', () => {
     const unknown = await app.fetch(post('/ui/remove', { account: 'nobody' }, { key: KEY }))
     expect(unknown.status).toBe(400)
     expect(((await unknown.json()) as { error: { message: string } }).error.message).toMatch(/^no account "nobody"/)
-    expect((await app.fetch(post('/ui/clear', {}, { key: KEY }))).status).toBe(400)
+    expect((await app.fetch(post('/ui/reset', {}, { key: KEY }))).status).toBe(400)
     expect((await app.fetch(post('/ui/remove', body, { key: KEY }))).status).toBe(200)
     expect(await order()).toEqual([oauth.id])
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^POST /ui/activate - 200 \\d+ms \\(made ${keyAccount.id} active\\)$`)))
@@ -159,7 +159,7 @@ describe('the status page over HTTP', () => {
         Object.assign(doc.accounts[0]!, { status, lastError: { message: 'marked', at: Date.now() } })
         if (status === 'cooling-down') doc.accounts[0]!.cooldownUntil = Date.now() + 60_000
       })
-    const clear = () => app.fetch(post('/ui/clear', { account: oauth.id }, { key: KEY }))
+    const clear = () => app.fetch(post('/ui/reset', { account: oauth.id }, { key: KEY }))
     for (const status of ['cooling-down', 'not-served'] as const) {
       await mark(status)
       const res = await clear()
@@ -170,7 +170,7 @@ describe('the status page over HTTP', () => {
     await mark('needs-login')
     const refused = await clear()
     expect(refused.status).toBe(409)
-    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/needs a new login: the OAuth server refused its refresh token/)
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/still needs a new login: the OAuth server refused its refresh token, which reset cannot undo/)
     expect((await fx.ctx.accounts.read()).accounts[0]?.status).toBe('needs-login')
   })
 
@@ -181,7 +181,7 @@ describe('the status page over HTTP', () => {
     const state = (await (await app.fetch(get('/ui/state'))).json()) as { canAct: boolean; readOnly: string }
     expect(state.canAct).toBe(false)
     expect(state.readOnly).toMatch(/^read-only: this serve has no client key/)
-    for (const path of ['/ui/activate', '/ui/clear', '/ui/remove']) {
+    for (const path of ['/ui/activate', '/ui/reset', '/ui/remove']) {
       const res = await app.fetch(post(path, { account: 'key-1' }))
       expect(res.status).toBe(403)
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('read_only')

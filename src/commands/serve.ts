@@ -112,7 +112,7 @@ export default withExtras(defineCommand({
     'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
     'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
-    ui: { type: 'boolean', default: true, description: 'Serve the status page at / (also QWENAUTH_NO_UI=1)', negativeDescription: 'No status page (also QWENAUTH_NO_UI=1)' },
+    ui: { type: 'boolean', default: true, description: 'Serve the status page at / and /ui', negativeDescription: 'No status page (also QWENAUTH_NO_UI=1)' },
     'metrics-public': { type: 'boolean', description: 'Answer GET /metrics without a client key (also QWENAUTH_METRICS_PUBLIC=1)' },
   },
   async run({ args, rawArgs }) {
@@ -133,4 +133,4 @@ export default withExtras(defineCommand({
     await stopOnSignals(server)
     logger.info('stopped')
   },
-}), { env: ['QWENAUTH_API_KEYS', 'QWENAUTH_ALLOWED_HOSTS', 'QWENAUTH_CORS_ORIGINS', ...REFRESH_ENV, ...PROXY_ENV], values: { strategy: STRATEGIES } })
+}), { env: ['QWENAUTH_API_KEYS', 'QWENAUTH_ALLOWED_HOSTS', 'QWENAUTH_CORS_ORIGINS', 'QWENAUTH_NO_UI', 'QWENAUTH_METRICS_PUBLIC', ...REFRESH_ENV, ...PROXY_ENV], values: { strategy: STRATEGIES } })

@@ -19,35 +19,55 @@ export async function makeActive(ctx: Context, idOrLabel: string): Promise<Accou
 
 export interface ClearedMarks {
   account: Account
-  /** The status as it was, cooldowns that had run out counted as `ok`. */
+  /** The status before and after; `after` is not `ok` only for a login that clearing cannot fix. */
   before: AccountStatus
+  after: AccountStatus
 }
 
 /**
- * Clears a cooldown or a `not-served`/`needs-login` mark so the account serves again at once.
- * The one exception is a Qwen OAuth login whose refresh token the OAuth server refused: that
- * token never works again, so clearing the mark would only have the next request fail and mark
- * it again; only a new login helps. (`qwenauth reset` applies the same rule; this is the
- * status page's copy until both call one function.)
+ * A Qwen OAuth account is marked `needs-login` only when the OAuth server refused its refresh
+ * token, and a refused refresh token never works again: clearing the mark would only have the
+ * next `token` or request try it, fail, and mark it again. Only a new login helps. Every other
+ * mark is a judgement the user may have made obsolete (quota topped up, key re-enabled, plan
+ * bought), and the next request checks it again anyway.
  */
-export async function clearMarks(ctx: Context, idOrLabel: string, now = Date.now()): Promise<ClearedMarks> {
-  const { id } = requireAccount(await ctx.accounts.read(), idOrLabel)
-  const { result } = await ctx.accounts.update((doc): ClearedMarks => {
-    const account = requireAccount(doc, id)
-    const before = effectiveStatus(account, now)
-    if (account.kind === 'qwen-oauth' && account.status === 'needs-login') {
-      throw new QwenauthError(
-        `${account.label} (${account.id}) needs a new login: the OAuth server refused its refresh token, which clearing the mark cannot undo; run \`qwenauth login\` as ${account.label}`,
-        ExitCode.needsLogin,
-      )
-    }
-    if (account.status !== 'ok' || account.cooldownUntil !== undefined || account.lastError) {
-      account.status = 'ok'
-      delete account.cooldownUntil
-      delete account.lastError
-      account.updatedAt = now
-    }
-    return { account, before }
-  })
+function clearable(account: Account): boolean {
+  return !(account.kind === 'qwen-oauth' && account.status === 'needs-login')
+}
+
+/**
+ * Clears cooldowns and `not-served`/`needs-login` marks so the accounts serve again at once,
+ * instead of after the cooldown or never (`qwenauth reset` and the status page). `serve` and
+ * `exec` pick the change up at their next read of the store (within a second).
+ */
+export async function clearMarks(ctx: Context, ids: readonly string[], now = Date.now()): Promise<ClearedMarks[]> {
+  const { result } = await ctx.accounts.update((doc) =>
+    doc.accounts
+      .filter((a) => ids.includes(a.id))
+      .map((account): ClearedMarks => {
+        const before = effectiveStatus(account, now)
+        if (clearable(account) && (account.status !== 'ok' || account.cooldownUntil !== undefined)) {
+          account.status = 'ok'
+          delete account.cooldownUntil
+          delete account.lastError
+          account.updatedAt = now
+        }
+        return { account, before, after: effectiveStatus(account, now) }
+      }),
+  )
   return result
+}
+
+/** What clearing did to one account, in words. */
+export function clearedMessage({ account, before, after }: ClearedMarks): string {
+  if (after === 'needs-login') return stillNeedsLogin(account).message
+  const name = `${account.label} (${account.id})`
+  return before === 'ok' ? `${name} was usable already` : `${name}: ${before} cleared; it serves again`
+}
+
+export function stillNeedsLogin(account: Pick<Account, 'id' | 'label'>): QwenauthError {
+  return new QwenauthError(
+    `${account.label} (${account.id}) still needs a new login: the OAuth server refused its refresh token, which reset cannot undo; run \`qwenauth login\` as ${account.label}`,
+    ExitCode.needsLogin,
+  )
 }

@@ -32,7 +32,7 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   '/ui': { method: 'GET', local: 'page' },
   '/ui/state': { method: 'GET', local: 'page-state' },
   '/ui/activate': { method: 'POST', local: 'page-action' },
-  '/ui/clear': { method: 'POST', local: 'page-action' },
+  '/ui/reset': { method: 'POST', local: 'page-action' },
   '/ui/remove': { method: 'POST', local: 'page-action' },
   '/ui/add-key': { method: 'POST', local: 'page-action' },
 }

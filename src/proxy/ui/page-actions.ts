@@ -4,7 +4,7 @@ import { resolveProvider } from '../../auth/api-key/providers.ts'
 import type { Context } from '../../context.ts'
 import { describeFsError, ExitCode, QwenauthError, usageError } from '../../lib/errors.ts'
 import { redact, registerSecret, secretHint } from '../../lib/redact.ts'
-import { clearMarks, makeActive } from '../../pool/pool-edits.ts'
+import { clearedMessage, clearMarks, makeActive, stillNeedsLogin } from '../../pool/pool-edits.ts'
 import { requireAccount } from '../../store/account-model.ts'
 import type { JsonBody } from '../body.ts'
 import { proxyError, type ProxyError } from '../protocols/protocol.ts'
@@ -26,10 +26,12 @@ const ACTIONS: Readonly<Record<string, Action>> = {
     const account = await makeActive(ctx, accountArgument(body))
     return { message: `${account.label} (${account.id}) is now the active account`, note: `(made ${account.id} active)` }
   },
-  '/ui/clear': async (ctx, body) => {
-    const { account, before } = await clearMarks(ctx, accountArgument(body))
-    const what = before === 'ok' ? 'had no cooldown or mark; its last error was cleared' : `${before} cleared; it serves again`
-    return { message: `${account.label} (${account.id}): ${what}`, note: `(cleared ${account.id}: ${before})` }
+  '/ui/reset': async (ctx, body) => {
+    const { id } = requireAccount(await ctx.accounts.read(), accountArgument(body))
+    const [cleared] = await clearMarks(ctx, [id])
+    if (!cleared) throw usageError(`account ${id} was removed meanwhile`)
+    if (cleared.after === 'needs-login') throw stillNeedsLogin(cleared.account)
+    return { message: clearedMessage(cleared), note: `(reset ${id}: was ${cleared.before})` }
   },
   '/ui/remove': async (ctx, body) => {
     const account = requireAccount(await ctx.accounts.read(), accountArgument(body))
