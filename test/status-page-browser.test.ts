@@ -9,6 +9,8 @@ import { hasChromium, launchChromium, watchPage, type PageWatch } from './helper
 import { addKeyAccount, chatRequest, loginAs, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 const KEY = 'sk-client-key-page-4242'
+/** The page asks once a second: what it shows may take a poll or two to change. */
+const LIVE = { timeout: 5000 }
 const UPSTREAM_KEY = 'sk-upstream-key-page-7777'
 /**
  * Console lines other than the browser's note on a refusal the test provoked (the 401 before a
@@ -96,6 +98,8 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
 
     await page.locator('#key-form').waitFor({ state: 'visible' })
     expect(await page.locator('#key-why').textContent()).toMatch(/needs a client key/)
+    const polls: number[] = []
+    page.on('request', (r) => void (r.url().endsWith('/ui/state') && polls.push(Date.now())))
     await enterKey(page)
     await page.locator('#accounts .card').nth(1).waitFor()
     expect(await cardLabels(page)).toEqual(['dev@example.com', keyAccount.label])
@@ -113,8 +117,11 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
     const row = await page.locator('#recent tbody tr').first().locator('td').allTextContents()
     expect(row.slice(1, 5)).toEqual(['POST /v1/chat/completions', 'openai', 'dev@example.com', '200'])
     expect(row[6]).toMatch(/^\d+ \/ \d+$/)
-    await expect.poll(() => card(page, oauth.id).locator('.requests').textContent()).toBe('2')
+    await expect.poll(() => card(page, oauth.id).locator('.requests').textContent(), LIVE).toBe('2')
     expect(Number(await page.locator('#rpm').textContent())).toBeGreaterThanOrEqual(2)
+    // At most one poll a second: each starts a second after the answer to the one before.
+    await expect.poll(() => polls.length, LIVE).toBeGreaterThanOrEqual(4)
+    for (let i = 2; i < polls.length; i++) expect(polls[i]! - polls[i - 1]!).toBeGreaterThanOrEqual(990)
 
     expect(unexpected(watch, 401)).toEqual([])
     expectOnlyOwnRequests(watch, url)
@@ -140,7 +147,7 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
     const first = await seconds()
     expect(first).toBeGreaterThan(100)
     expect(first).toBeLessThanOrEqual(120)
-    await expect.poll(seconds, { timeout: 5000 }).toBeLessThan(first)
+    await expect.poll(seconds, LIVE).toBeLessThan(first)
     expect(await card(page, oauth.id).locator('.error').textContent()).toMatch(/quota exhausted/)
   })
 
@@ -158,13 +165,13 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
     const notice = page.locator('#notice')
 
     await card(page, keyAccount.id).locator('[data-action=activate]').click()
-    await expect.poll(() => notice.textContent()).toMatch(/is now the active account/)
-    await expect.poll(() => cardLabels(page)).toEqual([keyAccount.label, 'act@example.com'])
+    await expect.poll(() => notice.textContent(), LIVE).toMatch(/is now the active account/)
+    await expect.poll(() => cardLabels(page), LIVE).toEqual([keyAccount.label, 'act@example.com'])
     expect((await fx.ctx.accounts.read()).accounts.map((a) => a.id)).toEqual([keyAccount.id, oauth.id])
 
     expect(await card(page, oauth.id).locator('.status').textContent()).toBe('cooling down')
     await card(page, oauth.id).locator('[data-action=reset]').click()
-    await expect.poll(() => card(page, oauth.id).locator('.status').textContent()).toBe('ok')
+    await expect.poll(() => card(page, oauth.id).locator('.status').textContent(), LIVE).toBe('ok')
     expect((await fx.ctx.accounts.read()).accounts.find((a) => a.id === oauth.id)?.status).toBe('ok')
 
     const added = 'sk-added-by-the-page-31337'
@@ -174,8 +181,8 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
     await page.locator('#add-key').fill(added)
     await page.locator('#add-label').fill('added on the page')
     await page.locator('#add-submit').click()
-    await expect.poll(() => notice.textContent()).toMatch(/^added added on the page \(custom-[0-9a-f]+, key …1337\) as #3/)
-    await expect.poll(() => cardLabels(page)).toContain('added on the page')
+    await expect.poll(() => notice.textContent(), LIVE).toMatch(/^added added on the page \(custom-[0-9a-f]+, key …1337\) as #3/)
+    await expect.poll(() => cardLabels(page), LIVE).toContain('added on the page')
     expect(await page.locator('#add-key').inputValue()).toBe('')
     expect(fx.emu.requests.some((r) => r.path === '/v1/models' && r.auth === added)).toBe(true)
 
@@ -185,14 +192,14 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
     await page.locator('#add-url').fill(`${fx.emu.url}/v1`)
     await page.locator('#add-key').fill(refused)
     await page.locator('#add-submit').click()
-    await expect.poll(() => notice.textContent()).toMatch(/the provider refused the key \(401\)/)
+    await expect.poll(() => notice.textContent(), LIVE).toMatch(/the provider refused the key \(401\)/)
     expect((await fx.ctx.accounts.read()).accounts).toHaveLength(3)
 
     await card(page, oauth.id).locator('[data-action=remove]').click()
     expect(await card(page, oauth.id).locator('[data-action=remove]').textContent()).toBe('Press again to remove')
     expect((await fx.ctx.accounts.read()).accounts).toHaveLength(3)
     await card(page, oauth.id).locator('[data-action=remove]').click()
-    await expect.poll(() => card(page, oauth.id).count()).toBe(0)
+    await expect.poll(() => card(page, oauth.id).count(), LIVE).toBe(0)
     expect((await fx.ctx.accounts.read()).accounts.map((a) => a.label)).toEqual([keyAccount.label, 'added on the page'])
 
     expect(unexpected(watch, 401, 400)).toEqual([])
@@ -220,7 +227,7 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
       expect(await post(page, action, 'sk-not-the-key-000000')).toBe(401)
     }
     await enterKey(page, 'sk-not-the-key-000000')
-    await expect.poll(() => page.locator('#key-why').textContent()).toMatch(/not one this serve accepts/)
+    await expect.poll(() => page.locator('#key-why').textContent(), LIVE).toMatch(/not one this serve accepts/)
     expect(await page.locator('#accounts .card').count()).toBe(0)
     expect((await fx.ctx.accounts.read()).accounts.map((a) => a.id)).toEqual([keyAccount.id])
     await context!.close()
@@ -264,7 +271,7 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
     expect(await rows.nth(0).locator('.window').textContent()).toBe('5h')
     expect(await rows.nth(0).locator('.amount').textContent()).toBe('1,200 / 1,500')
     expect(await rows.nth(0).locator('meter').evaluate((m: HTMLMeterElement) => [m.value, m.max])).toEqual([1200, 1500])
-    await expect.poll(() => rows.nth(0).locator('.reset').textContent()).toMatch(/^resets in 1h59m$/)
+    await expect.poll(() => rows.nth(0).locator('.reset').textContent(), LIVE).toMatch(/^resets in 1h59m$/)
     expect(await rows.nth(1).locator('.amount').textContent()).toBe('20 used')
     expect(await rows.nth(1).locator('meter').isHidden()).toBe(true)
     expect(await card(page, oauth.id).locator('.usage-row').count()).toBe(0)

@@ -12,19 +12,23 @@
   var state = null;
   var clockOffset = 0;
   var timer = null;
+  var polling = false;
+  // Where sessionStorage is refused (some private modes), the key lasts until the page reloads.
+  var memoryKey = '';
   var cards = {};
   var providersFilled = false;
 
   function $(id) { return document.getElementById(id); }
 
   function clientKey() {
-    try { return sessionStorage.getItem(KEY_STORE) || ''; } catch (e) { return ''; }
+    try { return sessionStorage.getItem(KEY_STORE) || memoryKey; } catch (e) { return memoryKey; }
   }
   function setClientKey(value) {
+    memoryKey = value;
     try {
       if (value) sessionStorage.setItem(KEY_STORE, value);
       else sessionStorage.removeItem(KEY_STORE);
-    } catch (e) { /* storage refused (private mode): the key lasts until reload */ }
+    } catch (e) { /* refused: memoryKey holds it */ }
   }
 
   function request(path, body) {
@@ -51,7 +55,11 @@
   function poll() {
     timer = null;
     if (document.hidden) return setLive('paused', '');
+    // The answer in flight schedules the next poll.
+    if (polling) return;
+    polling = true;
     request('ui/state').then(function (answer) {
+      polling = false;
       if (answer.status === 200) {
         state = answer.json;
         clockOffset = state.now - Date.now();
@@ -67,6 +75,7 @@
         schedule(RETRY_MS);
       }
     }, function () {
+      polling = false;
       setLive('cannot reach serve; retrying', 'bad');
       schedule(RETRY_MS);
     });
@@ -259,7 +268,8 @@
       if (answer.status === 200) notice(answer.json.message, true);
       else if (answer.status === 401) askForKey('Actions need a client key: ' + errorText(answer));
       else notice(errorText(answer), false);
-      schedule(POLL_MS);
+      // Show what the action changed at once (a click is not a poll: at most one more request).
+      schedule(0);
       return answer.status === 200;
     }, function () {
       notice('cannot reach serve', false);
