@@ -301,6 +301,7 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
     await desktop.page.locator('#accounts .card').nth(3).waitFor()
     await desktop.page.locator('#recent tbody tr').nth(4).waitFor()
     await card(desktop.page, 'openrouter-b71c').locator('.cooldown').waitFor()
+    await expect.poll(() => card(desktop.page, 'coding-plan-3f9a').locator('.requests').textContent(), LIVE).toBe('4')
     const target = process.env.QWENAUTH_UPDATE_SCREENSHOT ? resolve(import.meta.dirname, '../docs/status-page.png') : undefined
     const dir = target ? undefined : mkdtempSync(join(tmpdir(), 'qwenauth-shot-'))
     try {
