@@ -20,6 +20,8 @@ export const ENVIRONMENT: Record<string, string> = {
   QWENAUTH_API_KEYS: 'client keys, comma-separated (as --api-key)',
   QWENAUTH_ALLOWED_HOSTS: 'more Host names to answer to, comma-separated (as --allowed-host)',
   QWENAUTH_CORS_ORIGINS: 'web origins allowed to call the proxy, comma-separated (as --cors-origin)',
+  QWENAUTH_NO_UI: '1: no status page (as --no-ui)',
+  QWENAUTH_METRICS_PUBLIC: '1: GET /metrics without a client key (as --metrics-public)',
   QWENAUTH_USER_AGENT: 'User-Agent for Qwen OAuth accounts (as --user-agent)',
   QWENAUTH_QUOTA_COOLDOWN_MS: `rest after insufficient_quota (default ${DEFAULTS.quotaCooldownMs})`,
   QWENAUTH_MAX_BODY_BYTES: `largest request body (default ${DEFAULTS.maxBodyBytes})`,

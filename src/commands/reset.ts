@@ -2,7 +2,8 @@ import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
 import { ExitCode, QwenauthError, usageError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
-import { effectiveStatus, requireAccount, type Account, type AccountStatus } from '../store/account-model.ts'
+import { clearedMessage, clearMarks, stillNeedsLogin, type ClearedMarks } from '../pool/pool-edits.ts'
+import { requireAccount, type AccountStatus } from '../store/account-model.ts'
 import { withExtras } from './_extras.ts'
 import { accountRef, type AccountRef } from './_output.ts'
 import { jsonArg, printOut } from './_shared.ts'
@@ -19,20 +20,8 @@ export interface ResetEntry extends AccountRef {
 }
 
 /**
- * A Qwen OAuth account is marked `needs-login` only when the OAuth server refused its refresh
- * token, and a refused refresh token never works again: clearing the mark would only have the
- * next `token` or request try it, fail, and mark it again. Only a new login helps. Every other
- * mark is a judgement the user may have made obsolete (quota topped up, key re-enabled, plan
- * bought), and the next request checks it again anyway.
- */
-function resettable(account: Account): boolean {
-  return !(account.kind === 'qwen-oauth' && account.status === 'needs-login')
-}
-
-/**
  * Clears cooldowns and `not-served`/`needs-login` marks so the accounts serve again at once,
- * instead of after the cooldown or never. `serve` and `exec` pick the change up at their next
- * read of the store (within a second).
+ * instead of after the cooldown or never (pool-edits.ts says which marks can be cleared).
  */
 export async function runReset(options: ResetOptions): Promise<ResetEntry[]> {
   if (options.all && options.account !== undefined) throw usageError('give an account or --all, not both')
@@ -41,40 +30,19 @@ export async function runReset(options: ResetOptions): Promise<ResetEntry[]> {
   const { accounts } = await ctx.accounts.read()
   if (accounts.length === 0) throw new QwenauthError('no accounts yet: run `qwenauth login` first', ExitCode.needsLogin)
   const ids = options.all ? accounts.map((a) => a.id) : [requireAccount({ version: 1, accounts }, options.account!).id]
-  const now = Date.now()
-  const { result: entries } = await ctx.accounts.update((doc) =>
-    doc.accounts
-      .filter((a) => ids.includes(a.id))
-      .map((a): ResetEntry => {
-        const before = effectiveStatus(a, now)
-        if (resettable(a) && (a.status !== 'ok' || a.cooldownUntil !== undefined)) {
-          a.status = 'ok'
-          delete a.cooldownUntil
-          delete a.lastError
-          a.updatedAt = now
-        }
-        return { ...accountRef(a), before, after: effectiveStatus(a, now) }
-      }),
-  )
-  const stuck = entries.find((e) => e.after === 'needs-login')
+  const cleared = await clearMarks(ctx, ids)
+  const stuck = cleared.find((c) => c.after === 'needs-login')
   // One account asked for and not fixable: that is a failure; with --all, one line among others.
-  if (stuck && !options.all) throw loginNeeded(stuck)
-  for (const entry of entries) report(entry)
-  return entries
+  if (stuck && !options.all) throw stillNeedsLogin(stuck.account)
+  for (const entry of cleared) report(entry)
+  return cleared.map(({ account, before, after }) => ({ ...accountRef(account), before, after }))
 }
 
-function report(entry: ResetEntry): void {
-  const name = `${entry.label} (${entry.id})`
-  if (entry.after === 'needs-login') logger.warn(loginNeeded(entry).message)
-  else if (entry.before === 'ok') logger.info(`${name} was usable already`)
-  else logger.success(`${name}: ${entry.before} cleared; it serves again`)
-}
-
-function loginNeeded(entry: ResetEntry): QwenauthError {
-  return new QwenauthError(
-    `${entry.label} (${entry.id}) still needs a new login: the OAuth server refused its refresh token, which reset cannot undo; run \`qwenauth login\` as ${entry.label}`,
-    ExitCode.needsLogin,
-  )
+function report(entry: ClearedMarks): void {
+  const message = clearedMessage(entry)
+  if (entry.after === 'needs-login') logger.warn(message)
+  else if (entry.before === 'ok') logger.info(message)
+  else logger.success(message)
 }
 
 const details = [

@@ -22,6 +22,10 @@ export interface ServeOptions {
   allowedHosts?: string[]
   /** Web origins whose pages may call the proxy (CORS). */
   corsOrigins?: string[]
+  /** False with --no-ui: no status page. */
+  ui?: boolean
+  /** `/metrics` without a client key. */
+  metricsPublic?: boolean
 }
 
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
@@ -31,6 +35,7 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
   const host = options.host ?? DEFAULTS.host
   const port = options.port ?? DEFAULTS.port
   const ctx = createContext(env)
+  const statusPage = options.ui !== false && env.QWENAUTH_NO_UI !== '1'
   const server = await startProxyServer({
     ctx,
     host,
@@ -42,11 +47,14 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
     ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
     ...(options.allowedHosts?.length ? { allowedHosts: options.allowedHosts } : {}),
     ...(options.corsOrigins?.length ? { corsOrigins: options.corsOrigins } : {}),
+    statusPage,
+    metricsPublic: options.metricsPublic === true || env.QWENAUTH_METRICS_PUBLIC === '1',
   })
   const accounts = (await ctx.accounts.read()).accounts
   logger.info(
     `qwenauth serve: OpenAI-compatible base URL ${server.url}/v1 (${accounts.length} account${accounts.length === 1 ? '' : 's'}, ${options.strategy ?? DEFAULTS.strategy}${apiKeys.length > 0 ? `, ${apiKeys.length} API key${apiKeys.length === 1 ? '' : 's'}` : ', no API key: loopback only'}); Ctrl-C stops`,
   )
+  if (statusPage) logger.info(`status page: ${server.url}/ (${apiKeys.length > 0 ? 'with a client key' : 'read-only: no client key'}); Prometheus metrics: ${server.url}/metrics`)
   if (accounts.length === 0) logger.warn('there are no accounts yet: every request will fail until you run `qwenauth login`')
   // Last, so a script that waits for this line finds the server ready and the notes printed.
   printOut(`${server.url}/v1`)
@@ -104,6 +112,8 @@ export default withExtras(defineCommand({
     'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
     'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
+    ui: { type: 'boolean', default: true, description: 'Serve the status page at / and /ui', negativeDescription: 'No status page (also QWENAUTH_NO_UI=1)' },
+    'metrics-public': { type: 'boolean', description: 'Answer GET /metrics without a client key (also QWENAUTH_METRICS_PUBLIC=1)' },
   },
   async run({ args, rawArgs }) {
     const port = parsePort(args.port)
@@ -117,8 +127,10 @@ export default withExtras(defineCommand({
       ...(args['user-agent'] ? { userAgent: args['user-agent'] } : {}),
       allowedHosts: repeatedFlag(rawArgs, 'allowed-host'),
       corsOrigins: repeatedFlag(rawArgs, 'cors-origin'),
+      ui: args.ui !== false,
+      metricsPublic: Boolean(args['metrics-public']),
     })
     await stopOnSignals(server)
     logger.info('stopped')
   },
-}), { env: ['QWENAUTH_API_KEYS', 'QWENAUTH_ALLOWED_HOSTS', 'QWENAUTH_CORS_ORIGINS', ...REFRESH_ENV, ...PROXY_ENV], values: { strategy: STRATEGIES } })
+}), { env: ['QWENAUTH_API_KEYS', 'QWENAUTH_ALLOWED_HOSTS', 'QWENAUTH_CORS_ORIGINS', 'QWENAUTH_NO_UI', 'QWENAUTH_METRICS_PUBLIC', ...REFRESH_ENV, ...PROXY_ENV], values: { strategy: STRATEGIES } })

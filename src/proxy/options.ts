@@ -35,6 +35,10 @@ export interface ProxyAppOptions {
   corsOrigins?: string[]
   /** Adds the (redacted) headers of each request to the log. */
   verbose?: boolean
+  /** Serve the status page at `/` and `/ui` (serve: on unless --no-ui or QWENAUTH_NO_UI=1; off for exec's proxy). */
+  statusPage?: boolean
+  /** `/metrics` without a client key (--metrics-public, QWENAUTH_METRICS_PUBLIC=1). */
+  metricsPublic?: boolean
   /** Where the one line per request goes (default: the logger, stderr). */
   log?: (line: string) => void
   /** Counters; default: the context's store (a file under QWEN_HOME, or Redis). */
@@ -63,6 +67,8 @@ export interface ResolvedProxyOptions {
   allowedHosts: string[]
   corsOrigins: string[]
   verbose: boolean
+  statusPage: boolean
+  metricsPublic: boolean
   now: () => number
 }
 
@@ -105,6 +111,8 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     allowedHosts: [...(options.allowedHosts ?? []), ...envList(env.QWENAUTH_ALLOWED_HOSTS)],
     corsOrigins: [...(options.corsOrigins ?? []), ...envList(env.QWENAUTH_CORS_ORIGINS)],
     verbose: options.verbose ?? false,
+    statusPage: options.statusPage ?? false,
+    metricsPublic: options.metricsPublic ?? false,
     now: options.now ?? Date.now,
   }
 }
