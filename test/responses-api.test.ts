@@ -4,7 +4,7 @@
  * function and freeform tool round trips, Codex's namespaced tools, structured output, and
  * errors in OpenAI's shape with the right status.
  */
-import OpenAI from 'openai'
+import OpenAI, { type APIError } from 'openai'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { logger } from '../src/lib/logger.ts'
 import { addKeyAccount, loginAs, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
@@ -51,7 +51,7 @@ describe('plain answers', () => {
         { role: 'user', content: [{ type: 'input_text', text: 'look:' }, { type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'high' }] },
         { role: 'assistant', content: [{ type: 'output_text', text: 'a cat' }] },
         { role: 'user', content: 'thanks' },
-      ],
+      ] as OpenAI.Responses.ResponseInput,
       max_output_tokens: 100_000,
       temperature: 0.2,
       top_p: 0.9,
@@ -292,8 +292,8 @@ describe('errors', () => {
     ] as const) {
       const error = await client.responses.create({ model: 'coder-model', ...body } as any).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(OpenAI.BadRequestError)
-      expect((error as OpenAI.APIError).message).toMatch(words)
-      expect((error as OpenAI.APIError).error).toMatchObject({ type: 'invalid_request_error' })
+      expect((error as APIError).message).toMatch(words)
+      expect((error as APIError).error).toMatchObject({ type: 'invalid_request_error' })
     }
     expect(fx.emu.requests).toHaveLength(0)
   })
@@ -301,15 +301,15 @@ describe('errors', () => {
   it("passes the upstream's refusal of the request on with its status, OpenAI-shaped", async () => {
     const error = await client.responses.create({ model: 'no-such-model', input: 'x' }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(OpenAI.NotFoundError)
-    expect((error as OpenAI.APIError).error).toEqual({ message: 'model not found', type: 'invalid_request_error', param: null, code: 'model_not_found' })
+    expect((error as APIError).error).toEqual({ message: 'model not found', type: 'invalid_request_error', param: null, code: 'model_not_found' })
   })
 
   it('answers 429 with Retry-After when every account is cooling down, and 401 without the client key', async () => {
     fx.emu.setUserState('codex@example.com', 'quota')
     const error = await client.responses.create({ model: 'coder-model', input: 'x' }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(OpenAI.RateLimitError)
-    expect((error as OpenAI.APIError).headers?.get('retry-after')).toMatch(/^\d+$/)
-    expect((error as OpenAI.APIError).error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_quota' })
+    expect((error as APIError).headers?.get('retry-after')).toMatch(/^\d+$/)
+    expect((error as APIError).error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_quota' })
     const keyed = sdkFor(proxyApp(fx, { apiKeys: ['client-key-0123456789'] }), 'wrong-key')
     await expect(keyed.responses.create({ model: 'coder-model', input: 'x' })).rejects.toBeInstanceOf(OpenAI.AuthenticationError)
   })

@@ -4,7 +4,7 @@
  * `item_reference` names kept items, a gone response is a clear 404, and on Redis any
  * instance continues any conversation.
  */
-import OpenAI from 'openai'
+import OpenAI, { type APIError } from 'openai'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createContext } from '../src/context.ts'
 import { createProxyApp } from '../src/proxy/app.ts'
@@ -57,8 +57,8 @@ describe('previous_response_id', () => {
     for (const id of [unkept.id, 'resp_000000000000000000000000']) {
       const error = await client.responses.create({ model: 'coder-model', previous_response_id: id, input: 'more' }).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(OpenAI.NotFoundError)
-      expect((error as OpenAI.APIError).error).toMatchObject({ type: 'invalid_request_error', code: 'previous_response_not_found' })
-      expect((error as OpenAI.APIError).message).toMatch(new RegExp(`response ${id} is not kept by qwenauth \\(in memory\\).*store: false`))
+      expect((error as APIError).error).toMatchObject({ type: 'invalid_request_error', code: 'previous_response_not_found' })
+      expect((error as APIError).message).toMatch(new RegExp(`response ${id} is not kept by qwenauth \\(in memory\\).*store: false`))
       await expect(client.responses.retrieve(id)).rejects.toBeInstanceOf(OpenAI.NotFoundError)
     }
     // Only the stored one's request went upstream; the refusals cost nothing.
@@ -97,7 +97,7 @@ describe('item_reference', () => {
     ])
     const error = await client.responses.create({ model: 'coder-model', input: [{ type: 'item_reference', id: 'msg_ffffffffffffffffffffffff_0' }] }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(OpenAI.NotFoundError)
-    expect((error as OpenAI.APIError).error).toMatchObject({ code: 'item_not_found' })
+    expect((error as APIError).error).toMatchObject({ code: 'item_not_found' })
   })
 })
 

@@ -3,7 +3,7 @@
  * `/responses` as they are (model renamed, conversation spelled out), answers come back with
  * qwenauth's ids, and one request fails over between the native and the translated way.
  */
-import OpenAI from 'openai'
+import OpenAI, { type APIError } from 'openai'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loginAs, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 import { addDashScopeAccount, sdkFor, sseEvents, upstreamCalls } from './helpers/responses.ts'
