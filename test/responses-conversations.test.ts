@@ -8,22 +8,26 @@ import OpenAI, { type APIError } from 'openai'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createContext } from '../src/context.ts'
 import { createProxyApp } from '../src/proxy/app.ts'
+import { memoryKept, redisKept, type KeptResponses } from '../src/proxy/protocols/responses/kept.ts'
 import { loginAs, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 import { hasRedis, startRedis } from './helpers/redis.ts'
 import { sdkFor, upstreamCalls } from './helpers/responses.ts'
 
-let fx: ProxyFixture
-afterEach(() => fx.cleanup())
+let current: ProxyFixture | undefined
+afterEach(async () => {
+  await current?.cleanup()
+  current = undefined
+})
 
 async function fixture(): Promise<ProxyFixture> {
-  fx = await proxyFixture()
-  await loginAs(fx, 'talk@example.com')
-  return fx
+  current = await proxyFixture()
+  await loginAs(current, 'talk@example.com')
+  return current
 }
 
 describe('previous_response_id', () => {
   it('continues a conversation: earlier input and output go upstream before the new input, instructions do not carry over', async () => {
-    await fixture()
+    const fx = await fixture()
     const client = sdkFor(proxyApp(fx))
     fx.emu.queueReplies({ text: 'Nice to meet you, Ada.' }, { text: 'Your name is Ada.' })
     const first = await client.responses.create({ model: 'coder-model', instructions: 'Be kind.', input: 'My name is Ada.' })
@@ -41,7 +45,7 @@ describe('previous_response_id', () => {
   })
 
   it('keeps a streamed response too, and GET /v1/responses/{id} returns what was answered', async () => {
-    await fixture()
+    const fx = await fixture()
     const client = sdkFor(proxyApp(fx))
     const stream = client.responses.stream({ model: 'coder-model', input: 'hi' })
     const final = await stream.finalResponse()
@@ -51,7 +55,7 @@ describe('previous_response_id', () => {
   })
 
   it('answers 404 for a response that is gone or never kept (store: false), naming why', async () => {
-    await fixture()
+    const fx = await fixture()
     const client = sdkFor(proxyApp(fx))
     const unkept = await client.responses.create({ model: 'coder-model', input: 'secret', store: false })
     for (const id of [unkept.id, 'resp_000000000000000000000000']) {
@@ -66,7 +70,7 @@ describe('previous_response_id', () => {
   })
 
   it('keeps responses no longer than their age limit and no more than their count', async () => {
-    await fixture()
+    const fx = await fixture()
     let clock = Date.now()
     const client = sdkFor(proxyApp(fx, { now: () => clock, keptResponses: { count: 2, maxAgeMs: 60_000 } }))
     const ask = () => client.responses.create({ model: 'coder-model', input: 'hi' })
@@ -82,7 +86,7 @@ describe('previous_response_id', () => {
 
 describe('item_reference', () => {
   it("resolves references to kept output items (as the AI SDK sends them) and leaves out a reasoning item that is gone", async () => {
-    await fixture()
+    const fx = await fixture()
     const client = sdkFor(proxyApp(fx))
     fx.emu.queueReplies({ text: 'First answer.' })
     const first = await client.responses.create({ model: 'coder-model', input: 'one' })
@@ -101,9 +105,46 @@ describe('item_reference', () => {
   })
 })
 
+/** Three responses into a store that keeps two: the oldest goes, the newest two stay. */
+async function keepsTheNewest(store: KeptResponses): Promise<void> {
+  for (const id of ['resp_1', 'resp_2', 'resp_3']) await store.put({ response: { id }, input: [] })
+  expect(await store.get('resp_1')).toBeUndefined()
+  expect((await store.get('resp_2'))?.response.id).toBe('resp_2')
+  expect((await store.get('resp_3'))?.response.id).toBe('resp_3')
+}
+
+describe('the kept-response stores', () => {
+  it('in memory: bounded in count, and in bytes with the newest always kept', async () => {
+    await keepsTheNewest(memoryKept({ count: 2, maxAgeMs: 60_000, maxBytes: 1 << 20, now: Date.now }))
+    const small = memoryKept({ count: 100, maxAgeMs: 60_000, maxBytes: 120, now: Date.now })
+    await small.put({ response: { id: 'resp_a' }, input: [{ text: 'x'.repeat(60) }] })
+    await small.put({ response: { id: 'resp_b' }, input: [{ text: 'y'.repeat(200) }] })
+    expect(await small.get('resp_a')).toBeUndefined()
+    expect((await small.get('resp_b'))?.response.id).toBe('resp_b')
+  })
+
+  it.skipIf(!hasRedis)('on Redis: bounded in count, and in age by the key expiry', async () => {
+    const redis = await startRedis()
+    const ctx = createContext({ QWENAUTH_STORAGE: redis.url, QWENAUTH_STORAGE_PREFIX: 'kept-test' })
+    try {
+      const backend = ctx.redis as NonNullable<typeof ctx.redis>
+      await keepsTheNewest(redisKept(backend.client, backend.prefix, { count: 2, maxAgeMs: 60_000, maxBytes: 0, now: Date.now }))
+      const client = await backend.client()
+      expect(await client.zcard('kept-test:responses')).toBe(2)
+      const brief = redisKept(backend.client, 'brief', { count: 10, maxAgeMs: 50, maxBytes: 0, now: Date.now })
+      await brief.put({ response: { id: 'resp_x' }, input: [] })
+      for (let i = 0; i < 50 && (await brief.get('resp_x')); i++) await new Promise((r) => setTimeout(r, 20))
+      expect(await brief.get('resp_x')).toBeUndefined()
+    } finally {
+      await ctx.close()
+      await redis.stop()
+    }
+  })
+})
+
 describe.skipIf(!hasRedis)('on Redis', () => {
   it('any instance continues a conversation another one answered', async () => {
-    await fixture()
+    const fx = await fixture()
     const redis = await startRedis()
     const env = { QWENAUTH_STORAGE: redis.url, QWENAUTH_STORAGE_PREFIX: 'responses-test', QWENAUTH_OAUTH_URL: fx.emu.url }
     const [ctxA, ctxB] = [createContext(env), createContext(env)]

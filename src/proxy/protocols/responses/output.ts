@@ -1,5 +1,5 @@
 import { isRecord, text, type Json } from './json.ts'
-import type { OfferedTool, ToolNames } from './tools.ts'
+import { customInput, type OfferedTool, type ToolNames } from './tools.ts'
 import { responseObject, type ResponseShell } from './response-object.ts'
 
 interface TextItem {
@@ -238,21 +238,4 @@ export class ResponseWriter {
 
 function outputText(value: string): Json {
   return { type: 'output_text', text: value, annotations: [], logprobs: [] }
-}
-
-/**
- * The text a freeform tool gets: the `input` string of the function's JSON arguments. A model
- * that answered otherwise (a lone other string field, or plain text) is taken at its word.
- */
-export function customInput(args: string): string {
-  try {
-    const parsed: unknown = JSON.parse(args)
-    if (typeof parsed === 'string') return parsed
-    if (isRecord(parsed)) {
-      if (typeof parsed.input === 'string') return parsed.input
-      const strings = Object.values(parsed).filter((v): v is string => typeof v === 'string')
-      if (strings.length === 1) return strings[0] as string
-    }
-  } catch {}
-  return args
 }

@@ -159,3 +159,20 @@ function chatToolChoice(choice: unknown, names: ToolNames, tools: Json[], droppe
   dropped.push(`tool_choice ${String(choice.type)}`)
   return { tools, toolChoice: 'auto' }
 }
+
+/**
+ * The text a freeform tool gets: the `input` string of the function's JSON arguments. A model
+ * that answered otherwise (a lone other string field, or plain text) is taken at its word.
+ */
+export function customInput(args: string): string {
+  try {
+    const parsed: unknown = JSON.parse(args)
+    if (typeof parsed === 'string') return parsed
+    if (isRecord(parsed)) {
+      if (typeof parsed.input === 'string') return parsed.input
+      const strings = Object.values(parsed).filter((v): v is string => typeof v === 'string')
+      if (strings.length === 1) return strings[0] as string
+    }
+  } catch {}
+  return args
+}
