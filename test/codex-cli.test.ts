@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
 import { startProxyServer } from '../src/proxy/server.ts'
 import { collect, runCli } from './helpers/cli.ts'
 import { repoRoot } from './helpers/exec-fixtures.ts'
@@ -26,6 +26,7 @@ let work: string
 function userHome(): string {
   const dir = mkdtempSync(join(tmpdir(), 'qwenauth-codex-home-'))
   mkdirSync(join(dir, '.codex'), { mode: 0o700 })
+  mkdirSync(join(dir, 'tmp'))
   writeFileSync(join(dir, '.codex/config.toml'), 'model = "gpt-5.5"\n\n[tui]\nscreen_reader_detection_done = true\n')
   writeFileSync(join(dir, '.codex/auth.json'), JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: 'sk-user-own-openai-key' }))
   writeFileSync(join(dir, '.codex/history.jsonl'), '{"session_id":"s","ts":1,"text":"an old prompt"}\n')
@@ -43,7 +44,8 @@ function snapshot(dir: string): Record<string, string> {
 
 /** What Codex needs around it: that HOME, node_modules/.bin first on PATH, no OpenAI variables. */
 function codexEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  return { HOME: home, PATH: `${bin}:${process.env.PATH}`, CODEX_HOME: undefined, OPENAI_API_KEY: undefined, OPENAI_BASE_URL: undefined, ...extra }
+  // TMPDIR too: what Codex keeps in the temp directory goes away with the test's HOME.
+  return { HOME: home, TMPDIR: join(home, 'tmp'), PATH: `${bin}:${process.env.PATH}`, CODEX_HOME: undefined, OPENAI_API_KEY: undefined, OPENAI_BASE_URL: undefined, ...extra }
 }
 
 beforeEach(async () => {
@@ -132,6 +134,25 @@ describe('Codex CLI', () => {
     expect(existsSync(join(home, '.codex/models_cache.json'))).toBe(false)
   }, CODEX_TIMEOUT_MS + 10_000)
 
+  it('runs interactive `codex` under `qwenauth exec`: a prompt typed at the terminal gets the answer', async () => {
+    const before = snapshot(join(home, '.codex'))
+    fx.emu.queueReplies({ text: 'pineapple-42' })
+    const child = spawn('python3', ['-c', TERMINAL, 'Ask Codex', 'say hi', 'pineapple-42', '/quit', process.execPath, inject('nodeCli'), 'exec', '--', 'codex', '-C', work], {
+      env: { ...process.env, ...definedOnly(codexEnv({ QWEN_HOME: fx.home, QWENAUTH_OAUTH_URL: fx.emu.url, TERM: 'xterm-256color' })) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const result = await collect(child, undefined, CODEX_TIMEOUT_MS)
+    expect(result.code, `${result.stderr}\n${result.stdout.slice(-2000)}`).toBe(0)
+    expect(result.stdout).toContain('pineapple-42')
+    expect((fx.emu.requests[0]?.body as { messages: Array<{ content: unknown }> }).messages.at(-1)?.content).toBe('say hi')
+    // Settings and login untouched; the prompt joins the user's own history, as without qwenauth.
+    const after = snapshot(join(home, '.codex'))
+    expect([after['config.toml'], after['auth.json']]).toEqual([before['config.toml'], before['auth.json']])
+    const history = readFileSync(join(home, '.codex/history.jsonl'), 'utf8')
+    expect(history.startsWith('{"session_id":"s","ts":1,"text":"an old prompt"}\n')).toBe(true)
+    expect(history).toContain('"text":"say hi"')
+  }, CODEX_TIMEOUT_MS + 10_000)
+
   it("leaves another program's arguments exactly as given, Codex-looking flags included", async () => {
     const printArgv = join(repoRoot, 'test/fixtures/exec/print-argv.mjs')
     const plain = await runCli(['exec', '--', process.execPath, printArgv, '-c', 'x'], { home: fx.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url } })
@@ -139,6 +160,59 @@ describe('Codex CLI', () => {
     expect(JSON.parse(plain.stdout)).toEqual(['-c', 'x'])
   })
 })
+
+/**
+ * A terminal for an interactive program (python3's pty; Node has none): waits for a marker, types
+ * a prompt and Enter, waits for the answer, types the quit command, and exits with the
+ * program's code. Bounded: every wait gives up after 40 s.
+ * argv: ready-marker, prompt, answer-marker, quit-command, command...
+ */
+const TERMINAL = String.raw`
+import fcntl, os, pty, select, signal, struct, sys, termios, time
+ready, prompt, answer, quit = (a.encode() for a in sys.argv[1:5])
+cmd = sys.argv[5:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvpe(cmd[0], cmd, os.environ)
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 120, 0, 0))
+seen = b''
+def wait_for(marker, limit=40):
+    global seen
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if marker in seen:
+            return True
+        if select.select([fd], [], [], 0.05)[0]:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                return False
+            if not data:
+                return False
+            seen += data
+            sys.stdout.buffer.write(data)
+    return False
+def typed(text):
+    os.write(fd, text)
+    time.sleep(0.3)
+    os.write(fd, b'\r')
+ok = wait_for(ready) and (typed(prompt) or wait_for(answer)) and (typed(quit) or True)
+deadline = time.time() + 20
+status = None
+while time.time() < deadline:
+    wait_for(b'\x00never', 0.1)
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        status = st
+        break
+sys.stdout.flush()
+if status is None:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    sys.stderr.write('terminal: %s\n' % ('no exit after quit' if ok else 'a marker never showed'))
+    sys.exit(124)
+sys.exit(os.waitstatus_to_exitcode(status) if ok else 125)
+`
 
 function definedOnly(env: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))
