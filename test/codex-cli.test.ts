@@ -143,7 +143,7 @@ describe('Codex CLI', () => {
     })
     const result = await collect(child, undefined, CODEX_TIMEOUT_MS)
     expect(result.code, `${result.stderr}\n${result.stdout.slice(-2000)}`).toBe(0)
-    expect(result.stdout).toContain('pineapple-42')
+    expect(onScreen(result.stdout)).toContain('pineapple-42')
     expect((fx.emu.requests[0]?.body as { messages: Array<{ content: unknown }> }).messages.at(-1)?.content).toBe('say hi')
     // Settings and login untouched; the prompt joins the user's own history, as without qwenauth.
     const after = snapshot(join(home, '.codex'))
@@ -164,12 +164,16 @@ describe('Codex CLI', () => {
 /**
  * A terminal for an interactive program (python3's pty; Node has none): waits for a marker, types
  * a prompt and Enter, waits for the answer, types the quit command, and exits with the
- * program's code. Bounded: every wait gives up after 40 s.
+ * program's code. Bounded: 25 s for the program to be ready, 20 s for the answer, 8 s to exit.
  * argv: ready-marker, prompt, answer-marker, quit-command, command...
  */
 const TERMINAL = String.raw`
-import fcntl, os, pty, select, signal, struct, sys, termios, time
+import fcntl, os, pty, re, select, signal, struct, sys, termios, time
 ready, prompt, answer, quit = (a.encode() for a in sys.argv[1:5])
+# What the screen says, without escape sequences and spaces: a TUI may draw a word in pieces.
+CONTROL = re.compile(rb'\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.|\s')
+def shown(data, marker):
+    return CONTROL.sub(b'', marker) in CONTROL.sub(b'', data)
 cmd = sys.argv[5:]
 pid, fd = pty.fork()
 if pid == 0:
@@ -180,7 +184,7 @@ def wait_for(marker, limit=40):
     global seen
     deadline = time.time() + limit
     while time.time() < deadline:
-        if marker in seen:
+        if shown(seen, marker):
             return True
         if select.select([fd], [], [], 0.05)[0]:
             try:
@@ -193,11 +197,17 @@ def wait_for(marker, limit=40):
             sys.stdout.buffer.write(data)
     return False
 def typed(text):
+    # Enter only once the composer shows the text: typed too early, or Enter as part of the
+    # same burst (read as a paste), it would not submit.
+    mark = len(seen)
     os.write(fd, text)
-    time.sleep(0.3)
+    deadline = time.time() + 10
+    while time.time() < deadline and not shown(seen[mark:], text):
+        wait_for(b'\x00never', 0.1)
+    time.sleep(0.2)
     os.write(fd, b'\r')
-ok = wait_for(ready) and (typed(prompt) or wait_for(answer)) and (typed(quit) or True)
-deadline = time.time() + 20
+ok = wait_for(ready, 25) and (time.sleep(0.5) or typed(prompt) or wait_for(answer, 20)) and (typed(quit) or True)
+deadline = time.time() + 8
 status = None
 while time.time() < deadline:
     wait_for(b'\x00never', 0.1)
@@ -213,6 +223,11 @@ if status is None:
     sys.exit(124)
 sys.exit(os.waitstatus_to_exitcode(status) if ok else 125)
 `
+
+/** Terminal output as text without escape sequences and spaces (a TUI may draw a word in pieces). */
+function onScreen(output: string): string {
+  return output.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.|\s/g, '')
+}
 
 function definedOnly(env: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))
