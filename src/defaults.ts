@@ -38,4 +38,10 @@ export const DEFAULTS = {
   lockStaleMs: 35_000,
   /** Lifetime of a Redis lock whose holder stopped extending it (QWENAUTH_REDIS_LOCK_TTL_MS). */
   redisLockTtlMs: 10_000,
+  /** Responses kept for `previous_response_id` and `GET /v1/responses/{id}`: how many (QWENAUTH_RESPONSES_KEEP)… */
+  keptResponses: 1000,
+  /** …for how long (QWENAUTH_RESPONSES_KEEP_MS)… */
+  keptResponseMaxAgeMs: 6 * 60 * 60_000,
+  /** …and, kept in memory (no Redis), in how many bytes at most. */
+  keptResponseMaxBytes: 64 * 1024 * 1024,
 } as const

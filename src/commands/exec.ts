@@ -6,11 +6,13 @@ import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { splitCommand } from '../exec/argv.ts'
 import { credentialEnv, directCredentials, type ClientCredentials } from '../exec/child-env.ts'
+import { codexArgsStart, codexLaunch } from '../exec/codex.ts'
 import { startExecProxy, type ExecProxy } from '../exec/exec-proxy.ts'
 import { qwenSettingsEnv } from '../exec/qwen-code-settings.ts'
 import { runChild } from '../exec/run-child.ts'
 import { usageError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
+import { logger } from '../lib/logger.ts'
 import { qwenHome } from '../lib/paths.ts'
 import { clientModel, defaultModel } from '../pool/model-map.ts'
 import { AccountPool } from '../pool/pool.ts'
@@ -55,7 +57,12 @@ export async function runExec(options: ExecOptions): Promise<number> {
       credentials = proxy.then((started) => started.credentials)
     }
     const [creds, qwenVars] = await Promise.all([credentials, qwenSettingsEnv(qwenHome(), model)])
-    return await runChild(command, args, { ...process.env, ...credentialEnv(creds), ...qwenVars })
+    // Codex reads no OPENAI_BASE_URL: it gets a provider for the proxy on its command line.
+    const launch = options.direct ? { args, env: {} } : await codexLaunch(command, args, creds, qwenHome())
+    if (options.direct && codexArgsStart(command, args) !== undefined) {
+      logger.warn('codex speaks the Responses API and ignores OPENAI_BASE_URL: with --direct it reaches no Qwen account; run `qwenauth exec -- codex` without --direct')
+    }
+    return await runChild(command, launch.args, { ...process.env, ...credentialEnv(creds), ...qwenVars, ...launch.env })
   } finally {
     await proxy?.then((started) => started.close(), () => {})
     await ctx.close()
@@ -85,6 +92,9 @@ const details = [
   'selects "openai" and the model above and hides providers of its own, over your settings (left untouched on disk);',
   "qwen's own --auth-type and -m still win.",
   'So `qwenauth exec -- qwen -p "hi"` works whatever ~/.qwen/settings.json says, also for qwen started by a script.',
+  '',
+  'Codex (codex, or npx @openai/codex) ignores OPENAI_BASE_URL; exec gives it a provider for the proxy with -c overrides',
+  "before your arguments and a model catalog file, leaving ~/.codex (config, login, history) as it is.",
   '',
   'stdin, stdout and stderr are the program\'s; its exit code is qwenauth\'s (128+n if signal n killed it; 127: not found);',
   'SIGTERM, SIGHUP and SIGINT are passed on (at a terminal, Ctrl-C already reaches the program, and only once).',

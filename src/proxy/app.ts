@@ -9,7 +9,7 @@ import { failover } from './failover.ts'
 import { localRoute } from './local-routes.ts'
 import { ProxyMetrics } from './metrics.ts'
 import { resolveProxyOptions, type ProxyAppOptions } from './options.ts'
-import { isProxyError, proxyError } from './protocols/protocol.ts'
+import { isProxyError, proxyError, type AppServices, type ProxyError } from './protocols/protocol.ts'
 import { RecentRequests } from './recent-requests.ts'
 import { redactedHeaders, RequestRecord } from './request-log.ts'
 import { FALLBACK_ERRORS, isStatusPageRoute, matchRoute } from './routes.ts'
@@ -45,6 +45,15 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
     recent: new RecentRequests(),
     ...(options.onUnservable ? { onUnservable: options.onUnservable } : {}),
   }
+  const shared = new Map<string, unknown>()
+  const services: AppServices = {
+    ctx: options.ctx,
+    settings,
+    shared: <T>(key: string, make: () => T): T => {
+      if (!shared.has(key)) shared.set(key, make())
+      return shared.get(key) as T
+    },
+  }
   const keyCheck = createKeyCheck(settings.apiKeys)
   const browserGuard = createBrowserGuard(settings)
   const sink = options.log ?? ((line: string) => logger.info(line))
@@ -77,7 +86,8 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
       if (isProxyError(read)) return protocol.error(read)
       body = read
     }
-    const plan = protocol.plan({ path, search, body, headers: request.headers })
+    const plan = await protocol.plan({ path, search, body, headers: request.headers, app: services })
+    if (plan instanceof Response) return plan
     if (isProxyError(plan)) return protocol.error(plan)
     return failover(state, protocol, plan, request.signal, record)
   }

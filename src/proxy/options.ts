@@ -45,6 +45,8 @@ export interface ProxyAppOptions {
   stats?: StatsStore
   /** Pool snapshot age limit (QWENAUTH_POOL_REFRESH_MS, 1 s). */
   poolRefreshMs?: number
+  /** Responses kept for previous_response_id: how many (QWENAUTH_RESPONSES_KEEP, 1000) and how long (QWENAUTH_RESPONSES_KEEP_MS, 6 h). */
+  keptResponses?: { count?: number; maxAgeMs?: number; maxBytes?: number }
   /** This account serves first whenever it can (`exec --account`). */
   preferredAccountId?: string
   /** Told of every answer no account could serve. */
@@ -69,6 +71,7 @@ export interface ResolvedProxyOptions {
   verbose: boolean
   statusPage: boolean
   metricsPublic: boolean
+  keptResponses: { count: number; maxAgeMs: number; maxBytes: number }
   now: () => number
 }
 
@@ -113,6 +116,11 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     verbose: options.verbose ?? false,
     statusPage: options.statusPage ?? false,
     metricsPublic: options.metricsPublic ?? false,
+    keptResponses: {
+      count: options.keptResponses?.count ?? envNumber(env, 'QWENAUTH_RESPONSES_KEEP') ?? DEFAULTS.keptResponses,
+      maxAgeMs: options.keptResponses?.maxAgeMs ?? envNumber(env, 'QWENAUTH_RESPONSES_KEEP_MS') ?? DEFAULTS.keptResponseMaxAgeMs,
+      maxBytes: options.keptResponses?.maxBytes ?? DEFAULTS.keptResponseMaxBytes,
+    },
     now: options.now ?? Date.now,
   }
 }

@@ -36,6 +36,7 @@ const OUTPUT_FIELDS: Record<BodyKind, readonly string[]> = {
   chat: ['max_tokens', 'max_completion_tokens', 'max_output_tokens'],
   completions: ['max_tokens'],
   embeddings: [],
+  responses: ['max_output_tokens'],
   none: [],
 }
 

@@ -1,5 +1,7 @@
+import type { Context } from '../../context.ts'
 import type { Account } from '../../store/account-model.ts'
 import type { JsonBody } from '../body.ts'
+import type { ResolvedProxyOptions } from '../options.ts'
 
 /**
  * The seam between an inbound protocol (what the client speaks: OpenAI chat completions,
@@ -12,8 +14,21 @@ import type { JsonBody } from '../body.ts'
 export interface InboundProtocol {
   /** An answer qwenauth makes itself (bad input, no account can serve), in this protocol's shape. */
   error(error: ProxyError): Response
-  /** What to send for this request, or why it cannot be sent (answered with `error`). */
-  plan(request: InboundRequest): Plan | ProxyError
+  /**
+   * What to send for this request, or why it cannot be sent (answered with `error`), or the
+   * answer itself when no upstream is needed (a kept Responses answer). Async where it reads
+   * state kept across requests.
+   */
+  plan(request: InboundRequest): Plan | ProxyError | Response | Promise<Plan | ProxyError | Response>
+}
+
+/** What the app lends its protocols: its store, settings, and state that outlives one request. */
+export interface AppServices {
+  /** The store (a directory, or Redis through `ctx.redis`, shared by every instance). */
+  ctx: Context
+  settings: ResolvedProxyOptions
+  /** One value per app and key, made on first use: state a protocol keeps across requests. */
+  shared<T>(key: string, make: () => T): T
 }
 
 export interface InboundRequest {
@@ -24,6 +39,7 @@ export interface InboundRequest {
   /** The JSON body of a POST; undefined for GET. */
   body: JsonBody | undefined
   headers: Headers
+  app: AppServices
 }
 
 export interface Plan {
@@ -32,7 +48,7 @@ export interface Plan {
 }
 
 /** What a request body is, for the per-account rewrite (model names, output caps) in upstream.ts. */
-export type BodyKind = 'chat' | 'completions' | 'embeddings' | 'none'
+export type BodyKind = 'chat' | 'completions' | 'embeddings' | 'responses' | 'none'
 
 /** Where token counts sit in an answer. */
 export type UsageFormat = 'openai' | 'anthropic' | 'responses'
