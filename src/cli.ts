@@ -14,6 +14,7 @@ const main = defineCommand({
     login: () => import('./commands/login.ts').then((m) => m.default),
     status: () => import('./commands/status.ts').then((m) => m.default),
     use: () => import('./commands/use.ts').then((m) => m.default),
+    edit: () => import('./commands/edit.ts').then((m) => m.default),
     logout: () => import('./commands/logout.ts').then((m) => m.default),
     token: () => import('./commands/token.ts').then((m) => m.default),
     env: () => import('./commands/env.ts').then((m) => m.default),

@@ -7,7 +7,8 @@ import { createContext } from '../context.ts'
 import { usageError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import type { Account } from '../store/account-model.ts'
-import { jsonArg, printOut } from './_shared.ts'
+import { parseResetDay } from '../pool/limits.ts'
+import { accountSettingArgs, jsonArg, parseUserAgent, printOut, repeatedValues } from './_shared.ts'
 
 export interface LoginOptions {
   browser?: boolean
@@ -17,6 +18,9 @@ export interface LoginOptions {
   model?: string
   apiKeyEnv?: string
   aliases?: Record<string, string>
+  limits?: string[]
+  quotaResetDay?: number | null
+  userAgent?: string | null
   verify?: boolean
 }
 
@@ -31,11 +35,14 @@ export async function runLogin(options: LoginOptions): Promise<Account> {
       ...(options.model !== undefined ? { model: options.model } : {}),
       ...(options.apiKeyEnv !== undefined ? { apiKeyEnv: options.apiKeyEnv } : {}),
       ...(options.aliases ? { aliases: options.aliases } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.quotaResetDay !== undefined ? { quotaResetDay: options.quotaResetDay } : {}),
+      ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
     })
     return saved.account
   }
-  const keyOnly = [options.label, options.model, options.apiKeyEnv, options.aliases].some((v) => v !== undefined)
-  if (keyOnly) throw usageError('--label, --model, --api-key-env and --alias are for API-key accounts: add --provider <name|url>')
+  const keyOnly = [options.label, options.model, options.apiKeyEnv, options.aliases, options.limits, options.quotaResetDay, options.userAgent].some((v) => v !== undefined)
+  if (keyOnly) throw usageError('--label, --model, --api-key-env, --alias, --limit, --reset-day and --user-agent are for API-key accounts: add --provider <name|url> (`qwenauth edit` sets limits on any account)')
   const browser = options.browser !== false && process.env.QWENAUTH_NO_BROWSER !== '1'
   return runOAuthLogin(ctx, { browser, signal: interruptSignal })
 }
@@ -52,38 +59,23 @@ function refuseKeyArguments(rawArgs: string[], positionals: string[]): void {
   if (positionals.length > 0) throw usageError(`login takes no positional arguments; to add an API key, ${KEY_ADVICE}`)
 }
 
-/** `--alias` may repeat; citty keeps only the last value, so collect them from the raw arguments. */
-function aliasValues(rawArgs: string[]): string[] {
-  const values: string[] = []
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i] ?? ''
-    if (arg === '--') break
-    if (arg.startsWith('--alias=')) values.push(arg.slice('--alias='.length))
-    else if (arg === '--alias') {
-      const value = rawArgs[i + 1]
-      if (value === undefined || value.startsWith('-')) throw usageError('--alias needs a value: --alias coder-model=<provider model>')
-      values.push(value)
-      i++
-    }
-  }
-  return values
-}
-
 export default defineCommand({
   meta: { name: 'login', description: 'Log in to Qwen with the OAuth device flow, or add an API-key account with --provider' },
   args: {
-    provider: { type: 'string', description: 'Add an API-key account: coding-plan, coding-plan-intl, dashscope, dashscope-intl, modelscope, openrouter, or an https:// base URL', valueHint: 'name|url' },
+    provider: { type: 'string', description: 'Add an API-key account: coding-plan, coding-plan-intl, token-plan, dashscope, dashscope-intl, modelscope, openrouter, or an https:// base URL', valueHint: 'name|url' },
     label: { type: 'string', description: 'Name shown for the key account (default: the provider)' },
-    model: { type: 'string', description: "Default model of the key account (default: the provider's)" },
+    model: { type: 'string', description: "Default model of the key account (default: picked from what the provider lists, else the preset's)" },
     'api-key-env': { type: 'string', description: 'Read the key from this environment variable (else stdin, else a hidden prompt)', valueHint: 'NAME' },
     alias: { type: 'string', description: 'Model rename for this account, repeatable or comma-separated', valueHint: 'coder-model=name' },
+    ...accountSettingArgs,
     verify: { type: 'boolean', default: true, description: 'Check the key with GET /models before saving', negativeDescription: 'Save the key without any request' },
     browser: { type: 'boolean', default: true, description: 'Open a browser where one can be opened', negativeDescription: 'Never open a browser; show the URL, code and QR code only' },
     ...jsonArg,
   },
   async run({ args, rawArgs }) {
     refuseKeyArguments(rawArgs, args._)
-    const aliases = aliasValues(rawArgs)
+    const aliases = repeatedValues(rawArgs, 'alias', 'coder-model=<provider model>')
+    const limits = repeatedValues(rawArgs, 'limit', 'week=9000')
     const account = await runLogin({
       browser: args.browser,
       verify: args.verify,
@@ -92,6 +84,9 @@ export default defineCommand({
       ...(args.model !== undefined ? { model: args.model } : {}),
       ...(args['api-key-env'] !== undefined ? { apiKeyEnv: args['api-key-env'] } : {}),
       ...(aliases.length > 0 ? { aliases: parseAliasFlags(aliases) } : {}),
+      ...(limits.length > 0 ? { limits } : {}),
+      ...(args['reset-day'] !== undefined ? { quotaResetDay: parseResetDay(args['reset-day']) } : {}),
+      ...(args['user-agent'] !== undefined ? { userAgent: parseUserAgent(args['user-agent']) } : {}),
     })
     if (args.json) printOut(JSON.stringify({ id: account.id, label: account.label, provider: account.provider }))
   },

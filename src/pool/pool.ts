@@ -4,8 +4,11 @@ import { formatDuration } from '../lib/duration.ts'
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
 import { accountError, effectiveStatus, hasUsableToken, requireAccount, type Account, type AccountsDoc } from '../store/account-model.ts'
-import { candidateOrder, chooseHandout, earliestCooldownEnd, type Strategy } from './choose.ts'
+import type { AccountStats } from '../store/stats.ts'
+import { AffinityMap } from './affinity.ts'
+import { candidateOrder, chooseHandout, earliestCooldownEnd, onTrial, withLimits, type Strategy } from './choose.ts'
 import { ADD_SERVED_ACCOUNT, describeAccounts, unusableWarning } from './messages.ts'
+import { UsageSnapshot, type UsageSource } from './usage-snapshot.ts'
 
 export { STRATEGIES, type Strategy } from './choose.ts'
 
@@ -15,6 +18,8 @@ export interface PoolOptions {
   refreshMs?: number
   /** This account serves first whenever it can (`exec --account`); nothing is written. */
   preferredId?: string
+  /** Where the usage that limits are checked against comes from (default: the context's store, read when needed). */
+  stats?: UsageSource
   now?: () => number
 }
 
@@ -45,6 +50,10 @@ export class AccountPool {
   private turn = 0
   /** The last read of the store failed; the snapshot is older than `refreshMs`. */
   private stale = false
+  private readonly usage: UsageSnapshot
+  /** Accounts on trial whose one trial request is under way (see `onTrial`). */
+  private readonly trials = new Set<string>()
+  private readonly affinity = new AffinityMap(DEFAULTS.affinityMaxEntries, DEFAULTS.affinityMaxAgeMs)
 
   constructor(
     private readonly ctx: Context,
@@ -54,17 +63,68 @@ export class AccountPool {
     this.refreshMs = options.refreshMs ?? (Number(process.env.QWENAUTH_POOL_REFRESH_MS) || DEFAULTS.poolRefreshMs)
     this.preferredId = options.preferredId
     this.now = options.now ?? Date.now
+    this.usage = new UsageSnapshot(options.stats ?? ctx, this.refreshMs, this.now)
   }
 
-  /** Every account in pool order (first = active), as of at most `refreshMs` ago. */
+  /**
+   * Every account in pool order (first = active), as of at most `refreshMs` ago, with its
+   * limits applied: one at a limit shows as resting until its window frees up.
+   */
   async accounts(): Promise<Account[]> {
-    return (await this.snapshot()).accounts
+    const { accounts } = await this.snapshot()
+    if (!accounts.some((a) => a.limits?.length)) return accounts
+    return withLimits(accounts, await this.usage.current(), this.now())
   }
 
-  /** Usable accounts in the order to try them: the preferred or active one first, or rotated for round-robin. */
-  async candidates(): Promise<Account[]> {
+  /**
+   * Usable accounts in the order to try them: the one that served the conversation before
+   * (`affinityKey`), the preferred or active one, or rotated for round-robin. Accounts whose
+   * trial request is under way are left out.
+   */
+  async candidates(options: { affinityKey?: string | undefined } = {}): Promise<Account[]> {
     const accounts = await this.accounts()
-    return candidateOrder(accounts, { now: this.now(), strategy: this.strategy, turn: this.turn++, ...(this.preferredId ? { preferredId: this.preferredId } : {}) })
+    const now = this.now()
+    const affinityId = options.affinityKey === undefined ? undefined : this.affinity.get(options.affinityKey, now)
+    return candidateOrder(accounts, {
+      now,
+      strategy: this.strategy,
+      turn: this.turn++,
+      trialsRunning: this.trials,
+      ...(this.preferredId ? { preferredId: this.preferredId } : {}),
+      ...(affinityId ? { affinityId } : {}),
+    })
+  }
+
+  /**
+   * Whether a request may go to this account now: yes, unless the account is on trial and
+   * another request is already trying it. A yes to a trial holds it until `release`.
+   */
+  claim(account: Account): boolean {
+    const current = this.doc?.accounts.find((a) => a.id === account.id) ?? account
+    if (!onTrial(current, this.now())) return true
+    if (this.trials.has(account.id)) return false
+    this.trials.add(account.id)
+    return true
+  }
+
+  /** Accounts whose trial request is under way. */
+  trialsUnderWay(): ReadonlySet<string> {
+    return this.trials
+  }
+
+  /** The attempt on this account is over (its trial, if it was one, succeeded or failed). */
+  release(account: Account): void {
+    this.trials.delete(account.id)
+  }
+
+  /** This conversation's next requests go to this account while it is usable. */
+  remember(affinityKey: string, accountId: string): void {
+    this.affinity.set(affinityKey, accountId, this.now())
+  }
+
+  /** What was counted for an account, for estimates such as when its 5-hour window frees up. */
+  async usageOf(id: string): Promise<AccountStats | undefined> {
+    return (await this.usage.current())?.[id]
   }
 
   /**
@@ -73,16 +133,16 @@ export class AccountPool {
    * warning per account passed over. Throws, saying why for each, when none can.
    */
   async handout(idOrLabel?: string): Promise<Account> {
-    const doc = await this.snapshot()
+    const accounts = await this.accounts()
     const now = this.now()
     if (idOrLabel !== undefined) {
-      const named = requireAccount(doc, idOrLabel)
+      const named = requireAccount({ version: 1, accounts }, idOrLabel)
       if (effectiveStatus(named, now) !== 'ok') logger.warn(`${unusableWarning(named, now)}; using it because --account names it`)
       return named
     }
-    if (doc.accounts.length === 0) throw new QwenauthError('no accounts yet: run `qwenauth login` first', ExitCode.needsLogin)
-    const { account, passedOver } = chooseHandout(doc.accounts, now)
-    if (!account) throw noAccountCanServe(doc.accounts, now)
+    if (accounts.length === 0) throw new QwenauthError('no accounts yet: run `qwenauth login` first', ExitCode.needsLogin)
+    const { account, passedOver } = chooseHandout(accounts, now)
+    if (!account) throw noAccountCanServe(accounts, now)
     for (const skipped of passedOver) logger.warn(`${unusableWarning(skipped, now)}; using ${account.label} (${account.id}) instead`)
     return account
   }

@@ -1,0 +1,84 @@
+import { defineCommand } from 'citty'
+import { createContext } from '../context.ts'
+import { usageError } from '../lib/errors.ts'
+import { logger } from '../lib/logger.ts'
+import { describeLimit, parseLimitFlags, parseResetDay } from '../pool/limits.ts'
+import { parseAliasFlags } from '../pool/model-map.ts'
+import { requireAccount, type Account } from '../store/account-model.ts'
+import { applySettings, type AccountSettings } from '../store/account-settings.ts'
+import { accountSettingArgs, parseUserAgent, repeatedValues } from './_shared.ts'
+
+export interface EditOptions {
+  account: string
+  /** `--limit` values as typed: a preset name depends on the account's provider. */
+  limits?: string[]
+  quotaResetDay?: number | null
+  userAgent?: string | null
+  label?: string
+  model?: string
+  aliases?: Record<string, string>
+}
+
+/** Changes what an account's owner decides about it: limits, reset day, User-Agent, label, model. */
+export async function runEdit(options: EditOptions): Promise<Account> {
+  const ctx = createContext()
+  try {
+    const { id, provider, kind } = requireAccount(await ctx.accounts.read(), options.account)
+    if (options.userAgent !== undefined && kind === 'qwen-oauth') {
+      throw usageError("a Qwen OAuth login sends the official CLI's User-Agent (`serve --user-agent` or QWENAUTH_USER_AGENT sets it); --user-agent is for key accounts")
+    }
+    const settings: AccountSettings = {
+      ...(options.limits?.length ? { limitEdits: parseLimitFlags(options.limits, provider) } : {}),
+      ...(options.quotaResetDay !== undefined ? { quotaResetDay: options.quotaResetDay } : {}),
+      ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
+    }
+    if (options.label !== undefined && !options.label.trim()) throw usageError('--label is empty: give the name to show')
+    const changes = Object.keys(settings).length + [options.label, options.model, options.aliases].filter((v) => v !== undefined).length
+    if (changes === 0) throw usageError('nothing to change: give --limit, --reset-day, --user-agent, --label, --model or --alias (see `qwenauth edit --help`)')
+    const { result: account } = await ctx.accounts.update((doc) => {
+      const a = requireAccount(doc, id)
+      applySettings(a, settings)
+      if (options.label !== undefined) a.label = options.label
+      if (options.model !== undefined) a.model = options.model
+      if (options.aliases) a.aliases = { ...a.aliases, ...options.aliases }
+      a.updatedAt = Date.now()
+      return { ...a }
+    })
+    logger.success(`${account.label} (${account.id}): ${describeSettings(account)}`)
+    return account
+  } finally {
+    await ctx.close()
+  }
+}
+
+function describeSettings(account: Account): string {
+  const parts = [account.limits?.length ? `limits ${account.limits.map(describeLimit).join(', ')}` : 'no limits']
+  if (account.quotaResetDay) parts.push(`monthly quota resets on day ${account.quotaResetDay}`)
+  if (account.kind === 'api-key') parts.push(account.userAgent ? `User-Agent "${account.userAgent}"` : "the client's User-Agent")
+  if (account.model) parts.push(`model ${account.model}`)
+  return parts.join('; ')
+}
+
+export default defineCommand({
+  meta: { name: 'edit', description: "Change an account: limits, the monthly reset day, a fixed User-Agent, label, model" },
+  args: {
+    account: { type: 'positional', description: 'Account id or label', required: true },
+    ...accountSettingArgs,
+    label: { type: 'string', description: 'Name shown for the account' },
+    model: { type: 'string', description: 'Default model of the account' },
+    alias: { type: 'string', description: 'Model rename for this account, repeatable or comma-separated', valueHint: 'coder-model=name' },
+  },
+  async run({ args, rawArgs }) {
+    const limits = repeatedValues(rawArgs, 'limit', 'week=9000')
+    const aliases = repeatedValues(rawArgs, 'alias', 'coder-model=<provider model>')
+    await runEdit({
+      account: args.account,
+      ...(limits.length > 0 ? { limits } : {}),
+      ...(args['reset-day'] !== undefined ? { quotaResetDay: parseResetDay(args['reset-day']) } : {}),
+      ...(args['user-agent'] !== undefined ? { userAgent: parseUserAgent(args['user-agent']) } : {}),
+      ...(args.label !== undefined ? { label: args.label } : {}),
+      ...(args.model !== undefined ? { model: args.model } : {}),
+      ...(aliases.length > 0 ? { aliases: parseAliasFlags(aliases) } : {}),
+    })
+  },
+})
