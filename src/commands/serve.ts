@@ -20,6 +20,8 @@ export interface ServeOptions {
   allowedHosts?: string[]
   /** Web origins whose pages may call the proxy (CORS). */
   corsOrigins?: string[]
+  /** Requests of one conversation go to the account that served it before (prompt caches stay warm). */
+  affinity?: boolean
 }
 
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
@@ -39,6 +41,7 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
     ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
     ...(options.allowedHosts?.length ? { allowedHosts: options.allowedHosts } : {}),
     ...(options.corsOrigins?.length ? { corsOrigins: options.corsOrigins } : {}),
+    ...(options.affinity ? { affinity: true } : {}),
   })
   const accounts = (await ctx.accounts.read()).accounts
   logger.info(
@@ -97,9 +100,10 @@ export default defineCommand({
     port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: String(DEFAULTS.port) },
     'api-key': { type: 'string', description: 'Key clients must send (Bearer or x-api-key); repeatable; also QWENAUTH_API_KEYS=k1,k2', valueHint: 'key' },
     strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', default: DEFAULTS.strategy },
-    'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)' },
+    'user-agent': { type: 'string', description: "User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT); key accounts get the client's" },
     'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
     'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },
+    affinity: { type: 'boolean', description: "Keep each conversation on the account that served it before, while it is usable, so the provider's prompt cache stays warm (also QWENAUTH_AFFINITY=1)" },
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
   },
   async run({ args, rawArgs }) {
@@ -114,6 +118,7 @@ export default defineCommand({
       ...(args['user-agent'] ? { userAgent: args['user-agent'] } : {}),
       allowedHosts: repeatedFlag(rawArgs, 'allowed-host'),
       corsOrigins: repeatedFlag(rawArgs, 'cors-origin'),
+      ...(args.affinity ? { affinity: true } : {}),
     })
     await stopOnSignals(server)
     logger.info('stopped')

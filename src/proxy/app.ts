@@ -4,6 +4,7 @@ import { AccountPool } from '../pool/pool.ts'
 import { openStatsStore } from '../store/stats-backend.ts'
 import { BodyTooLarge, InvalidBody, readJsonBody, UnsupportedMediaType, type JsonBody } from './body.ts'
 import { createBrowserGuard, isPreflight, preflightHeaders } from './browser-guard.ts'
+import { withClientIdentity } from './client-identity.ts'
 import { createKeyCheck } from './client-keys.ts'
 import { failover } from './failover.ts'
 import { healthResponse } from './health.ts'
@@ -29,15 +30,17 @@ export interface ProxyApp {
  */
 export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const settings = resolveProxyOptions(options)
+  const stats = options.stats ?? openStatsStore(options.ctx, { now: settings.now })
   const pool = new AccountPool(options.ctx, {
     strategy: settings.strategy,
     ...(options.poolRefreshMs === undefined ? {} : { refreshMs: options.poolRefreshMs }),
     ...(options.preferredAccountId ? { preferredId: options.preferredAccountId } : {}),
+    stats,
     now: settings.now,
   })
   const state: ProxyState = {
     pool,
-    stats: options.stats ?? openStatsStore(options.ctx),
+    stats,
     settings,
     ...(options.onUnservable ? { onUnservable: options.onUnservable } : {}),
   }
@@ -73,7 +76,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
     }
     const plan = protocol.plan({ path, search, body, headers: request.headers })
     if (isProxyError(plan)) return protocol.error(plan)
-    return failover(state, protocol, plan, request.signal, record)
+    return failover(state, protocol, withClientIdentity(plan, request.headers), request.signal, record)
   }
 
   return {

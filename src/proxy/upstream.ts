@@ -17,7 +17,12 @@ export function accountUrl(account: Account, path: string, search = ''): string 
   return `${base}${path}${search}`
 }
 
-/** Bearer credential, and for Qwen OAuth the DashScope headers the official CLI sends (docs/qwen-protocol.md §5). */
+/**
+ * Bearer credential; for Qwen OAuth the DashScope headers the official CLI sends
+ * (docs/qwen-protocol.md §5); for a key account the client's own User-Agent (qwenauth is a
+ * transparent hop, and the Coding Plan serves coding agents only), unless the account's owner
+ * fixed one. qwenauth names itself only when the client sent none.
+ */
 export function upstreamHeaders(account: Account, call: UpstreamCall, settings: UpstreamSettings): Record<string, string> {
   const headers: Record<string, string> = {
     ...call.headers,
@@ -31,7 +36,7 @@ export function upstreamHeaders(account: Account, call: UpstreamCall, settings: 
     headers['x-dashscope-cachecontrol'] = 'enable'
     headers['x-dashscope-authtype'] = 'qwen-oauth'
   } else {
-    headers['user-agent'] = `qwenauth/${VERSION}`
+    headers['user-agent'] = account.userAgent ?? call.clientUserAgent ?? `qwenauth/${VERSION}`
   }
   return headers
 }
