@@ -13,9 +13,8 @@ type Counters = Readonly<Record<string, AccountStats>>
 
 /**
  * The usage the pool decides limits on. Read from the store (shared by every instance on Redis)
- * at most every `refreshMs`, in the background once there is a first figure, so a request never
- * waits for it; in between, what this process counted itself is already in `latest`. Only read
- * at all when some account has limits.
+ * at most every `refreshMs` (concurrent requests share one read); in between, what this process
+ * counted itself is already in `latest`. Only read at all when some account has limits.
  */
 export class UsageSnapshot {
   private readonly source: UsageSource
@@ -34,7 +33,7 @@ export class UsageSnapshot {
   async current(): Promise<Counters | undefined> {
     if (this.now() - this.readAt >= this.refreshMs) {
       this.loading ??= this.load().finally(() => (this.loading = undefined))
-      if (!this.read) await this.loading
+      await this.loading
     }
     return this.source.latest?.() ?? this.read
   }

@@ -63,13 +63,13 @@ export async function runKeyLogin(ctx: Context, options: KeyLoginOptions): Promi
 /**
  * The default model. `--model` wins. A plan whose models change (the Coding Plan, the Token
  * Plan) gets the newest the key lists, stored with the account, and `coder-model` (what clients
- * set up for Qwen OAuth ask for) goes to it too. Other presets keep the table's model (so a
+ * set up for Qwen OAuth ask for) goes to its default, picked or named. Other presets keep the table's model (so a
  * newer table reaches old accounts). A custom provider has no table: the first model it lists,
  * else Qwen's own `coder-model`, which it then maps to that model when it lacks it.
  */
 function chooseModel(target: ResolvedProvider, requested: string | undefined, listed: string[]): { model?: string; aliases?: Record<string, string> } {
-  if (requested) return { model: requested }
   const { preset } = target
+  if (requested) return { model: requested, ...(preset?.newestModel ? { aliases: { [QWEN_OAUTH_DEFAULT_MODEL]: requested } } : {}) }
   if (!preset) {
     const model = listed[0] ?? QWEN_OAUTH_DEFAULT_MODEL
     const lacksCoder = listed.length > 0 && !listed.includes(QWEN_OAUTH_DEFAULT_MODEL)
