@@ -1,22 +1,17 @@
-import type { ChildProcess } from 'node:child_process'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createContext } from '../src/context.ts'
-import { startEmulator } from './fixtures/qwen-emulator.ts'
-import { runCli, tempHome } from './helpers/cli.ts'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { runCli } from './helpers/cli.ts'
 import { addKeyAccount, waitFor, type ProxyFixture } from './helpers/proxy-fixtures.ts'
-import { hasRedis, startRedis, type RedisServer } from './helpers/redis.ts'
-import { killAll, spread, startServes } from './helpers/serve-instances.ts'
+import { hasRedis } from './helpers/redis.ts'
+import { redisServes, spread, startServes, type RedisServes } from './helpers/serve-instances.ts'
 
 /**
  * Usage counted by three `serve` instances on one Redis sums into one figure per window, and a
  * limit is applied to that shared figure: every instance passes the account over once the
  * instances together reached it.
  */
-let redis: RedisServer
 let fx: ProxyFixture
-let db = 0
-const children: ChildProcess[] = []
-const storeUrl = () => `${redis.url}/${db}`
+let shared: RedisServes
+const storeUrl = () => shared.storeUrl()
 
 interface StatusEntry {
   id: string
@@ -31,38 +26,13 @@ async function statusEntries(): Promise<StatusEntry[]> {
 }
 
 describe.skipIf(!hasRedis)('usage across serve instances on one Redis', () => {
-  beforeAll(async () => {
-    redis = await startRedis()
-  })
-  afterAll(async () => {
-    await redis?.stop()
-  })
-  beforeEach(async () => {
-    db++
-    const emu = await startEmulator()
-    const { home, cleanup: removeHome } = tempHome()
-    const ctx = createContext({ QWEN_HOME: home, QWENAUTH_STORAGE: storeUrl() })
-    fx = {
-      emu,
-      home,
-      ctx,
-      apps: [],
-      async cleanup() {
-        await ctx.close()
-        await emu.close()
-        removeHome()
-      },
-    }
-  })
-  afterEach(async () => {
-    await killAll(children)
-    await fx?.cleanup()
-  })
+  shared = redisServes()
+  beforeEach(() => void (fx = shared.fx))
 
   it('three instances count into one figure per window, and pass an account over at a limit they reached together', async () => {
     const capped = await addKeyAccount(fx, 'sk-shared-capped-0000000000', 'capped-0001', { limits: [{ window: '5h', unit: 'requests', max: 30 }] })
     const spare = await addKeyAccount(fx, 'sk-shared-spare-0000000000', 'spare-0001')
-    const instances = await startServes(3, { home: fx.home, env: { QWENAUTH_STORAGE: storeUrl() }, children })
+    const instances = await startServes(3, { home: fx.home, env: { QWENAUTH_STORAGE: storeUrl() }, children: shared.children })
 
     // One at a time, round the instances: well within a second, each instance has counted only its own.
     const first = await spread(instances, 30, 1)

@@ -16,10 +16,11 @@ export interface ProxyFixture {
   cleanup(): Promise<void>
 }
 
-export async function proxyFixture(options: EmulatorOptions = {}): Promise<ProxyFixture> {
+/** `storage`: a store other than the private QWEN_HOME (a Redis URL), as QWENAUTH_STORAGE would name it. */
+export async function proxyFixture(options: EmulatorOptions = {}, storage?: string): Promise<ProxyFixture> {
   const emu = await startEmulator({ autoApprove: true, interval: 0.02, ...options })
   const { home, cleanup: removeHome } = tempHome()
-  const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url })
+  const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url, ...(storage ? { QWENAUTH_STORAGE: storage } : {}) })
   const apps: ProxyApp[] = []
   return {
     emu,
@@ -28,6 +29,7 @@ export async function proxyFixture(options: EmulatorOptions = {}): Promise<Proxy
     apps,
     async cleanup() {
       await Promise.all(apps.splice(0).map((a) => a.close()))
+      await ctx.close()
       await emu.close()
       removeHome()
     },
