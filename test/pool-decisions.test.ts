@@ -196,6 +196,18 @@ describe('the answer when nothing can serve', () => {
   })
 })
 
+describe('the answer when nothing can serve, for a client or a trial', () => {
+  it.each<[string, Account[], AttemptFailure[], Set<string>, number, string, string | undefined]>([
+    ['the gate refused the client', [account('a')], [{ accountId: 'a', label: 'a@example.com', reason: 'refused this client', transient: false, gate: { said: 'Coding Plan is currently only available for Coding Agents', userAgent: 'curl/8' } }], new Set(), 403, 'client_not_served', undefined],
+    ['a gate and a cooldown: waiting helps more', [account('a'), account('b', { status: 'cooling-down', cooldownUntil: NOW + 5000 })], [{ accountId: 'a', label: 'a@example.com', reason: 'refused', transient: false, gate: { said: 'x', userAgent: undefined } }], new Set(), 429, 'rate_limit_exceeded', '5'],
+    ["another request holds the only account's trial", [account('t', { status: 'cooling-down', cooldownUntil: NOW - 1 })], [], new Set(['t']), 429, 'rate_limit_exceeded', '1'],
+    ['an account at its limit', [account('l', { status: 'cooling-down', cooldownUntil: NOW + 60_000, lastError: { message: '1 requests a week (1 counted)', at: NOW, code: 'limit_reached' } })], [], new Set(), 429, 'insufficient_quota', '60'],
+  ])('%s', (_name, accounts, failures, trials, status, code, retryAfter) => {
+    const error = nothingUsable(accounts, failures, NOW, trials)
+    expect([error.status, error.code, error.headers?.['retry-after']]).toEqual([status, code, retryAfter])
+  })
+})
+
 describe('token application', () => {
   const base = account('q', { kind: 'qwen-oauth', provider: 'qwen-oauth', apiKey: undefined, accessToken: 'old-at', refreshToken: 'old-rt', tokenType: 'Bearer', expiresAt: NOW, resourceUrl: 'portal.qwen.ai', baseUrl: 'https://portal.qwen.ai/v1' })
   it.each<[string, Partial<Account>, Parameters<typeof applyTokens>[1], Partial<Account>]>([

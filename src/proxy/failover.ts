@@ -168,10 +168,11 @@ function noCredential(state: ProxyState, account: Account, error: unknown, signa
 
 /**
  * The answer when no account could serve, shaped so clients do not retry in vain: 429 with
- * Retry-After at the earliest cooldown end when waiting helps, 502 when usable accounts all
- * failed upstream (worth a retry), 403 when every account needs the user to act (not served,
- * a refused key, a new login), 503 with no accounts at all. The message names every account
- * and what to do about it.
+ * Retry-After at the earliest cooldown or limit end when waiting helps (a second when an
+ * account's trial request is under way), 403 `client_not_served` when the accounts that could
+ * serve refused this client at their gate, 502 when usable accounts all failed upstream (worth a
+ * retry), 403 when every account needs the user to act (not served, a refused key, a new login),
+ * 503 with no accounts at all. The message names every account and what to do about it.
  */
 export function nothingUsable(accounts: Account[], failures: AttemptFailure[], now: number, trialsRunning: ReadonlySet<string> = new Set()): ProxyError {
   if (accounts.length === 0) {
