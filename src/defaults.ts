@@ -19,6 +19,10 @@ export const DEFAULTS = {
    * whose reset day is not set. One request tries the account after it.
    */
   quotaWindowCooldownMs: { '5h': 15 * 60_000, month: 24 * 60 * 60_000 } as Readonly<Record<'5h' | 'month', number>>,
+  /** A request that finds the only account's trial request under way is told to retry after this. */
+  trialRetryAfterMs: 1000,
+  /** One `GET /key` of `status --provider-usage`. */
+  providerUsageTimeoutMs: 10_000,
   /** Conversations whose account `--affinity` remembers, at most (the least recently used go first). */
   affinityMaxEntries: 10_000,
   /** A conversation idle this long is forgotten by `--affinity` (providers' prompt caches are gone by then). */

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { errorText, ExitCode, QwenauthError } from '../lib/errors.ts'
 import { earliestCooldownEnd, LIMIT_REACHED, onTrial } from '../pool/choose.ts'
@@ -188,7 +189,7 @@ export function nothingUsable(accounts: Account[], failures: AttemptFailure[], n
   const trying = accounts.filter((a) => onTrial(a, now) && trialsRunning.has(a.id) && !failedNow.has(a.id))
   for (const a of trying) failedNow.set(a.id, 'its cooldown ended; another request is trying it first')
   const described = describeAccounts(accounts, now, failedNow)
-  const back = trying.length > 0 ? now + 1000 : earliestCooldownEnd(accounts, now)
+  const back = trying.length > 0 ? now + DEFAULTS.trialRetryAfterMs : earliestCooldownEnd(accounts, now)
   if (back !== undefined) {
     const seconds = Math.max(1, Math.ceil((back - now) / 1000))
     const quota = accounts.some((a) => effectiveStatus(a, now) === 'cooling-down' && (a.lastError?.code === 'insufficient_quota' || a.lastError?.code === LIMIT_REACHED))

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../../defaults.ts'
 import { deadline } from '../../lib/deadline.ts'
 import { errorText } from '../../lib/errors.ts'
 import { redact } from '../../lib/redact.ts'
@@ -26,12 +27,11 @@ export interface ProviderUsage {
 
 export type ProviderUsageResult = { reported: ProviderUsage } | { error: string } | { notReported: string }
 
-const TIMEOUT_MS = 10_000
-
 export async function fetchProviderUsage(account: Account, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ProviderUsageResult> {
   if (account.provider !== 'openrouter' || !account.apiKey) return { notReported: `${account.provider} does not report usage over its API` }
   const url = `${account.baseUrl.replace(/\/+$/, '')}/key`
-  const limit = deadline(options.timeoutMs ?? TIMEOUT_MS, options.signal)
+  const timeoutMs = options.timeoutMs ?? DEFAULTS.providerUsageTimeoutMs
+  const limit = deadline(timeoutMs, options.signal)
   try {
     const response = await fetch(url, { headers: { authorization: `Bearer ${account.apiKey}`, accept: 'application/json' }, signal: limit.signal })
     const text = await response.text()
@@ -50,7 +50,7 @@ export async function fetchProviderUsage(account: Account, options: { signal?: A
       },
     }
   } catch (error) {
-    return { error: `GET ${url} failed: ${limit.timedOut() ? `no answer within ${(options.timeoutMs ?? TIMEOUT_MS) / 1000} s` : redact(errorText(error))}` }
+    return { error: `GET ${url} failed: ${limit.timedOut() ? `no answer within ${timeoutMs / 1000} s` : redact(errorText(error))}` }
   } finally {
     limit.clear()
   }
