@@ -3,9 +3,12 @@
  * what the key lists (the Coding Plan's newest qwenX-plus), with the preset's choice only as a
  * fallback, and `coder-model` going to the picked model.
  */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { runKeyLogin } from '../src/auth/api-key/login.ts'
 import { findProvider, pickDefaultModel, PROVIDERS, resolveProvider } from '../src/auth/api-key/providers.ts'
+import { logger } from '../src/lib/logger.ts'
 import { clientModel, upstreamModel } from '../src/pool/model-map.ts'
 import type { Account } from '../src/store/account-model.ts'
 import { proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
@@ -56,14 +59,16 @@ describe('the default model from what the key lists', () => {
 
 describe('login asks the provider for its models', () => {
   let fx: ProxyFixture
+  /** Where the preset's requests go instead of its real host, which is out of reach. */
+  let planHost = ''
   const KEY = 'sk-sp-login-key-0000000000'
   beforeEach(async () => {
     fx = await proxyFixture({ apiKeys: [KEY], extraModels: ['qwen3.5-plus', 'qwen3.6-plus'] })
+    planHost = fx.emu.url
     process.env.QWENAUTH_TEST_PLAN_KEY = KEY
-    // The preset's real host is out of reach: its requests go to the emulator instead.
     const realFetch = globalThis.fetch
     vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
-      const url = String(input instanceof Request ? input.url : input).replace('https://coding.dashscope.aliyuncs.com/v1', `${fx.emu.url}/v1`)
+      const url = String(input instanceof Request ? input.url : input).replace('https://coding.dashscope.aliyuncs.com/v1', `${planHost}/v1`)
       return realFetch(url, init)
     })
   })
@@ -77,6 +82,25 @@ describe('login asks the provider for its models', () => {
     const { account } = await runKeyLogin(fx.ctx, { provider: 'coding-plan', apiKeyEnv: 'QWENAUTH_TEST_PLAN_KEY', verify: true })
     expect(fx.emu.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/models'])
     expect(account).toMatchObject({ provider: 'coding-plan', baseUrl: 'https://coding.dashscope.aliyuncs.com/v1', model: 'qwen3.6-plus', aliases: { 'coder-model': 'qwen3.6-plus' } })
+  })
+
+  it("a key check the plan's gate refuses (qwenauth is no coding agent) still saves the key, with the fallback model", async () => {
+    const gate = createServer((_req, res) => {
+      res.writeHead(405, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: 'Coding Plan is currently only available for Coding Agents' }))
+    })
+    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve))
+    const info = vi.spyOn(logger, 'info')
+    try {
+      planHost = `http://127.0.0.1:${(gate.address() as AddressInfo).port}`
+      const { account } = await runKeyLogin(fx.ctx, { provider: 'coding-plan', apiKeyEnv: 'QWENAUTH_TEST_PLAN_KEY', verify: true })
+      expect(account).toMatchObject({ provider: 'coding-plan' })
+      expect(account.model).toBeUndefined()
+      expect(info.mock.calls.map((c) => String(c[0])).join('\n')).toContain('the provider serves coding agents only and would not list its models to qwenauth')
+    } finally {
+      gate.closeAllConnections()
+      await new Promise((r) => gate.close(r))
+    }
   })
 
   it('--no-verify asks nothing and keeps the preset fallback from the table; --model wins', async () => {
