@@ -109,7 +109,7 @@ describe('login and edit', () => {
       [['edit', id], 'nothing to change: give --limit, --reset-day, --user-agent, --label, --model or --alias'],
       [['edit', id, '--reset-day', '32'], "--reset-day wants the day of the month the plan's quota resets (1-31) or none"],
       [['edit', id, '--user-agent', 'bad\u0001agent'], '--user-agent wants a User-Agent (printable ASCII on one line'],
-      [['edit', id, '--limit'], '--limit needs a value: --limit week=9000'],
+      [['edit', id, '--limit'], '--limit needs a value (see `qwenauth edit --help`)'],
       [['edit', 'nosuch', '--limit', 'week=1'], 'no account "nosuch"'],
     ] as const) {
       const result = await cli([...args])

@@ -6,7 +6,10 @@ import { describeLimit, parseLimitFlags, parseResetDay } from '../pool/limits.ts
 import { parseAliasFlags } from '../pool/model-map.ts'
 import { requireAccount, type Account } from '../store/account-model.ts'
 import { applySettings, type AccountSettings } from '../store/account-settings.ts'
-import { accountSettingArgs, parseUserAgent, repeatedValues } from './_shared.ts'
+import { withExtras } from './_extras.ts'
+import { accountRef } from './_output.ts'
+import { accountSettingArgs, jsonArg, parseUserAgent, printOut, repeatedValues } from './_shared.ts'
+import { defaultModel } from '../pool/model-map.ts'
 
 export interface EditOptions {
   account: string
@@ -59,26 +62,42 @@ function describeSettings(account: Account): string {
   return parts.join('; ')
 }
 
-export default defineCommand({
-  meta: { name: 'edit', description: "Change an account: limits, the monthly reset day, a fixed User-Agent, label, model" },
-  args: {
-    account: { type: 'positional', description: 'Account id or label', required: true },
-    ...accountSettingArgs,
-    label: { type: 'string', description: 'Name shown for the account' },
-    model: { type: 'string', description: 'Default model of the account' },
-    alias: { type: 'string', description: 'Model rename for this account, repeatable or comma-separated', valueHint: 'coder-model=name' },
-  },
-  async run({ args, rawArgs }) {
-    const limits = repeatedValues(rawArgs, 'limit', 'week=9000')
-    const aliases = repeatedValues(rawArgs, 'alias', 'coder-model=<provider model>')
-    await runEdit({
-      account: args.account,
-      ...(limits.length > 0 ? { limits } : {}),
-      ...(args['reset-day'] !== undefined ? { quotaResetDay: parseResetDay(args['reset-day']) } : {}),
-      ...(args['user-agent'] !== undefined ? { userAgent: parseUserAgent(args['user-agent']) } : {}),
-      ...(args.label !== undefined ? { label: args.label } : {}),
-      ...(args.model !== undefined ? { model: args.model } : {}),
-      ...(aliases.length > 0 ? { aliases: parseAliasFlags(aliases) } : {}),
-    })
-  },
-})
+const details = [
+  'Changes what the owner of an account decides beside its credential; what is not given stays as it is.',
+  '--limit passes the account over once it reached a number of requests (WINDOW=N) or tokens (WINDOW-tokens=N) in a',
+  'window (minute, 5h, day, week, month), until the window frees up; a preset of the plan names its documented',
+  'figures (coding-plan: lite, pro; openrouter: free, free-credits); WINDOW=none drops one, none all. --reset-day is',
+  "the day of the month the plan's monthly quota resets. --user-agent is sent instead of the client's (key accounts).",
+].join('\n')
+
+export default withExtras(
+  defineCommand({
+    meta: { name: 'edit', description: 'Change an account: limits, the monthly reset day, a fixed User-Agent, label, model' },
+    args: {
+      account: { type: 'positional', description: 'Account id, unique id prefix, or label', required: true },
+      ...accountSettingArgs,
+      label: { type: 'string', description: 'Name shown for the account' },
+      model: { type: 'string', description: 'Default model of the account', valueHint: 'model' },
+      alias: { type: 'string', description: 'Model rename for this account, repeatable or comma-separated', valueHint: 'coder-model=name' },
+      ...jsonArg,
+    },
+    async run({ args, rawArgs }) {
+      const limits = repeatedValues(rawArgs, 'limit', 'week=9000')
+      const aliases = repeatedValues(rawArgs, 'alias', 'coder-model=<provider model>')
+      const account = await runEdit({
+        account: args.account,
+        ...(limits.length > 0 ? { limits } : {}),
+        ...(args['reset-day'] !== undefined ? { quotaResetDay: parseResetDay(args['reset-day']) } : {}),
+        ...(args['user-agent'] !== undefined ? { userAgent: parseUserAgent(args['user-agent']) } : {}),
+        ...(args.label !== undefined ? { label: args.label } : {}),
+        ...(args.model !== undefined ? { model: args.model } : {}),
+        ...(aliases.length > 0 ? { aliases: parseAliasFlags(aliases) } : {}),
+      })
+      if (args.json) {
+        const settings = { limits: account.limits ?? [], quotaResetDay: account.quotaResetDay ?? null, userAgent: account.userAgent ?? null, model: defaultModel(account) }
+        printOut(JSON.stringify({ ...accountRef(account), ...settings }))
+      }
+    },
+  }),
+  { details, values: { account: 'account', 'reset-day': ['none'], limit: ['none', 'lite', 'pro', 'free', 'free-credits'] } },
+)

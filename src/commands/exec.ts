@@ -1,6 +1,7 @@
 import { defineCommand } from 'citty'
 import { durationFlag, parseDuration } from '../lib/duration.ts'
-import { withHelpDetails } from './_help.ts'
+import { PROXY_ENV, REFRESH_ENV } from './_environment.ts'
+import { withExtras } from './_extras.ts'
 import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { splitCommand } from '../exec/argv.ts'
@@ -66,7 +67,7 @@ export async function runExec(options: ExecOptions): Promise<number> {
 const args = {
   ...accountArg,
   model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
-  direct: { type: 'boolean', description: "Give the program the account's real token and base URL instead of a private proxy (see above)" },
+  direct: { type: 'boolean', description: "Give the program the account's real token and base URL instead of a private proxy (see below)" },
   affinity: { type: 'boolean', description: "Keep each conversation on the account that served it before, so the provider's prompt cache stays warm" },
   'refresh-margin': { type: 'string', description: 'With --direct: refresh the token first when less than this remains', valueHint: 'duration', default: durationFlag(DEFAULTS.directRefreshMarginMs) },
   command: { type: 'positional', required: false, description: 'After `--`: the program and its arguments, passed on exactly as given' },
@@ -92,14 +93,14 @@ const details = [
   'SIGTERM, SIGHUP and SIGINT are passed on (at a terminal, Ctrl-C already reaches the program, and only once).',
 ].join('\n')
 
-export default withHelpDetails(defineCommand({
+export default withExtras(defineCommand({
   meta: {
     name: 'exec',
     description: 'Run a program with OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL set (a private proxy keeps them working)',
   },
   args,
   async run({ args: parsed, rawArgs }) {
-    const command = splitCommand(rawArgs, { values: ['account', 'a', 'model', 'm', 'refresh-margin', 'refreshMargin'], booleans: ['direct', 'affinity'] })
+    const command = splitCommand(rawArgs)
     process.exitCode = await runExec({
       command,
       ...(parsed.account !== undefined ? { account: parsed.account } : {}),
@@ -109,4 +110,11 @@ export default withHelpDetails(defineCommand({
       ...(parsed['refresh-margin'] ? { refreshMarginMs: parseDuration(parsed['refresh-margin'], '--refresh-margin') } : {}),
     })
   },
-}), details)
+}), {
+  details,
+  usage: 'qwenauth exec [OPTIONS] -- <command> [args...]',
+  env: [...REFRESH_ENV, ...PROXY_ENV, 'QWEN_CODE_SYSTEM_SETTINGS_PATH'],
+  values: { account: 'account' },
+  passThrough: true,
+  unexpectedWord: (word) => `unexpected argument "${word}": put the program after \`--\`, as in qwenauth exec -- ${word}`,
+})

@@ -3,9 +3,11 @@ import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { usageError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
-import { logger } from '../lib/logger.ts'
+import { logger, timestampLines } from '../lib/logger.ts'
 import { STRATEGIES, type Strategy } from '../pool/pool.ts'
 import { startProxyServer, type ProxyServer } from '../proxy/server.ts'
+import { PROXY_ENV, REFRESH_ENV } from './_environment.ts'
+import { withExtras } from './_extras.ts'
 import { printOut } from './_shared.ts'
 
 export interface ServeOptions {
@@ -26,6 +28,7 @@ export interface ServeOptions {
 
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
 export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): Promise<ProxyServer> {
+  timestampLines()
   const apiKeys = [...(options.apiKeys ?? []), ...(env.QWENAUTH_API_KEYS ?? '').split(',')].map((k) => k.trim()).filter(Boolean)
   const host = options.host ?? DEFAULTS.host
   const port = options.port ?? DEFAULTS.port
@@ -93,14 +96,14 @@ function repeatedFlag(rawArgs: string[], name: string): string[] {
   return values
 }
 
-export default defineCommand({
+export default withExtras(defineCommand({
   meta: { name: 'serve', description: 'Run an OpenAI-compatible proxy that keeps tokens fresh and fails over between accounts' },
   args: {
     host: { type: 'string', description: 'Address to listen on (anything beyond loopback needs --api-key)', default: DEFAULTS.host },
     port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: String(DEFAULTS.port) },
     'api-key': { type: 'string', description: 'Key clients must send (Bearer or x-api-key); repeatable; also QWENAUTH_API_KEYS=k1,k2', valueHint: 'key' },
-    strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', default: DEFAULTS.strategy },
-    'user-agent': { type: 'string', description: "User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT); key accounts get the client's" },
+    strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', valueHint: 'fill-first|round-robin', default: DEFAULTS.strategy },
+    'user-agent': { type: 'string', description: "User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT); key accounts get the client's", valueHint: 'UA' },
     'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
     'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },
     affinity: { type: 'boolean', description: "Keep each conversation on the account that served it before, while it is usable, so the provider's prompt cache stays warm (also QWENAUTH_AFFINITY=1)" },
@@ -123,4 +126,4 @@ export default defineCommand({
     await stopOnSignals(server)
     logger.info('stopped')
   },
-})
+}), { env: ['QWENAUTH_API_KEYS', 'QWENAUTH_ALLOWED_HOSTS', 'QWENAUTH_CORS_ORIGINS', ...REFRESH_ENV, ...PROXY_ENV], values: { strategy: STRATEGIES } })

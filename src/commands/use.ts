@@ -1,10 +1,13 @@
 import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
 import { logger } from '../lib/logger.ts'
-import { requireAccount } from '../store/account-model.ts'
+import { requireAccount, type Account } from '../store/account-model.ts'
+import { withExtras } from './_extras.ts'
+import { accountRef } from './_output.ts'
+import { jsonArg, printOut } from './_shared.ts'
 
 /** Moves the account to the front of the pool: it serves first, and the official CLI gets it. */
-export async function runUse(idOrLabel: string): Promise<void> {
+export async function runUse(idOrLabel: string): Promise<Account> {
   const ctx = createContext()
   const { id } = requireAccount(await ctx.accounts.read(), idOrLabel)
   const { result: account } = await ctx.accounts.update((doc) => {
@@ -14,12 +17,17 @@ export async function runUse(idOrLabel: string): Promise<void> {
   })
   await ctx.accounts.syncMirror()
   logger.success(`${account.label} (${account.id}) is now the active account`)
+  return account
 }
 
-export default defineCommand({
-  meta: { name: 'use', description: 'Make an account the active one (first in the pool)' },
-  args: { account: { type: 'positional', description: 'Account id or label', required: true } },
-  async run({ args }) {
-    await runUse(args.account)
-  },
-})
+export default withExtras(
+  defineCommand({
+    meta: { name: 'use', description: 'Make an account the active one (first in the pool)' },
+    args: { account: { type: 'positional', description: 'Account id, unique id prefix, or label', required: true }, ...jsonArg },
+    async run({ args }) {
+      const account = await runUse(args.account)
+      if (args.json) printOut(JSON.stringify(accountRef(account)))
+    },
+  }),
+  { values: { account: 'account' } },
+)

@@ -52,9 +52,6 @@ export interface ProxyAppOptions {
   now?: () => number
 }
 
-/** The official CLI's User-Agent shape, which the DashScope headers repeat. */
-export const DEFAULT_QWEN_USER_AGENT = `QwenCode/0.24.4 (${process.platform}; ${process.arch})`
-
 export interface ResolvedProxyOptions {
   apiKeys: string[]
   strategy: Strategy
@@ -111,7 +108,7 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     idleTimeoutMs: options.idleTimeoutMs ?? envNumber(env, 'QWENAUTH_IDLE_TIMEOUT_MS') ?? DEFAULTS.idleTimeoutMs,
     maxTransientRetries: options.maxTransientRetries ?? DEFAULTS.maxTransientRetries,
     outputLimits: { ...DEFAULTS.outputLimits, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
-    userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULT_QWEN_USER_AGENT),
+    userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULTS.qwenUserAgent),
     listenHost: options.listenHost ?? DEFAULTS.host,
     allowedHosts: [...(options.allowedHosts ?? []), ...envList(env.QWENAUTH_ALLOWED_HOSTS)],
     corsOrigins: [...(options.corsOrigins ?? []), ...envList(env.QWENAUTH_CORS_ORIGINS)],
