@@ -2,13 +2,12 @@ import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
 import { usageError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
-import { describeLimit, parseLimitFlags, parseResetDay } from '../pool/limits.ts'
-import { parseAliasFlags } from '../pool/model-map.ts'
+import { describeLimit, parseLimitFlags } from '../pool/limits.ts'
 import { requireAccount, type Account } from '../store/account-model.ts'
 import { applySettings, type AccountSettings } from '../store/account-settings.ts'
 import { withExtras } from './_extras.ts'
 import { accountRef } from './_output.ts'
-import { accountSettingArgs, jsonArg, parseUserAgent, printOut, repeatedValues } from './_shared.ts'
+import { accountSettingArgs, accountSettingFlags, jsonArg, printOut } from './_shared.ts'
 import { defaultModel } from '../pool/model-map.ts'
 
 export interface EditOptions {
@@ -78,20 +77,14 @@ export default withExtras(
       ...accountSettingArgs,
       label: { type: 'string', description: 'Name shown for the account' },
       model: { type: 'string', description: 'Default model of the account', valueHint: 'model' },
-      alias: { type: 'string', description: 'Model rename for this account, repeatable or comma-separated', valueHint: 'coder-model=name' },
       ...jsonArg,
     },
     async run({ args, rawArgs }) {
-      const limits = repeatedValues(rawArgs, 'limit', 'week=9000')
-      const aliases = repeatedValues(rawArgs, 'alias', 'coder-model=<provider model>')
       const account = await runEdit({
         account: args.account,
-        ...(limits.length > 0 ? { limits } : {}),
-        ...(args['reset-day'] !== undefined ? { quotaResetDay: parseResetDay(args['reset-day']) } : {}),
-        ...(args['user-agent'] !== undefined ? { userAgent: parseUserAgent(args['user-agent']) } : {}),
+        ...accountSettingFlags(args, rawArgs),
         ...(args.label !== undefined ? { label: args.label } : {}),
         ...(args.model !== undefined ? { model: args.model } : {}),
-        ...(aliases.length > 0 ? { aliases: parseAliasFlags(aliases) } : {}),
       })
       if (args.json) {
         const settings = { limits: account.limits ?? [], quotaResetDay: account.quotaResetDay ?? null, userAgent: account.userAgent ?? null, model: defaultModel(account) }

@@ -1,17 +1,15 @@
 import { defineCommand } from 'citty'
 import { runKeyLogin } from '../auth/api-key/login.ts'
-import { parseAliasFlags } from '../pool/model-map.ts'
 import { runOAuthLogin } from '../auth/oauth/login.ts'
 import { PROVIDERS, QWEN_OAUTH_PROVIDER } from '../auth/api-key/providers.ts'
 import { createContext } from '../context.ts'
 import { usageError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import type { Account } from '../store/account-model.ts'
-import { parseResetDay } from '../pool/limits.ts'
 import { checkStoreWritable } from '../store/writable.ts'
 import { withExtras } from './_extras.ts'
 import { accountRef } from './_output.ts'
-import { accountSettingArgs, jsonArg, parseUserAgent, printOut, repeatedValues } from './_shared.ts'
+import { accountSettingArgs, accountSettingFlags, jsonArg, printOut } from './_shared.ts'
 
 export interface LoginOptions {
   browser?: boolean
@@ -84,15 +82,12 @@ export default withExtras(defineCommand({
     label: { type: 'string', description: 'Name shown for the key account (default: the provider)' },
     model: { type: 'string', description: "Default model of the key account (default: picked from what the provider lists, else the preset's)" },
     'api-key-env': { type: 'string', description: 'Read the key from this environment variable (else stdin, else a hidden prompt)', valueHint: 'NAME' },
-    alias: { type: 'string', description: 'Model rename for this account, repeatable or comma-separated', valueHint: 'coder-model=name' },
     ...accountSettingArgs,
     verify: { type: 'boolean', default: true, description: 'Check the key (or that Qwen serves the login) with GET /models before saving', negativeDescription: 'Save without that request' },
     browser: { type: 'boolean', default: true, description: 'Open a browser where one can be opened', negativeDescription: 'Never open a browser; show the URL, code and QR code only' },
     ...jsonArg,
   },
   async run({ args, rawArgs }) {
-    const aliases = repeatedValues(rawArgs, 'alias', 'coder-model=<provider model>')
-    const limits = repeatedValues(rawArgs, 'limit', 'week=9000')
     const account = await runLogin({
       browser: args.browser,
       verify: args.verify,
@@ -100,10 +95,7 @@ export default withExtras(defineCommand({
       ...(args.label !== undefined ? { label: args.label } : {}),
       ...(args.model !== undefined ? { model: args.model } : {}),
       ...(args['api-key-env'] !== undefined ? { apiKeyEnv: args['api-key-env'] } : {}),
-      ...(aliases.length > 0 ? { aliases: parseAliasFlags(aliases) } : {}),
-      ...(limits.length > 0 ? { limits } : {}),
-      ...(args['reset-day'] !== undefined ? { quotaResetDay: parseResetDay(args['reset-day']) } : {}),
-      ...(args['user-agent'] !== undefined ? { userAgent: parseUserAgent(args['user-agent']) } : {}),
+      ...accountSettingFlags(args, rawArgs),
     })
     if (args.json) printOut(JSON.stringify(accountRef(account)))
   },
