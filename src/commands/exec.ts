@@ -28,6 +28,8 @@ export interface ExecOptions {
   direct?: boolean
   /** --direct refreshes first when less than this remains (default 10 min). */
   refreshMarginMs?: number
+  /** The proxy keeps each conversation on the account that served it before. */
+  affinity?: boolean
 }
 
 /** Runs the program with OPENAI_* set and resolves with the exit code qwenauth should end with. */
@@ -53,7 +55,7 @@ export async function runExec(options: ExecOptions): Promise<number> {
       // The neutral name: whichever account the proxy fails over to maps it to its own.
       model = options.model || clientModel(account)
       // Started side by side with the rest: every millisecond here delays the user's program.
-      proxy = startExecProxy(ctx, { model, ...(named ? { preferredAccountId: named.id } : {}) })
+      proxy = startExecProxy(ctx, { model, ...(named ? { preferredAccountId: named.id } : {}), ...(options.affinity ? { affinity: true } : {}) })
       credentials = proxy.then((started) => started.credentials)
     }
     const [creds, qwenVars] = await Promise.all([credentials, qwenSettingsEnv(qwenHome(), model)])
@@ -73,6 +75,7 @@ const args = {
   ...accountArg,
   model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
   direct: { type: 'boolean', description: "Give the program the account's real token and base URL instead of a private proxy (see below)" },
+  affinity: { type: 'boolean', description: "Keep each conversation on the account that served it before, so the provider's prompt cache stays warm" },
   'refresh-margin': { type: 'string', description: 'With --direct: refresh the token first when less than this remains', valueHint: 'duration', default: durationFlag(DEFAULTS.directRefreshMarginMs) },
   command: { type: 'positional', required: false, description: 'After `--`: the program and its arguments, passed on exactly as given' },
 } as const
@@ -113,6 +116,7 @@ export default withExtras(defineCommand({
       ...(parsed.account !== undefined ? { account: parsed.account } : {}),
       ...(parsed.model ? { model: parsed.model } : {}),
       direct: Boolean(parsed.direct),
+      ...(parsed.affinity ? { affinity: true } : {}),
       ...(parsed['refresh-margin'] ? { refreshMarginMs: parseDuration(parsed['refresh-margin'], '--refresh-margin') } : {}),
     })
   },

@@ -26,6 +26,8 @@ export interface ServeOptions {
   ui?: boolean
   /** `/metrics` without a client key. */
   metricsPublic?: boolean
+  /** Requests of one conversation go to the account that served it before (prompt caches stay warm). */
+  affinity?: boolean
 }
 
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
@@ -49,6 +51,7 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
     ...(options.corsOrigins?.length ? { corsOrigins: options.corsOrigins } : {}),
     statusPage,
     metricsPublic: options.metricsPublic === true || env.QWENAUTH_METRICS_PUBLIC === '1',
+    ...(options.affinity ? { affinity: true } : {}),
   })
   const accounts = (await ctx.accounts.read()).accounts
   logger.info(
@@ -108,9 +111,10 @@ export default withExtras(defineCommand({
     port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: String(DEFAULTS.port) },
     'api-key': { type: 'string', description: 'Key clients must send (Bearer or x-api-key); repeatable; also QWENAUTH_API_KEYS=k1,k2', valueHint: 'key' },
     strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', valueHint: 'fill-first|round-robin', default: DEFAULTS.strategy },
-    'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)', valueHint: 'UA' },
+    'user-agent': { type: 'string', description: "User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT); key accounts get the client's", valueHint: 'UA' },
     'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
     'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },
+    affinity: { type: 'boolean', description: "Keep each conversation on the account that served it before, while it is usable, so the provider's prompt cache stays warm (also QWENAUTH_AFFINITY=1)" },
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
     ui: { type: 'boolean', default: true, description: 'Serve the status page at / and /ui', negativeDescription: 'No status page (also QWENAUTH_NO_UI=1)' },
     'metrics-public': { type: 'boolean', description: 'Answer GET /metrics without a client key (also QWENAUTH_METRICS_PUBLIC=1)' },
@@ -129,6 +133,7 @@ export default withExtras(defineCommand({
       corsOrigins: repeatedFlag(rawArgs, 'cors-origin'),
       ui: args.ui !== false,
       metricsPublic: Boolean(args['metrics-public']),
+      ...(args.affinity ? { affinity: true } : {}),
     })
     await stopOnSignals(server)
     logger.info('stopped')

@@ -4,6 +4,7 @@ import { AccountPool } from '../pool/pool.ts'
 import { openStatsStore } from '../store/stats-backend.ts'
 import { readRequestBody, type JsonBody } from './body.ts'
 import { createBrowserGuard, isPreflight, preflightHeaders } from './browser-guard.ts'
+import { withClientIdentity } from './client-identity.ts'
 import { createKeyCheck, unauthorized } from './client-keys.ts'
 import { failover } from './failover.ts'
 import { localRoute } from './local-routes.ts'
@@ -31,15 +32,17 @@ export interface ProxyApp {
  */
 export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const settings = resolveProxyOptions(options)
+  const stats = options.stats ?? openStatsStore(options.ctx, { now: settings.now })
   const pool = new AccountPool(options.ctx, {
     strategy: settings.strategy,
     ...(options.poolRefreshMs === undefined ? {} : { refreshMs: options.poolRefreshMs }),
     ...(options.preferredAccountId ? { preferredId: options.preferredAccountId } : {}),
+    stats,
     now: settings.now,
   })
   const state: ProxyState = {
     pool,
-    stats: options.stats ?? openStatsStore(options.ctx),
+    stats,
     settings,
     metrics: new ProxyMetrics(settings.now()),
     recent: new RecentRequests(),
@@ -89,7 +92,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
     const plan = await protocol.plan({ path, search, body, headers: request.headers, app: services })
     if (plan instanceof Response) return plan
     if (isProxyError(plan)) return protocol.error(plan)
-    return failover(state, protocol, plan, request.signal, record)
+    return failover(state, protocol, withClientIdentity(plan, request.headers), request.signal, record)
   }
 
   /** A finished request into the metrics and the status page's list. */
