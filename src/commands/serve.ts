@@ -3,7 +3,7 @@ import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { usageError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
-import { logger, timestampLines } from '../lib/logger.ts'
+import { bufferLines, logger, timestampLines } from '../lib/logger.ts'
 import { STRATEGIES, type Strategy } from '../pool/pool.ts'
 import { startProxyServer, type ProxyServer } from '../proxy/server.ts'
 import { PROXY_ENV, REFRESH_ENV } from './_environment.ts'
@@ -33,6 +33,7 @@ export interface ServeOptions {
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
 export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): Promise<ProxyServer> {
   timestampLines()
+  bufferLines()
   const apiKeys = [...(options.apiKeys ?? []), ...(env.QWENAUTH_API_KEYS ?? '').split(',')].map((k) => k.trim()).filter(Boolean)
   const host = options.host ?? DEFAULTS.host
   const port = options.port ?? DEFAULTS.port

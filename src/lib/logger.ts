@@ -1,7 +1,9 @@
+import { writeSync } from 'node:fs'
 import { createConsola, type ConsolaReporter } from 'consola'
 import { redactValue } from './redact.ts'
 
 let stamped = false
+let buffered = false
 
 /**
  * Fancy output only on a terminal (where consola shows the time of day beside each line);
@@ -15,11 +17,63 @@ export function timestampLines(): void {
   stamped = true
 }
 
-/** stderr, with the time in front of each message when asked for; one write per message. */
+/**
+ * Also for `serve`: lines written within one turn of the event loop go out in one write, after
+ * it, instead of one synchronous write each (under load that was most of the logging's cost).
+ * Every line is still written, in order; what is pending when the process exits is written then.
+ */
+export function bufferLines(): void {
+  if (buffered) return
+  buffered = true
+  process.on('exit', () => {
+    if (pending === '') return
+    try {
+      writeSync(2, pending)
+    } catch {}
+    pending = ''
+  })
+}
+
+let pending = ''
+let flushScheduled = false
+/** Lines past this size go out at once rather than wait for the end of the turn. */
+const BUFFER_LIMIT = 64 * 1024
+
+function flushPending(): void {
+  flushScheduled = false
+  if (pending === '') return
+  const out = pending
+  pending = ''
+  process.stderr.write(out)
+}
+
+let lastStampAt = -1
+let lastStamp = ''
+/** The ISO time, formatted once per millisecond. */
+function stamp(): string {
+  const now = Date.now()
+  if (now !== lastStampAt) {
+    lastStampAt = now
+    lastStamp = new Date(now).toISOString()
+  }
+  return lastStamp
+}
+
+function writeStderr(data: string): boolean {
+  const line = stamped && !fancy ? `${stamp()} ${data}` : data
+  if (!buffered) return process.stderr.write(line)
+  pending += line
+  if (pending.length >= BUFFER_LIMIT) flushPending()
+  else if (!flushScheduled) {
+    flushScheduled = true
+    setImmediate(flushPending)
+  }
+  return true
+}
+
+/** stderr, with the time in front of each message when asked for. */
 const stderrSink = {
-  write(data: string): boolean {
-    return process.stderr.write(stamped && !fancy ? `${new Date().toISOString()} ${data}` : data)
-  },
+  write: writeStderr,
   get columns(): number | undefined {
     return process.stderr.columns
   },
@@ -44,3 +98,14 @@ function createLogger() {
 }
 
 export const logger = createLogger()
+
+/**
+ * An info line that is already redacted (the request log's), without consola's formatting and
+ * second redaction pass: the same `[info] …` line consola's plain reporter writes. On a terminal
+ * consola's fancy reporter still writes it.
+ */
+export function infoLine(line: string): void {
+  if (logger.level < 3) return
+  if (fancy) logger.info(line)
+  else writeStderr(`[info] ${line}\n`)
+}

@@ -21,11 +21,15 @@ const TOKEN_PATTERNS: RegExp[] = [
   /\b((?:access_token|refresh_token|code_verifier|device_code)=)[^&\s]+/g,
 ]
 
+/** Every text a pattern above can match contains one of these: most log lines skip the patterns. */
+const MAYBE_TOKEN = /bearer|eyJ|sk[-_]|token|api_?key|code_verifier|device_code/i
+
 export function redact(text: string): string {
   let out = text
   for (const secret of knownSecrets) {
     if (out.includes(secret)) out = out.split(secret).join('[redacted]')
   }
+  if (!MAYBE_TOKEN.test(out)) return out
   for (const pattern of TOKEN_PATTERNS) {
     out = out.replace(pattern, (_m, prefix?: string) =>
       typeof prefix === 'string' ? `${prefix}[redacted]` : '[redacted]',

@@ -1,4 +1,4 @@
-import { logger } from '../lib/logger.ts'
+import { infoLine, logger } from '../lib/logger.ts'
 import { redact } from '../lib/redact.ts'
 import { AccountPool } from '../pool/pool.ts'
 import { openStatsStore } from '../store/stats-backend.ts'
@@ -59,7 +59,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   }
   const keyCheck = createKeyCheck(settings.apiKeys)
   const browserGuard = createBrowserGuard(settings)
-  const sink = options.log ?? ((line: string) => logger.info(line))
+  const sink = options.log ?? infoLine
   /** Requests whose record is not written yet (streams included): close() waits for them. */
   const inFlight = new Set<Promise<void>>()
 
