@@ -40,9 +40,18 @@ export function clientModel(account: Account): string {
  * own, asked for on purpose, and passes unchanged.
  */
 function ownName(account: Account, model: string): boolean {
-  if (account.model === model) return true
-  const family = familyOf(account.provider)
-  return PROVIDERS.some((p) => familyOf(p.name) === family && (p.defaultModel === model || Object.values(p.aliases).includes(model)))
+  return account.model === model || familyNames(familyOf(account.provider)).has(model)
+}
+
+/** The model names a provider family's tables hold; worked out once per family (the provider table is fixed). */
+const namesByFamily = new Map<string, Set<string>>()
+function familyNames(family: string): Set<string> {
+  let names = namesByFamily.get(family)
+  if (!names) {
+    names = new Set(PROVIDERS.filter((p) => familyOf(p.name) === family).flatMap((p) => [p.defaultModel, ...Object.values(p.aliases)]))
+    namesByFamily.set(family, names)
+  }
+  return names
 }
 
 function familyOf(provider: string): string {

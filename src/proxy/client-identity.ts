@@ -12,7 +12,10 @@ export function withClientIdentity(plan: Plan, headers: Headers): Plan {
   const userAgent = headers.get('user-agent') ?? undefined
   if (userAgent === undefined) return plan
   return {
-    ...plan,
+    // A getter, not a spread: the key is worked out only when `--affinity` asks for it.
+    get affinityKey() {
+      return plan.affinityKey
+    },
     callFor(account) {
       const call = plan.callFor(account)
       return call && { ...call, clientUserAgent: userAgent }

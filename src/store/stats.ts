@@ -55,7 +55,7 @@ export function mergeStats(into: AccountStats, delta: StatsDelta): AccountStats 
   if (delta.lastUsedAt && (!into.lastUsedAt || delta.lastUsedAt > into.lastUsedAt)) into.lastUsedAt = delta.lastUsedAt
   if (delta.usage) {
     const usage = (into.usage ??= {})
-    for (const [key, n] of Object.entries(delta.usage)) usage[key] = (usage[key] ?? 0) + n
+    for (const key in delta.usage) usage[key] = (usage[key] ?? 0) + (delta.usage[key] as number)
   }
   return into
 }

@@ -13,9 +13,13 @@ export function openaiPassthrough(upstreamPath: string, bodyKind: BodyKind): Inb
     plan(request) {
       const stream = request.body?.json.stream === true
       const accept = request.headers.get('accept')
-      const affinityKey = bodyKind === 'chat' ? chatConversationKey(request.body?.json) : undefined
+      // Hashed only when asked for (`--affinity`): the hash cost more than the rest of the plan.
+      let affinityKey: string | undefined | null = null
       return {
-        ...(affinityKey ? { affinityKey } : {}),
+        get affinityKey() {
+          if (affinityKey === null) affinityKey = bodyKind === 'chat' ? chatConversationKey(request.body?.json) : undefined
+          return affinityKey
+        },
         callFor: (account) => ({
           method: request.body ? 'POST' : 'GET',
           url: accountUrl(account, upstreamPath, request.search),
