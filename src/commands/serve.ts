@@ -3,11 +3,13 @@ import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { usageError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
-import { bufferLines, logger, timestampLines } from '../lib/logger.ts'
+import { bufferLines, flushLines, logger, timestampLines } from '../lib/logger.ts'
 import { STRATEGIES, type Strategy } from '../pool/pool.ts'
-import { startProxyServer, type ProxyServer } from '../proxy/server.ts'
+import { isLoopbackHost, startProxyServer, type ProxyServer } from '../proxy/server.ts'
+import { workerIdentity } from '../proxy/worker.ts'
 import { PROXY_ENV, REFRESH_ENV } from './_environment.ts'
 import { withExtras } from './_extras.ts'
+import { parseWorkers, runWorkers } from './_workers.ts'
 import { printOut } from './_shared.ts'
 
 export interface ServeOptions {
@@ -39,6 +41,8 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
   const port = options.port ?? DEFAULTS.port
   const ctx = createContext(env)
   const statusPage = options.ui !== false && env.QWENAUTH_NO_UI !== '1'
+  // One of `serve --workers N`: the port is shared with the other workers (see _workers.ts).
+  const worker = workerIdentity(env)
   const server = await startProxyServer({
     ctx,
     host,
@@ -53,14 +57,21 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
     statusPage,
     metricsPublic: options.metricsPublic === true || env.QWENAUTH_METRICS_PUBLIC === '1',
     ...(options.affinity ? { affinity: true } : {}),
+    ...(worker ? { reusePort: true } : {}),
   })
   const accounts = (await ctx.accounts.read()).accounts
+  // Workers print their URL for the primary; the notes once, from the first.
+  if (worker && worker.index > 1) {
+    printOut(`${server.url}/v1`)
+    return { url: server.url, close: () => server.close().finally(() => ctx.close()) }
+  }
   logger.info(
     `qwenauth serve: OpenAI-compatible base URL ${server.url}/v1 (${accounts.length} account${accounts.length === 1 ? '' : 's'}, ${options.strategy ?? DEFAULTS.strategy}${apiKeys.length > 0 ? `, ${apiKeys.length} API key${apiKeys.length === 1 ? '' : 's'}` : ', no API key: loopback only'}); Ctrl-C stops`,
   )
   if (statusPage) logger.info(`status page: ${server.url}/ (${apiKeys.length > 0 ? 'with a client key' : 'read-only: no client key'}); Prometheus metrics: ${server.url}/metrics`)
   if (accounts.length === 0) logger.warn('there are no accounts yet: every request will fail until you run `qwenauth login`')
   // Last, so a script that waits for this line finds the server ready and the notes printed.
+  flushLines()
   printOut(`${server.url}/v1`)
   return { url: server.url, close: () => server.close().finally(() => ctx.close()) }
 }
@@ -78,6 +89,11 @@ function stopOnSignals(server: ProxyServer): Promise<void> {
     }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
+    // A worker whose primary is gone (its pipe closed) stops as on SIGTERM: no orphan keeps the port.
+    if (workerIdentity()) {
+      process.stdin.on('end', () => stop('SIGTERM')).on('error', () => stop('SIGTERM'))
+      process.stdin.resume()
+    }
   })
 }
 
@@ -119,10 +135,21 @@ export default withExtras(defineCommand({
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
     ui: { type: 'boolean', default: true, description: 'Serve the status page at / and /ui', negativeDescription: 'No status page (also QWENAUTH_NO_UI=1)' },
     'metrics-public': { type: 'boolean', description: 'Answer GET /metrics without a client key (also QWENAUTH_METRICS_PUBLIC=1)' },
+    workers: { type: 'string', description: 'Processes answering on the one port, sharing the accounts (Linux; auto = one per core)', valueHint: 'N|auto', default: '1' },
   },
   async run({ args, rawArgs }) {
     const port = parsePort(args.port)
     const strategy = parseStrategy(args.strategy)
+    const workers = parseWorkers(args.workers)
+    if (workers > 1 && !workerIdentity()) {
+      const host = args.host ?? DEFAULTS.host
+      // The workers would each refuse this; once is enough.
+      const keyless = ![...repeatedFlag(rawArgs, 'api-key'), ...(process.env.QWENAUTH_API_KEYS ?? '').split(',')].some((k) => k.trim())
+      if (keyless && !isLoopbackHost(host)) throw usageError(`refusing to listen on ${host} without an API key: anyone who can reach it could use your accounts; pass --api-key <key> (or QWENAUTH_API_KEYS), or keep --host 127.0.0.1`)
+      timestampLines()
+      process.exitCode = await runWorkers(host, port ?? DEFAULTS.port, workers)
+      return
+    }
     const server = await runServe({
       host: args.host,
       ...(port === undefined ? {} : { port }),

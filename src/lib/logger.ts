@@ -39,6 +39,11 @@ let flushScheduled = false
 /** Lines past this size go out at once rather than wait for the end of the turn. */
 const BUFFER_LIMIT = 64 * 1024
 
+/** Writes the buffered lines now (before a line on stdout that something waits for). */
+export function flushLines(): void {
+  flushPending()
+}
+
 function flushPending(): void {
   flushScheduled = false
   if (pending === '') return

@@ -22,7 +22,7 @@ const TOKEN_PATTERNS: RegExp[] = [
 ]
 
 /** Every text a pattern above can match contains one of these: most log lines skip the patterns. */
-const MAYBE_TOKEN = /bearer|eyJ|sk[-_]|token|api_?key|code_verifier|device_code/i
+const MAYBE_TOKEN = /bearer|eyJ|sk[-_]|_token|accesstoken|refreshtoken|api_?key|code_verifier|device_code/i
 
 export function redact(text: string): string {
   let out = text

@@ -2,6 +2,7 @@ import { accountViews } from '../pool/account-view.ts'
 import type { AccountPool } from '../pool/pool.ts'
 import { effectiveStatus, type AccountStatus } from '../store/account-model.ts'
 import type { StatsStore } from '../store/stats.ts'
+import { workerIdentity } from './worker.ts'
 
 /**
  * `GET /health`: `ok` when every account is usable, `degraded` otherwise (HTTP 503 when none
@@ -18,6 +19,9 @@ export async function healthResponse(pool: AccountPool, stats: StatsStore, detai
     strategy: pool.strategy,
     accounts: { total: accounts.length, ...byStatus },
   }
+  // Under `serve --workers N`: which process answered (each keeps its own metrics and list).
+  const worker = workerIdentity()
+  if (worker) body.worker = worker
   if (detailed) {
     // Counters live in the store: while it is away (Redis down), health still answers, without them.
     const counters = await stats.read().catch(() => undefined)

@@ -14,6 +14,8 @@ export interface ProxyServerOptions extends ProxyAppOptions {
   apiKeys: string[]
   /** How long `close()` lets requests in flight finish before cutting them (5 s). */
   drainMs?: number
+  /** One of `serve --workers N`: share the port (SO_REUSEPORT) with the other workers. */
+  reusePort?: boolean
 }
 
 export interface ProxyServer {
@@ -66,8 +68,9 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       },
       // Bun closes connections idle for 10 s by default, which would cut a long non-streaming answer.
       // Production mode: no development error page. Bun then shares a busy port unless told not
-      // to, and a second serve on a taken port must fail, not split the traffic.
-      reusePort: false,
+      // to, and a second serve on a taken port must fail, not split the traffic. Only the workers
+      // of `serve --workers`, whose primary first bound the port exclusively, share it.
+      reusePort: options.reusePort === true,
       bun: { idleTimeout: 0, development: false },
     })
     await server.ready()
