@@ -3,7 +3,7 @@
  * ratios) ready for the README. Sections are modules in scripts/bench/; add one to SECTIONS.
  *
  *   bun scripts/bench.ts              all sections
- *   bun scripts/bench.ts serve        only the named sections
+ *   bun scripts/bench.ts proxy serve  only the named sections
  */
 export interface BenchSection {
   name: string
@@ -12,6 +12,7 @@ export interface BenchSection {
 }
 
 const SECTIONS: BenchSection[] = [
+  { name: 'proxy', run: async (log) => (await import('./bench/proxy.ts')).proxySection({ log }) },
   { name: 'serve', run: async (log) => (await import('./bench/serve.ts')).serveSection({ log }) },
   { name: 'startup', run: async (log) => (await import('./bench/startup.ts')).startupSection({ log }) },
   { name: 'exec', run: async (log) => (await import('./bench/exec.ts')).execSection({ log }) },

@@ -35,7 +35,7 @@ export interface ServeBenchResult {
 }
 
 /** Starts a process and resolves with the first stdout line that matches. */
-function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv, pattern: RegExp): Promise<{ child: ChildProcess; match: string }> {
+export function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv, pattern: RegExp): Promise<{ child: ChildProcess; match: string }> {
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'ignore'] })
   let out = ''
   return new Promise((resolvePromise, reject) => {
@@ -62,21 +62,25 @@ function newestSourceMtime(dir: string): number {
 }
 
 /** The binary must be the current code: built when missing or older than src/. */
-function ensureBinary(log: (line: string) => void): void {
+export function ensureBinary(log: (line: string) => void): void {
   if (existsSync(binary) && statSync(binary).mtimeMs >= newestSourceMtime(join(root, 'src'))) return
   log('serve: building dist/ (npm run build)')
   const build = spawnSync(bun, [join(root, 'scripts/build.ts')], { cwd: root, encoding: 'utf8' })
   if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`)
 }
 
-interface Target {
+export interface Target {
   emulatorUrl: string
   serveUrl: string
   token: string
+  /** The serve process (for its RSS) and what it was started with. */
+  servePid: number
+  home: string
+  env: NodeJS.ProcessEnv
 }
 
 /** An emulator process, a QWEN_HOME logged in against it, and `qwenauth serve` on that home. */
-async function startTarget(extraEmulatorArgs: string[], cleanups: Array<() => void>): Promise<Target> {
+export async function startTarget(extraEmulatorArgs: string[], cleanups: Array<() => void>, serveEnv: NodeJS.ProcessEnv = {}): Promise<Target> {
   const emulator = await startProcess(
     bun,
     [join(root, 'test/fixtures/emulator-cli.ts'), '--port', '0', '--auto-approve', '--interval', '0.05', '--no-enforce-interval', ...extraEmulatorArgs],
@@ -90,12 +94,18 @@ async function startTarget(extraEmulatorArgs: string[], cleanups: Array<() => vo
   const login = spawnSync(binary, ['login', '--no-browser'], { env, encoding: 'utf8', timeout: 30_000 })
   if (login.status !== 0) throw new Error(`login against the emulator failed: ${login.stderr}`)
   const token = spawnSync(binary, ['token'], { env, encoding: 'utf8', timeout: 30_000 }).stdout.trim()
-  const serve = await startProcess(binary, ['serve', '--port', '0'], env, /^(http:\/\/\S+\/v1)$/m)
-  cleanups.push(() => serve.child.kill('SIGTERM'))
-  return { emulatorUrl: `${emulator.match}/v1`, serveUrl: serve.match, token }
+  const serve = await startServe(['--port', '0'], { ...env, ...serveEnv }, cleanups)
+  return { emulatorUrl: `${emulator.match}/v1`, serveUrl: serve.url, token, servePid: serve.pid, home, env }
 }
 
-function chatInit(stream: boolean, token?: string): RequestInit {
+/** `qwenauth serve` (the binary) with these arguments; stopped by the cleanups. */
+export async function startServe(args: string[], env: NodeJS.ProcessEnv, cleanups: Array<() => void>): Promise<{ url: string; pid: number }> {
+  const serve = await startProcess(binary, ['serve', ...args], env, /^(http:\/\/\S+\/v1)$/m)
+  cleanups.push(() => serve.child.kill('SIGTERM'))
+  return { url: serve.match, pid: serve.child.pid ?? 0 }
+}
+
+export function chatInit(stream: boolean, token?: string): RequestInit {
   const ua = `QwenCode/0.24.4 (${process.platform}; ${process.arch})`
   // Direct requests carry what the proxy adds, so both sides ask the emulator the same thing.
   const auth: Record<string, string> = token
