@@ -19,9 +19,18 @@ function aliasOf(account: Account, model: string): string | undefined {
  * through this account's aliases and every provider's table; undefined when none names it.
  */
 export function neutralModel(model: string, account?: Account): string | undefined {
-  for (const [neutral, name] of Object.entries(account?.aliases ?? {})) if (name === model) return neutral
-  for (const provider of PROVIDERS) for (const [neutral, name] of Object.entries(provider.aliases)) if (name === model) return neutral
-  return undefined
+  if (account?.aliases) for (const neutral in account.aliases) if (account.aliases[neutral] === model) return neutral
+  return tableNeutral().get(model)
+}
+
+/** Provider name → neutral name over every provider's table, the first table naming it winning; built once. */
+let neutralByName: Map<string, string> | undefined
+function tableNeutral(): Map<string, string> {
+  if (!neutralByName) {
+    neutralByName = new Map()
+    for (const provider of PROVIDERS) for (const [neutral, name] of Object.entries(provider.aliases)) if (!neutralByName.has(name)) neutralByName.set(name, neutral)
+  }
+  return neutralByName
 }
 
 /**

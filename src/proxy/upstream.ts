@@ -91,9 +91,20 @@ export async function sendUpstream(account: Account, call: UpstreamCall, setting
   }
 }
 
+/** A declared body this small is read in one call: it arrives with its head, chunk timing does not matter. */
+const SMALL_BODY = 64 * 1024
+
 /** Reads a whole answer, re-arming the idle timeout on every chunk. */
 export async function readAll(response: Response, exchange: UpstreamExchange, idleTimeoutMs: number): Promise<Uint8Array> {
   if (!response.body) return new Uint8Array(0)
+  const declared = response.headers.get('content-length')
+  if (declared !== null && Number(declared) <= SMALL_BODY) {
+    try {
+      return new Uint8Array(await response.arrayBuffer())
+    } catch (error) {
+      throw exchange.cause(error)
+    }
+  }
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
   try {
