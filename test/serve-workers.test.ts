@@ -16,6 +16,9 @@ let fx: ProxyFixture | undefined
 const children: ChildProcess[] = []
 const servers: Server[] = []
 afterEach(async () => {
+  // SIGTERM, awaited: the primary exits after its workers, which write their counters into the
+  // home as they stop; SIGKILL would leave them writing while the home is removed.
+  await Promise.all(children.map((child) => stopped(child)))
   await killAll(children)
   for (const server of servers.splice(0)) server.close()
   await fx?.cleanup()
@@ -36,6 +39,19 @@ function freshRequest(url: string, method = 'GET', body?: string): Promise<{ sta
     })
     req.on('error', reject)
     req.end(body)
+  })
+}
+
+/** SIGTERM and the exit, or SIGKILL after 10 s. */
+function stopped(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.kill('SIGTERM')
   })
 }
 
