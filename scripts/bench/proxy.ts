@@ -22,7 +22,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { load } from './load.ts'
-import { chatInit, ensureBinary, startServe, startTarget, type Target } from './serve.ts'
+import { chatInit, ensureBinary, runCleanups, startServe, startTarget, stopProcess, type Cleanup, type Target } from './serve.ts'
 
 const NGINX = '/usr/sbin/nginx'
 const ROUNDS = 3
@@ -86,7 +86,7 @@ function rounds(sides: Record<string, () => WrkFigures>, log: (line: string) => 
 }
 
 /** nginx as a plain reverse proxy to the emulator: one worker, upstream keep-alive, no buffering. */
-async function startNginx(upstreamPort: number, cleanups: Array<() => void>): Promise<string> {
+async function startNginx(upstreamPort: number, cleanups: Cleanup[]): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'qwenauth-bench-nginx-'))
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
   const port = await freePort()
@@ -117,7 +117,7 @@ http {
   writeFileSync(join(dir, 'nginx.conf'), conf)
   const child: ChildProcess = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' })
   // Stopped before its directory goes (cleanups run in reverse).
-  cleanups.push(() => child.kill('SIGQUIT'))
+  cleanups.push(() => stopProcess(child, 'SIGQUIT'))
   for (let i = 0; i < 100; i++) {
     if (await canConnect(port)) return `http://127.0.0.1:${port}`
     if (child.exitCode !== null) break
@@ -201,7 +201,7 @@ export interface ProxyBenchResult {
 export async function benchProxy(log: (line: string) => void = () => {}): Promise<ProxyBenchResult> {
   ensureBinary(log)
   const notes: string[] = []
-  const cleanups: Array<() => void> = []
+  const cleanups: Cleanup[] = []
   const dir = mkdtempSync(join(tmpdir(), 'qwenauth-bench-proxy-'))
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
   try {
@@ -273,18 +273,18 @@ export async function benchProxy(log: (line: string) => void = () => {}): Promis
     // of 256 requests in flight and with it raised.
     for (const limit of ['default', '4096']) {
       log(`proxy: ${SLOW_STREAMS} slow streams, BUN_CONFIG_MAX_HTTP_REQUESTS ${limit}`)
-      const own: Array<() => void> = []
+      const own: Cleanup[] = []
       try {
         const slow = await startTarget(['--stream-delay-ms', '1000'], own, limit === 'default' ? {} : { BUN_CONFIG_MAX_HTTP_REQUESTS: limit })
         const figures = await slowStreams(slow.serveUrl, slow.servePid, SLOW_STREAMS)
         result.rss.slow.push({ limit, ...figures })
       } finally {
-        for (const cleanup of own.reverse()) cleanup()
+        await runCleanups(own)
       }
     }
     return result
   } finally {
-    for (const cleanup of cleanups.reverse()) cleanup()
+    await runCleanups(cleanups)
   }
 }
 

@@ -69,6 +69,26 @@ export function ensureBinary(log: (line: string) => void): void {
   if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`)
 }
 
+/** Undoes one thing a bench started; run in reverse order, each awaited. */
+export type Cleanup = () => void | Promise<void>
+
+/** Signals a process and waits for it to exit (10 s at most, then SIGKILL): its files are written by then. */
+export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolveStop) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolveStop()
+    })
+    child.kill(signal)
+  })
+}
+
+export async function runCleanups(cleanups: Cleanup[]): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+}
+
 export interface Target {
   emulatorUrl: string
   serveUrl: string
@@ -80,14 +100,14 @@ export interface Target {
 }
 
 /** An emulator process, a QWEN_HOME logged in against it, and `qwenauth serve` on that home. */
-export async function startTarget(extraEmulatorArgs: string[], cleanups: Array<() => void>, serveEnv: NodeJS.ProcessEnv = {}): Promise<Target> {
+export async function startTarget(extraEmulatorArgs: string[], cleanups: Cleanup[], serveEnv: NodeJS.ProcessEnv = {}): Promise<Target> {
   const emulator = await startProcess(
     bun,
     [join(root, 'test/fixtures/emulator-cli.ts'), '--port', '0', '--auto-approve', '--interval', '0.05', '--no-enforce-interval', ...extraEmulatorArgs],
     process.env,
     /"url":"([^"]+)"/,
   )
-  cleanups.push(() => emulator.child.kill('SIGTERM'))
+  cleanups.push(() => stopProcess(emulator.child))
   const home = mkdtempSync(join(tmpdir(), 'qwenauth-bench-serve-'))
   cleanups.push(() => rmSync(home, { recursive: true, force: true }))
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, QWEN_HOME: home, QWENAUTH_OAUTH_URL: emulator.match, QWENAUTH_NO_BROWSER: '1', NO_COLOR: '1', CI: '1' }
@@ -99,9 +119,10 @@ export async function startTarget(extraEmulatorArgs: string[], cleanups: Array<(
 }
 
 /** `qwenauth serve` (the binary) with these arguments; stopped by the cleanups. */
-export async function startServe(args: string[], env: NodeJS.ProcessEnv, cleanups: Array<() => void>): Promise<{ url: string; pid: number }> {
+export async function startServe(args: string[], env: NodeJS.ProcessEnv, cleanups: Cleanup[]): Promise<{ url: string; pid: number }> {
   const serve = await startProcess(binary, ['serve', ...args], env, /^(http:\/\/\S+\/v1)$/m)
-  cleanups.push(() => serve.child.kill('SIGTERM'))
+  // Awaited: serve writes its counters as it stops, and its home goes after it.
+  cleanups.push(() => stopProcess(serve.child))
   return { url: serve.match, pid: serve.child.pid ?? 0 }
 }
 
@@ -124,7 +145,7 @@ export async function benchServe(options: ServeBenchOptions = {}): Promise<Serve
   const requests = options.requests ?? 3000
   const maxRunMs = options.maxRunMs ?? 6000
   ensureBinary(log)
-  const cleanups: Array<() => void> = []
+  const cleanups: Cleanup[] = []
   try {
     const fast = await startTarget([], cleanups)
     const paced = await startTarget(['--stream-delay-ms', '10'], cleanups)
@@ -163,7 +184,7 @@ export async function benchServe(options: ServeBenchOptions = {}): Promise<Serve
     }
     return { concurrency, runs, responses }
   } finally {
-    for (const cleanup of cleanups.reverse()) cleanup()
+    await runCleanups(cleanups)
   }
 }
 
