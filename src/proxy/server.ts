@@ -50,37 +50,26 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     throw usageError('refusing --cors-origin * without an API key: any web page could then use your accounts; name the origins, or pass --api-key')
   }
   const app = createProxyApp({ ...options, listenHost: options.host })
-  let server: ReturnType<typeof serve>
-  try {
-    // Inside the try: under Bun and Deno a busy port throws here already, under Node in ready().
-    server = serve({
-      fetch: (request) => app.fetch(request),
-      hostname: options.host,
-      port: options.port,
-      silent: true,
-      // serve drains on signals itself; srvx's own handler would print and exit on its terms.
-      gracefulShutdown: false,
-      // The app answers every request itself; this is the last resort for a bug, and it must not
-      // be the runtime's page (Bun's development page shows the stack and the source).
-      error: (error) => {
-        logger.error(`request failed: ${redact(error instanceof Error ? error.message : String(error))}`)
-        return openaiErrorResponse(proxyError(500, 'qwenauth failed on this request', 'server_error', 'internal_error'))
-      },
-      // Bun closes connections idle for 10 s by default, which would cut a long non-streaming answer.
-      // Production mode: no development error page. Bun then shares a busy port unless told not
-      // to, and a second serve on a taken port must fail, not split the traffic. Only the workers
-      // of `serve --workers`, whose primary first bound the port exclusively, share it.
-      reusePort: options.reusePort === true,
-      bun: { idleTimeout: 0, development: false },
-    })
-    await server.ready()
-  } catch (error) {
-    await app.close()
-    throw usageError(`cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`)
+  const fetch = (request: Request) => app.fetch(request)
+  // The app answers every request itself; this is the last resort for a bug, and it must not
+  // be the runtime's page (Bun's development page shows the stack and the source).
+  const error = (failure: unknown) => {
+    logger.error(`request failed: ${redact(failure instanceof Error ? failure.message : String(failure))}`)
+    return openaiErrorResponse(proxyError(500, 'qwenauth failed on this request', 'server_error', 'internal_error'))
   }
-  const address = server.url ? new URL(server.url) : undefined
-  if (!address) throw usageError(`cannot listen on ${options.host}:${options.port}`)
-  const url = `http://${address.host}`
+  // Production mode: no development error page. Bun then shares a busy port unless told not
+  // to, and a second serve on a taken port must fail, not split the traffic. Only the workers
+  // of `serve --workers`, whose primary first bound the port exclusively, share it.
+  const reusePort = options.reusePort === true
+  let server: Listening
+  try {
+    server = await listen(options, fetch, error, reusePort)
+  } catch (failure) {
+    await app.close()
+    throw usageError(`cannot listen on ${options.host}:${options.port}: ${(failure as Error).message}`)
+  }
+  const url = server.url
+  if (!url) throw usageError(`cannot listen on ${options.host}:${options.port}`)
 
   let closing: Promise<void> | undefined
   const close = (): Promise<void> =>
@@ -88,12 +77,64 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       const drained = server.close().then(() => true, () => true)
       // Node keeps a keep-alive connection open after its last answer until the client drops it;
       // while draining, such connections are closed as soon as they fall idle.
-      const nodeServer = server.node?.server
-      const sweep = nodeServer && 'closeIdleConnections' in nodeServer ? setInterval(() => nodeServer.closeIdleConnections(), 50) : undefined
+      const nodeServer = server.nodeServer
+      const sweep = nodeServer?.closeIdleConnections ? setInterval(() => nodeServer.closeIdleConnections?.(), 50) : undefined
       const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), options.drainMs ?? DEFAULTS.drainMs).unref?.())
       if (!(await Promise.race([drained, timeout]))) await server.close(true).catch(() => {})
       clearInterval(sweep)
       await app.close()
     })())
   return { url, close }
+}
+
+/** A listening server, whichever runtime: its `http://host:port`, and close (`true`: cut connections). */
+interface Listening {
+  url: string | undefined
+  close(force?: boolean): Promise<void>
+  nodeServer?: { closeIdleConnections?(): void } | undefined
+}
+
+/** What qwenauth uses of Bun's server (Bun's own types are not installed). */
+interface BunRuntime {
+  serve(options: {
+    fetch(request: Request): Promise<Response>
+    error(error: unknown): Response
+    hostname: string
+    port: number
+    reusePort: boolean
+    idleTimeout: number
+    development: boolean
+  }): { hostname: string; port: number; stop(closeActiveConnections?: boolean): Promise<void> | void }
+}
+
+/**
+ * Under Bun, Bun.serve itself: srvx's wrapper defines three properties on every request and adds
+ * a promise hop to every answer, which cost 10-20% of the requests per second in a side-by-side
+ * wrk run of a minimal relay. Node and Deno go through srvx.
+ */
+async function listen(options: ProxyServerOptions, fetch: (request: Request) => Promise<Response>, error: (failure: unknown) => Response, reusePort: boolean): Promise<Listening> {
+  const bun = (globalThis as { Bun?: BunRuntime }).Bun
+  if (bun) {
+    // Bun closes connections idle for 10 s by default, which would cut a long non-streaming answer.
+    // Under Bun a busy port throws here already.
+    const server = bun.serve({ fetch, error, hostname: options.host, port: options.port, reusePort, idleTimeout: 0, development: false })
+    const host = server.hostname.includes(':') ? `[${server.hostname}]` : server.hostname
+    return { url: `http://${host}:${server.port}`, close: async (force) => void (await server.stop(force)) }
+  }
+  const server = serve({
+    fetch,
+    hostname: options.host,
+    port: options.port,
+    silent: true,
+    // serve drains on signals itself; srvx's own handler would print and exit on its terms.
+    gracefulShutdown: false,
+    error,
+    reusePort,
+    bun: { idleTimeout: 0, development: false },
+  })
+  // Under Deno a busy port throws above already, under Node here.
+  await server.ready()
+  const address = server.url ? new URL(server.url) : undefined
+  const nodeServer = server.node?.server as Listening['nodeServer']
+  return { url: address ? `http://${address.host}` : undefined, close: (force) => server.close(force), nodeServer }
 }
