@@ -44,12 +44,25 @@ export function flushLines(): void {
   flushPending()
 }
 
+/**
+ * A pipe takes a write of up to this many bytes whole: the workers of `serve --workers` share
+ * one stderr, and their lines must not interleave mid-line.
+ */
+const PIPE_BUF = 4096
+
 function flushPending(): void {
   flushScheduled = false
-  if (pending === '') return
-  const out = pending
+  let out = pending
   pending = ''
-  process.stderr.write(out)
+  while (out.length > PIPE_BUF / 4 && Buffer.byteLength(out) > PIPE_BUF) {
+    // Whole lines up to PIPE_BUF bytes (a line longer than that goes alone).
+    let cut = out.lastIndexOf('\n', PIPE_BUF - 1) + 1
+    while (cut > 0 && Buffer.byteLength(out.slice(0, cut)) > PIPE_BUF) cut = out.lastIndexOf('\n', cut - 2) + 1
+    if (cut <= 0) cut = out.indexOf('\n') + 1 || out.length
+    process.stderr.write(out.slice(0, cut))
+    out = out.slice(cut)
+  }
+  if (out !== '') process.stderr.write(out)
 }
 
 let lastStampAt = -1
