@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { runServe } from '../src/commands/serve.ts'
+import { bufferLines, infoLine, timestampLines } from '../src/lib/logger.ts'
 import { tempHome } from './helpers/cli.ts'
 
 afterEach(() => vi.restoreAllMocks())
@@ -24,5 +25,47 @@ describe('serve log lines', () => {
       await server.close()
       cleanup()
     }
+  })
+
+  it('keeps every request line when lines are buffered', async () => {
+    const { home, cleanup } = tempHome()
+    const writes: string[] = []
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (writes.push(String(chunk)), true))
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
+    const server = await runServe({ port: 0 }, { QWEN_HOME: home })
+    try {
+      // Long paths make lines of several hundred bytes: 200 of them need many writes.
+      const path = (i: number) => `/v1/models?${String(i).padStart(4, '0')}${'x'.repeat(400)}`
+      await Promise.all(Array.from({ length: 200 }, (_, i) => fetch(`${server.url}${path(i)}`).then((r) => r.text())))
+      const count = () => writes.join('').split('\n').filter((l) => l.includes('GET /v1/models')).length
+      for (let i = 0; i < 50 && count() < 200; i++) await new Promise((r) => setTimeout(r, 20))
+      expect(count()).toBe(200)
+      for (const write of writes) {
+        expect(write.endsWith('\n')).toBe(true)
+        if (write.split('\n').length > 2) expect(Buffer.byteLength(write)).toBeLessThanOrEqual(4096)
+      }
+    } finally {
+      await server.close()
+      cleanup()
+    }
+  })
+
+  it('go out in whole lines, at most 4096 bytes per write, so the workers sharing stderr never cut each other\'s lines', async () => {
+    const writes: string[] = []
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (writes.push(String(chunk)), true))
+    timestampLines()
+    bufferLines()
+    // Within one turn of the event loop, as under load: 64 KiB and more pending at once.
+    for (let i = 0; i < 1500; i++) infoLine(`GET /v1/models ${i} ${'é'.repeat(i % 60)}`)
+    infoLine(`GET /v1/long ${'x'.repeat(5000)}`)
+    await new Promise((r) => setImmediate(r))
+    const lines = writes.join('').split('\n').filter(Boolean)
+    expect(lines).toHaveLength(1501)
+    expect(lines.every((l, i) => i === 1500 || l.includes(`GET /v1/models ${i} `))).toBe(true)
+    for (const write of writes) {
+      expect(write.endsWith('\n')).toBe(true)
+      if (write.split('\n').length > 2) expect(Buffer.byteLength(write)).toBeLessThanOrEqual(4096)
+    }
+    expect(writes.length).toBeLessThan(200)
   })
 })
