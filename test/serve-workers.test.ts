@@ -121,7 +121,10 @@ describe('serve --workers', () => {
     const answers = await Promise.all(Array.from({ length: 24 }, () => freshRequest(`${served.baseUrl}/chat/completions`, 'POST', body)))
     expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200))
     expect(fx.emu.stats.refreshes).toBe(1)
-    expect(served.stderr().match(/POST \/v1\/chat\/completions refresh@example\.com 200/g)).toHaveLength(24)
+    // Log lines go out at the end of the worker's event-loop turn, a moment after the answers.
+    const logged = () => served.stderr().match(/POST \/v1\/chat\/completions refresh@example\.com 200/g)?.length ?? 0
+    await waitFor(() => logged() >= 24, 5000, 'the 24 request log lines')
+    expect(logged()).toBe(24)
   })
 
   it('SIGTERM lets requests in flight finish, then every worker exits; killing the primary leaves no worker behind', async () => {
