@@ -2,6 +2,7 @@
  * Review of the credential core: races that could spend a refresh token twice, lock files left
  * behind, a full disk, and secrets reaching output. Each test fails without the fix it covers.
  */
+import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, promises as fsp, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
@@ -11,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { postForm } from '../src/auth/oauth/http.ts'
 import { verifyApiKey } from '../src/auth/api-key/verify-key.ts'
 import { createContext } from '../src/context.ts'
+import { tempName } from '../src/store/atomic-write.ts'
 import { createFileLocker } from '../src/store/file-lock.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJsonFile } from './helpers/accounts.ts'
@@ -195,6 +197,37 @@ describe('files and directories', () => {
       }
     },
   )
+})
+
+describe('temporary files of the atomic writer', () => {
+  it('those a killed writer on this machine left are removed the next time the store is written; others stay', async () => {
+    const dir = join(home, 'qwenauth')
+    await fsp.mkdir(dir, { recursive: true })
+    const target = join(dir, 'accounts.json')
+    // A writer that ran and is gone, and one that still runs (it may be writing right now).
+    const gone = spawn(process.execPath, ['-e', ''])
+    await new Promise((resolve) => gone.on('exit', resolve))
+    const running = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'])
+    try {
+      const left = {
+        killed: tempName(target, gone.pid),
+        running: tempName(target, running.pid),
+        // Another machine sharing the directory: its process ids mean nothing here.
+        otherHost: tempName(target, gone.pid).replace(/^(\.accounts\.json\.)[0-9a-f]{8}/, '$100000000'),
+        // Named before the host was (`.name.pid.random.tmp`): removed once a minute old.
+        unnamedOld: `.accounts.json.${gone.pid}.0123456789ab.tmp`,
+        unnamedRecent: `.accounts.json.${gone.pid}.ba9876543210.tmp`,
+      }
+      for (const name of Object.values(left)) writeFileSync(join(dir, name), '{"refresh_token":"left-behind"}', { mode: 0o600 })
+      utimesSync(join(dir, left.unnamedOld), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000))
+
+      await createContext({ QWEN_HOME: home }).accounts.update(() => {})
+      const remaining = (await fsp.readdir(dir)).filter((name) => name.endsWith('.tmp')).sort()
+      expect(remaining).toEqual([left.otherHost, left.running, left.unnamedRecent].sort())
+    } finally {
+      running.kill('SIGKILL')
+    }
+  })
 })
 
 describe('locks and a full disk', () => {
