@@ -19,6 +19,12 @@ export const DEFAULTS = {
   connectTimeoutMs: 30_000,
   /** Longest upstream silence, a non-streaming answer included (QWENAUTH_IDLE_TIMEOUT_MS). */
   idleTimeoutMs: 10 * 60_000,
+  /**
+   * Longest silence from a client while `serve` waits on it (QWENAUTH_CLIENT_TIMEOUT_MS): a
+   * connection with no request in flight is closed, headers or a body that stop arriving get a
+   * 408. Answers in flight, streamed or not, are not affected.
+   */
+  clientTimeoutMs: 10_000,
   /** Upstream 5xx answers and network errors tolerated per request before giving up. */
   maxTransientRetries: 2,
   /** Output token caps by model (Qwen OAuth's models, docs/qwen-protocol.md §5; QWENAUTH_MAX_OUTPUT_TOKENS). */

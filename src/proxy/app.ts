@@ -2,12 +2,12 @@ import { logger } from '../lib/logger.ts'
 import { redact } from '../lib/redact.ts'
 import { AccountPool } from '../pool/pool.ts'
 import { openStatsStore } from '../store/stats-backend.ts'
-import { BodyTooLarge, InvalidBody, readJsonBody, UnsupportedMediaType, type JsonBody } from './body.ts'
+import { BodyTimeout, BodyTooLarge, InvalidBody, readJsonBody, UnsupportedMediaType, type JsonBody } from './body.ts'
 import { createBrowserGuard, isPreflight, preflightHeaders } from './browser-guard.ts'
 import { createKeyCheck } from './client-keys.ts'
 import { failover } from './failover.ts'
 import { healthResponse } from './health.ts'
-import { resolveProxyOptions, type ProxyAppOptions } from './options.ts'
+import { resolveProxyOptions, type ProxyAppOptions, type ResolvedProxyOptions } from './options.ts'
 import { isProxyError, proxyError, type ProxyError } from './protocols/protocol.ts'
 import { redactedHeaders, RequestRecord } from './request-log.ts'
 import { FALLBACK_ERRORS, matchRoute } from './routes.ts'
@@ -16,9 +16,11 @@ import type { ProxyState } from './state.ts'
 export type { ProxyAppOptions } from './options.ts'
 
 export interface ProxyApp {
-  fetch(request: Request): Promise<Response>
+  /** The answer; `onEnd` runs once it is over (a stream's end included) and logged. */
+  fetch(request: Request, onEnd?: () => void): Promise<Response>
   /** Stores pending account marks and counters. */
   close(): Promise<void>
+  readonly settings: ResolvedProxyOptions
 }
 
 /**
@@ -67,7 +69,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
 
     let body: JsonBody | undefined
     if (route.method === 'POST') {
-      const read = await readBody(request, settings.maxBodyBytes)
+      const read = await readBody(request, settings.maxBodyBytes, settings.clientTimeoutMs)
       if (isProxyError(read)) return protocol.error(read)
       body = read
     }
@@ -77,7 +79,8 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   }
 
   return {
-    async fetch(request) {
+    settings,
+    async fetch(request, onEnd) {
       // Never `new URL(request.url)`: an odd Host makes the runtime hand over a relative URL,
       // and a throw here would escape to the runtime's own error page.
       const url = requestTarget(request.url)
@@ -89,6 +92,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
         (line) => {
           sink(line)
           ended()
+          onEnd?.()
         },
         request.method,
         url.pathname,
@@ -122,10 +126,12 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** The body of a JSON route, or the error that answers it. */
-async function readBody(request: Request, limit: number): Promise<JsonBody | ProxyError> {
+async function readBody(request: Request, limit: number, idleMs: number): Promise<JsonBody | ProxyError> {
   try {
-    return await readJsonBody(request, limit)
+    return await readJsonBody(request, limit, idleMs)
   } catch (error) {
+    // The rest of a body that stopped may still come: the connection cannot be used again.
+    if (error instanceof BodyTimeout) return proxyError(408, error.message, 'invalid_request_error', 'request_timeout', { connection: 'close' })
     if (error instanceof BodyTooLarge) return proxyError(413, error.message, 'invalid_request_error', 'request_too_large')
     if (error instanceof UnsupportedMediaType) return proxyError(415, error.message, 'invalid_request_error', 'unsupported_media_type')
     if (error instanceof InvalidBody) return proxyError(400, error.message, 'invalid_request_error', 'invalid_json')

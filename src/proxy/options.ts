@@ -21,6 +21,8 @@ export interface ProxyAppOptions {
   connectTimeoutMs?: number
   /** Longest silence from the upstream once it is working, including a non-streaming answer (QWENAUTH_IDLE_TIMEOUT_MS, 10 min). */
   idleTimeoutMs?: number
+  /** Longest client silence: idle connections closed, stalled headers or bodies 408 (QWENAUTH_CLIENT_TIMEOUT_MS, 10 s). */
+  clientTimeoutMs?: number
   /** Upstream 5xx answers and network errors tolerated per request before giving up (2). */
   maxTransientRetries?: number
   /** Output token limits by model id; requests above are capped (QWENAUTH_MAX_OUTPUT_TOKENS="m=n,..."). */
@@ -59,6 +61,7 @@ export interface ResolvedProxyOptions {
   maxBodyBytes: number
   connectTimeoutMs: number
   idleTimeoutMs: number
+  clientTimeoutMs: number
   maxTransientRetries: number
   outputLimits: Record<string, number>
   userAgent: string
@@ -101,6 +104,7 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     maxBodyBytes: options.maxBodyBytes ?? envNumber(env, 'QWENAUTH_MAX_BODY_BYTES') ?? DEFAULTS.maxBodyBytes,
     connectTimeoutMs: options.connectTimeoutMs ?? envNumber(env, 'QWENAUTH_CONNECT_TIMEOUT_MS') ?? DEFAULTS.connectTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs ?? envNumber(env, 'QWENAUTH_IDLE_TIMEOUT_MS') ?? DEFAULTS.idleTimeoutMs,
+    clientTimeoutMs: options.clientTimeoutMs ?? envNumber(env, 'QWENAUTH_CLIENT_TIMEOUT_MS') ?? DEFAULTS.clientTimeoutMs,
     maxTransientRetries: options.maxTransientRetries ?? DEFAULTS.maxTransientRetries,
     outputLimits: { ...DEFAULTS.outputLimits, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
     userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULT_QWEN_USER_AGENT),

@@ -28,6 +28,24 @@ export function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1'
 }
 
+/** What srvx hands the handler under Bun: the request's own server, for per-request limits. */
+interface BunRequest {
+  runtime?: { bun?: { server?: { timeout(request: Request, seconds: number): void } } }
+}
+
+/**
+ * Node's limits on a client: keep-alive connections close after `ms` idle, headers must arrive
+ * within `ms` (else 408 and a close). Its whole-request limit (300 s) is off: a body that stops
+ * arriving gets the app's own 408 (body.ts), and a slow but steady upload is no fault.
+ */
+function limitNodeConnections(server: object | undefined, ms: number): void {
+  if (!server || !('requestTimeout' in server)) return
+  const node = server as { keepAliveTimeout: number; headersTimeout: number; requestTimeout: number }
+  node.requestTimeout = 0
+  node.keepAliveTimeout = ms
+  node.headersTimeout = ms
+}
+
 /**
  * The proxy app on a real socket via srvx (Node, Bun and Deno alike). Without an API key it
  * only ever listens on loopback: anyone who could reach it would spend the user's accounts.
@@ -48,11 +66,21 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     throw usageError('refusing --cors-origin * without an API key: any web page could then use your accounts; name the origins, or pass --api-key')
   }
   const app = createProxyApp({ ...options, listenHost: options.host })
+  const { clientTimeoutMs } = app.settings
+  // Bun counts whole seconds, 255 at most; 0 is no limit for both runtimes.
+  const idleSeconds = clientTimeoutMs > 0 ? Math.min(255, Math.max(1, Math.ceil(clientTimeoutMs / 1000))) : 0
   let server: ReturnType<typeof serve>
   try {
     // Inside the try: under Bun and Deno a busy port throws here already, under Node in ready().
     server = serve({
-      fetch: (request) => app.fetch(request),
+      fetch: (request) => {
+        const bun = (request as BunRequest).runtime?.bun?.server
+        if (!bun) return app.fetch(request)
+        // Bun's idle limit counts silence on the connection, and an answer in flight (a slow
+        // one, or a stream waiting on the upstream) is silent too: off until the answer is over.
+        bun.timeout(request, 0)
+        return app.fetch(request, () => bun.timeout(request, idleSeconds))
+      },
       hostname: options.host,
       port: options.port,
       silent: true,
@@ -64,12 +92,16 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
         logger.error(`request failed: ${redact(error instanceof Error ? error.message : String(error))}`)
         return openaiErrorResponse(proxyError(500, 'qwenauth failed on this request', 'server_error', 'internal_error'))
       },
-      // Bun closes connections idle for 10 s by default, which would cut a long non-streaming answer.
+      // A connection with no request in flight is closed after the client limit; so is one whose
+      // request headers stop arriving (Bun: after its own 10 s, without an answer).
       // Production mode: no development error page. Bun then shares a busy port unless told not
       // to, and a second serve on a taken port must fail, not split the traffic.
       reusePort: false,
-      bun: { idleTimeout: 0, development: false },
+      bun: { idleTimeout: idleSeconds, development: false },
+      // Node looks for connections past their limits this often (30 s by default).
+      node: { connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.round(clientTimeoutMs / 4) || 30_000)) },
     })
+    limitNodeConnections(server.node?.server, clientTimeoutMs)
     await server.ready()
   } catch (error) {
     await app.close()

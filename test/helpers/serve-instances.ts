@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
+import { afterEach } from 'vitest'
 import { spawnCli, type CliOptions } from './cli.ts'
 
 /** One `qwenauth serve` process, as one instance behind a load balancer. */
@@ -55,6 +56,20 @@ export async function startServe(name: string, options: InstanceOptions): Promis
 /** `count` instances named A, B, C… */
 export function startServes(count: number, options: InstanceOptions): Promise<Instance[]> {
   return Promise.all(Array.from({ length: count }, (_, i) => startServe(String.fromCharCode(65 + i), options)))
+}
+
+/**
+ * Processes a test spawns and undo steps it registers (latest first), all ended after each
+ * test of the file that calls this.
+ */
+export function endedAfterEachTest(): { children: ChildProcess[]; cleanups: Array<() => Promise<void>> } {
+  const children: ChildProcess[] = []
+  const cleanups: Array<() => Promise<void>> = []
+  afterEach(async () => {
+    await killAll(children)
+    for (const undo of cleanups.splice(0).reverse()) await undo()
+  })
+  return { children, cleanups }
 }
 
 /** SIGKILLs every child still running and waits for the exits. */
