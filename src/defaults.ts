@@ -25,6 +25,15 @@ export const DEFAULTS = {
    * 408. Answers in flight, streamed or not, are not affected.
    */
   clientTimeoutMs: 10_000,
+  /**
+   * Upstream requests Bun runs at once in `serve` (BUN_CONFIG_MAX_HTTP_REQUESTS, which `serve`
+   * sets for itself when unset): Bun's most. Its own default, 256, would queue the rest.
+   */
+  runtimeFetchLimit: 65_535,
+  /** Bun's own limit when BUN_CONFIG_MAX_HTTP_REQUESTS is unset (`exec`, `token`). */
+  bunDefaultFetchLimit: 256,
+  /** Runtime fetch slots model traffic leaves free, so a token refresh never queues behind it. */
+  refreshFetchReserve: 64,
   /** Upstream 5xx answers and network errors tolerated per request before giving up. */
   maxTransientRetries: 2,
   /** Output token caps by model (Qwen OAuth's models, docs/qwen-protocol.md §5; QWENAUTH_MAX_OUTPUT_TOKENS). */

@@ -5,6 +5,7 @@ import { usageError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
 import { logger } from '../lib/logger.ts'
 import { STRATEGIES, type Strategy } from '../pool/pool.ts'
+import { restartWithFetchLimit } from '../proxy/runtime-fetch.ts'
 import { startProxyServer, type ProxyServer } from '../proxy/server.ts'
 import { printOut } from './_shared.ts'
 
@@ -103,6 +104,8 @@ export default defineCommand({
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
   },
   async run({ args, rawArgs }) {
+    // First: it may start the process over (Bun's fetch limit is read only at start-up).
+    await restartWithFetchLimit()
     const port = parsePort(args.port)
     const strategy = parseStrategy(args.strategy)
     const server = await runServe({

@@ -3,6 +3,7 @@ import { upstreamModel } from '../pool/model-map.ts'
 import { bearerOf, type Account } from '../store/account-model.ts'
 import { apiBaseFromResourceUrl } from '../store/tokens.ts'
 import type { BodyKind, UpstreamCall } from './protocols/protocol.ts'
+import { untimedFetchOptions, upstreamFetchSlots } from './runtime-fetch.ts'
 
 export interface UpstreamSettings {
   connectTimeoutMs: number
@@ -70,11 +71,21 @@ export function upstreamBody(account: Account, call: UpstreamCall, limits: Recor
   return Object.keys(patch).length > 0 ? JSON.stringify({ ...json, ...patch }) : text
 }
 
+/**
+ * Sends one request. Past the process's limit of upstream requests it first waits for a place
+ * (see runtime-fetch.ts); the timers start once it is sent, and they alone apply: the runtime's
+ * own fetch timers are off.
+ */
 export async function sendUpstream(account: Account, call: UpstreamCall, settings: UpstreamSettings, exchange: UpstreamExchange): Promise<Response> {
+  const body = upstreamBody(account, call, settings.outputLimits)
+  try {
+    exchange.onFinish(await upstreamFetchSlots().acquire(exchange.signal))
+  } catch (error) {
+    throw exchange.cause(error)
+  }
   // A non-streaming answer sends its head only once the whole answer is generated.
   const waitsForHead = call.stream || call.method === 'GET'
   exchange.arm(waitsForHead ? settings.connectTimeoutMs : settings.idleTimeoutMs, 'the upstream did not answer in time')
-  const body = upstreamBody(account, call, settings.outputLimits)
   try {
     const response = await fetch(call.url, {
       method: call.method,
@@ -82,7 +93,8 @@ export async function sendUpstream(account: Account, call: UpstreamCall, setting
       ...(body === undefined ? {} : { body }),
       signal: exchange.signal,
       redirect: 'manual',
-    })
+      ...untimedFetchOptions(),
+    } as RequestInit)
     exchange.arm(settings.idleTimeoutMs, 'the upstream went silent')
     return response
   } catch (error) {
@@ -148,6 +160,7 @@ export class UpstreamExchange {
   private readonly controller = new AbortController()
   private timer: ReturnType<typeof setTimeout> | undefined
   private readonly unlink: () => void
+  private readonly finishers: Array<() => void> = []
   /** The client left: failures after this are not the account's fault. */
   clientGone = false
 
@@ -181,9 +194,15 @@ export class UpstreamExchange {
     this.timer = undefined
   }
 
+  /** Runs `release` once, when the exchange is over (its place among the upstream requests). */
+  onFinish(release: () => void): void {
+    this.finishers.push(release)
+  }
+
   finish(): void {
     this.disarm()
     this.unlink()
+    for (const release of this.finishers.splice(0)) release()
   }
 
   /** What a failed read or fetch really failed on: our timeout or the client, when either fired. */
