@@ -25,6 +25,10 @@ export const DEFAULTS = {
    * 408. Answers in flight, streamed or not, are not affected.
    */
   clientTimeoutMs: 10_000,
+  /** Largest whole (non-streaming) upstream answer held for one request (QWENAUTH_MAX_ANSWER_BYTES). */
+  maxAnswerBytes: 64 * 1024 * 1024,
+  /** Largest single streamed event held until its end arrives (QWENAUTH_MAX_EVENT_BYTES). */
+  maxEventBytes: 16 * 1024 * 1024,
   /**
    * Upstream requests Bun runs at once in `serve` (BUN_CONFIG_MAX_HTTP_REQUESTS, which `serve`
    * sets for itself when unset): Bun's most. Its own default, 256, would queue the rest.

@@ -17,6 +17,8 @@ export interface AttemptFailure {
   reason: string
   /** A 5xx, a network error or a timeout: worth trying elsewhere, but bounded. */
   transient: boolean
+  /** No other account would answer differently: this goes to the client at once. */
+  final?: ProxyError
 }
 
 /**
@@ -46,6 +48,11 @@ export async function failover(
       return result
     }
     if (signal?.aborted) return clientGone(protocol)
+    if (result.final) {
+      record.accountLabel = next.account.label
+      record.note = `(${result.reason})`
+      return protocol.error(result.final)
+    }
     failures.push(result)
     record.failovers.push(`${result.label}: ${result.reason}`)
     if (result.transient && ++transient > state.settings.maxTransientRetries) break
@@ -164,7 +171,7 @@ async function readUpstreamError(state: ProxyState, sent: Sent): Promise<Upstrea
   try {
     // Some upstreams echo the request's credential in their errors; this text goes to clients,
     // logs, `status` and the counters file.
-    text = redact(new TextDecoder().decode(await readAll(response, exchange, state.settings.idleTimeoutMs)))
+    text = redact(new TextDecoder().decode(await readAll(response, exchange, state.settings.idleTimeoutMs, state.settings.maxAnswerBytes)))
   } catch {}
   exchange.finish()
   let code: string | undefined

@@ -23,6 +23,10 @@ export interface ProxyAppOptions {
   idleTimeoutMs?: number
   /** Longest client silence: idle connections closed, stalled headers or bodies 408 (QWENAUTH_CLIENT_TIMEOUT_MS, 10 s). */
   clientTimeoutMs?: number
+  /** Largest whole upstream answer held for one request (QWENAUTH_MAX_ANSWER_BYTES, 64 MiB). */
+  maxAnswerBytes?: number
+  /** Largest single streamed event held until it is complete (QWENAUTH_MAX_EVENT_BYTES, 16 MiB). */
+  maxEventBytes?: number
   /** Upstream 5xx answers and network errors tolerated per request before giving up (2). */
   maxTransientRetries?: number
   /** Output token limits by model id; requests above are capped (QWENAUTH_MAX_OUTPUT_TOKENS="m=n,..."). */
@@ -62,6 +66,8 @@ export interface ResolvedProxyOptions {
   connectTimeoutMs: number
   idleTimeoutMs: number
   clientTimeoutMs: number
+  maxAnswerBytes: number
+  maxEventBytes: number
   maxTransientRetries: number
   outputLimits: Record<string, number>
   userAgent: string
@@ -105,6 +111,9 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     connectTimeoutMs: options.connectTimeoutMs ?? envNumber(env, 'QWENAUTH_CONNECT_TIMEOUT_MS') ?? DEFAULTS.connectTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs ?? envNumber(env, 'QWENAUTH_IDLE_TIMEOUT_MS') ?? DEFAULTS.idleTimeoutMs,
     clientTimeoutMs: options.clientTimeoutMs ?? envNumber(env, 'QWENAUTH_CLIENT_TIMEOUT_MS') ?? DEFAULTS.clientTimeoutMs,
+    // A limit of 0 bytes would refuse every answer: 0 means the default here.
+    maxAnswerBytes: options.maxAnswerBytes || envNumber(env, 'QWENAUTH_MAX_ANSWER_BYTES') || DEFAULTS.maxAnswerBytes,
+    maxEventBytes: options.maxEventBytes || envNumber(env, 'QWENAUTH_MAX_EVENT_BYTES') || DEFAULTS.maxEventBytes,
     maxTransientRetries: options.maxTransientRetries ?? DEFAULTS.maxTransientRetries,
     outputLimits: { ...DEFAULTS.outputLimits, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
     userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULT_QWEN_USER_AGENT),

@@ -1,12 +1,13 @@
 import { errorText } from '../lib/errors.ts'
+import { proxyError } from './protocols/protocol.ts'
 import { redact } from '../lib/redact.ts'
 import type { Account } from '../store/account-model.ts'
 import type { AttemptFailure } from './failover.ts'
 import type { UpstreamCall, UsageFormat } from './protocols/protocol.ts'
 import type { RequestRecord } from './request-log.ts'
-import { relaySse, type RelayEnd } from './sse.ts'
+import { EventTooLarge, relaySse, type RelayEnd } from './sse.ts'
 import type { ProxyState } from './state.ts'
-import { passthroughHeaders, readAll, type UpstreamExchange } from './upstream.ts'
+import { AnswerTooLarge, passthroughHeaders, readAll, type UpstreamExchange } from './upstream.ts'
 
 export interface Usage {
   promptTokens: number
@@ -30,16 +31,17 @@ export async function deliver(
   exchange: UpstreamExchange,
   record: RequestRecord,
 ): Promise<Response | AttemptFailure> {
-  const { idleTimeoutMs } = state.settings
+  const { idleTimeoutMs, maxAnswerBytes, maxEventBytes } = state.settings
   const headers = passthroughHeaders(upstream.headers)
   const isStream = upstream.ok && (upstream.headers.get('content-type') ?? '').includes('text/event-stream')
 
   if (!isStream) {
     let bytes: Uint8Array
     try {
-      bytes = await readAll(upstream, exchange, idleTimeoutMs)
+      bytes = await readAll(upstream, exchange, idleTimeoutMs, maxAnswerBytes)
     } catch (error) {
       exchange.finish()
+      if (error instanceof AnswerTooLarge) return tooLargeToPass(state, account, error)
       return failedBeforeFirstByte(state, account, exchange, error)
     }
     exchange.finish()
@@ -80,11 +82,16 @@ export async function deliver(
       if (text.includes('"usage"') || text.includes('_tokens"')) usage = mergeUsage(usage, findUsage(text, call.usage))
     },
     abortUpstream: (reason) => exchange.abort(reason),
-    failureEvent: (error) =>
-      call.render.streamFailure(
-        `the upstream stream of account ${account.label} broke after it started (${errorText(exchange.cause(error))}); the answer is incomplete, retry the request`,
-      ),
+    failureEvent: (error) => {
+      const cause = exchange.cause(error)
+      return call.render.streamFailure(
+        cause instanceof EventTooLarge
+          ? `the upstream stream of account ${account.label} was cut: ${cause.message}; the answer is incomplete`
+          : `the upstream stream of account ${account.label} broke after it started (${errorText(cause)}); the answer is incomplete, retry the request`,
+      )
+    },
     onEnd: (end) => finishStream(state, account, exchange, record, end, usage),
+    maxEventBytes,
     ...(translator ? { translator, keepAliveMs: KEEP_ALIVE_MS } : {}),
   })
   if (translator) headers.set('content-type', 'text/event-stream; charset=utf-8')
@@ -103,6 +110,17 @@ function finishStream(state: ProxyState, account: Account, exchange: UpstreamExc
   }
   countServed(state, account, 200, usage)
   record.end(end.kind === 'cancelled' ? 'client-closed' : 200)
+}
+
+/**
+ * An answer past the limit: the upstream is already aborted, and another account would send as
+ * much, so the client is told at once (in its protocol's shape, by the failover core).
+ */
+function tooLargeToPass(state: ProxyState, account: Account, error: AnswerTooLarge): AttemptFailure {
+  const reason = `answer not passed on: ${error.message}`
+  countServed(state, account, 502, undefined, reason)
+  const message = `the upstream answer of account ${account.label} was not passed on: ${error.message}; ask for a shorter answer, or raise the limit`
+  return { accountId: account.id, label: account.label, reason, transient: false, final: proxyError(502, message, 'server_error', 'upstream_answer_too_large') }
 }
 
 export function failedBeforeFirstByte(state: ProxyState, account: Account, exchange: UpstreamExchange, error: unknown): AttemptFailure {

@@ -22,6 +22,8 @@ export class RequestRecord {
   readonly failovers: string[] = []
   /** Set when a stream carries the answer on: the stream ends the record. */
   deferred = false
+  /** What the line says at its end when `end` is given no note. */
+  note: string | undefined
   private ended = false
   private readonly startedAt = performance.now()
 
@@ -35,7 +37,7 @@ export class RequestRecord {
     return performance.now() - this.startedAt
   }
 
-  end(status: number | string, note?: string): void {
+  end(status: number | string, note = this.note): void {
     if (this.ended) return
     this.ended = true
     const parts = [this.method, this.path, this.accountLabel ?? '-', String(status), `${Math.round(this.elapsedMs)}ms`]

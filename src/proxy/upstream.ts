@@ -1,3 +1,4 @@
+import { formatBytes } from '../lib/bytes.ts'
 import { VERSION } from '../lib/version.ts'
 import { upstreamModel } from '../pool/model-map.ts'
 import { bearerOf, type Account } from '../store/account-model.ts'
@@ -102,15 +103,31 @@ export async function sendUpstream(account: Account, call: UpstreamCall, setting
   }
 }
 
-/** Reads a whole answer, re-arming the idle timeout on every chunk. */
-export async function readAll(response: Response, exchange: UpstreamExchange, idleTimeoutMs: number): Promise<Uint8Array> {
+/** An upstream answer larger than qwenauth holds for one request. */
+export class AnswerTooLarge extends Error {
+  override readonly name = 'AnswerTooLarge'
+}
+
+/**
+ * Reads a whole answer, re-arming the idle timeout on every chunk. Past `maxBytes` the upstream
+ * request is aborted and AnswerTooLarge thrown: nothing more is read or held.
+ */
+export async function readAll(response: Response, exchange: UpstreamExchange, idleTimeoutMs: number, maxBytes: number): Promise<Uint8Array> {
   if (!response.body) return new Uint8Array(0)
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
+  let size = 0
   try {
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
+      size += value.byteLength
+      if (size > maxBytes) {
+        const tooLarge = new AnswerTooLarge(`the answer is over the ${formatBytes(maxBytes)} limit (QWENAUTH_MAX_ANSWER_BYTES)`)
+        exchange.abort(tooLarge)
+        reader.cancel(tooLarge).catch(() => {})
+        throw tooLarge
+      }
       chunks.push(value)
       exchange.arm(idleTimeoutMs, 'the upstream went silent')
     }
