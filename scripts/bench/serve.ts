@@ -33,7 +33,7 @@ export interface ServeBenchResult {
 }
 
 /** Starts a process and resolves with the first stdout line that matches. */
-function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv, pattern: RegExp): Promise<{ child: ChildProcess; match: string }> {
+export function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv, pattern: RegExp): Promise<{ child: ChildProcess; match: string }> {
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'ignore'] })
   let out = ''
   return new Promise((resolvePromise, reject) => {
@@ -60,7 +60,7 @@ function newestSourceMtime(dir: string): number {
 }
 
 /** The binary must be the current code: built when missing or older than src/. */
-function ensureBinary(log: (line: string) => void): void {
+export function ensureBinary(log: (line: string) => void): void {
   if (existsSync(binary) && statSync(binary).mtimeMs >= newestSourceMtime(join(root, 'src'))) return
   log('serve: building dist/ (npm run build)')
   const build = spawnSync(bun, [join(root, 'scripts/build.ts')], { cwd: root, encoding: 'utf8' })
