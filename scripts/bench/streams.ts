@@ -11,7 +11,7 @@
  *   bun scripts/bench/streams.ts             this section alone
  *   bun scripts/bench/streams.ts --upstream  (internal) the upstream process
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent, createServer, request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -80,18 +80,34 @@ function rssOf(pid: number): { peak: number; now: number } {
 interface Serve {
   url: string
   pid: number
+  /** SIGKILL, the exit awaited, then its QWEN_HOME removed (a draining serve would write to it). */
+  stop(): Promise<void>
 }
 
-async function startServe(upstreamUrl: string, env: NodeJS.ProcessEnv, cleanups: Array<() => void>): Promise<Serve> {
+async function startServe(upstreamUrl: string, env: NodeJS.ProcessEnv): Promise<Serve> {
   const home = mkdtempSync(join(tmpdir(), 'qwenauth-bench-streams-'))
-  cleanups.push(() => rmSync(home, { recursive: true, force: true }))
+  const removeHome = () => rmSync(home, { recursive: true, force: true })
   const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, QWEN_HOME: home, NO_COLOR: '1', CI: '1', ...env }
   const login = spawnSync(binary, ['login', '--provider', upstreamUrl, '--no-verify'], { env: base, input: 'bench-upstream-key-0123456789', encoding: 'utf8' })
-  if (login.status !== 0) throw new Error(`login --provider failed: ${login.stderr}`)
+  if (login.status !== 0) {
+    removeHome()
+    throw new Error(`login --provider failed: ${login.stderr}`)
+  }
   // Its log (a line per request) is not read: 2,000 lines a run would only cost the bench.
-  const serve = await startProcess(binary, ['serve', '--port', '0'], base, /^(http:\/\/\S+\/v1)$/m)
-  cleanups.push(() => serve.child.kill('SIGTERM'))
-  return { url: serve.match, pid: serve.child.pid as number }
+  const serve = await startProcess(binary, ['serve', '--port', '0'], base, /^(http:\/\/\S+\/v1)$/m).catch((error: unknown) => {
+    removeHome()
+    throw error
+  })
+  const exited = new Promise<void>((resolvePromise) => serve.child.once('exit', () => resolvePromise()))
+  return {
+    url: serve.match,
+    pid: serve.child.pid as number,
+    async stop() {
+      if (serve.child.exitCode === null && serve.child.signalCode === null) serve.child.kill('SIGKILL')
+      await exited
+      removeHome()
+    },
+  }
 }
 
 interface Outcome {
@@ -149,18 +165,20 @@ export interface StreamsBenchResult {
 export async function benchStreams(options: { log?: (line: string) => void; counts?: number[] } = {}): Promise<StreamsBenchResult> {
   const log = options.log ?? (() => {})
   ensureBinary(log)
-  const cleanups: Array<() => void> = []
   const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY })
+  let upstream: ChildProcess | undefined
+  let serve: Serve | undefined
   try {
-    const upstream = await startProcess(bun, [fileURLToPath(import.meta.url), '--upstream'], process.env, /"url":"([^"]+)"/)
-    cleanups.push(() => upstream.child.kill('SIGTERM'))
+    const upstreamProcess = await startProcess(bun, [fileURLToPath(import.meta.url), '--upstream'], process.env, /"url":"([^"]+)"/)
+    upstream = upstreamProcess.child
+    const upstreamUrl = upstreamProcess.match
     const result: StreamsBenchResult = { streams: [], large: [] }
     for (const count of options.counts ?? [1000, 2000]) {
       // A fresh serve per run: its peak RSS is this run's.
-      const serve = await startServe(upstream.match, {}, cleanups)
+      const current = (serve = await startServe(upstreamUrl, {}))
       log(`streams: ${count} at once`)
       const started = performance.now()
-      const outcomes = await Promise.all(Array.from({ length: count }, () => chat(agent, serve.url, 'slow-stream', true)))
+      const outcomes = await Promise.all(Array.from({ length: count }, () => chat(agent, current.url, 'slow-stream', true)))
       const ttfbs = outcomes.filter((o) => o.ok).map((o) => o.ttfbMs).sort((a, b) => a - b)
       result.streams.push({
         streams: count,
@@ -168,9 +186,9 @@ export async function benchStreams(options: { log?: (line: string) => void; coun
         ttfbP50: percentile(ttfbs, 0.5),
         ttfbP99: percentile(ttfbs, 0.99),
         wallMs: performance.now() - started,
-        rssPeakMiB: rssOf(serve.pid).peak,
+        rssPeakMiB: rssOf(current.pid).peak,
       })
-      cleanups.pop()?.()
+      await current.stop()
     }
     const limitSets: Array<[string, NodeJS.ProcessEnv]> = [
       ['defaults (64 MiB answer, 16 MiB event)', {}],
@@ -178,11 +196,11 @@ export async function benchStreams(options: { log?: (line: string) => void; coun
     ]
     for (const [limits, env] of limitSets) {
       for (const [scenario, model, stream] of [['512 MiB JSON answer', 'huge-json', false], ['64 MiB SSE event, no blank line', 'endless-event', true]] as const) {
-        const serve = await startServe(upstream.match, env, cleanups)
+        const current = (serve = await startServe(upstreamUrl, env))
         log(`large answers: ${scenario}, limits ${limits}`)
-        const rssBeforeMiB = rssOf(serve.pid).now
+        const rssBeforeMiB = rssOf(current.pid).now
         const started = performance.now()
-        const outcome = await chat(agent, serve.url, model, stream)
+        const outcome = await chat(agent, current.url, model, stream)
         const code = /"code":"([a-z_]+)"/.exec(outcome.text)?.[1]
         result.large.push({
           scenario,
@@ -190,15 +208,16 @@ export async function benchStreams(options: { log?: (line: string) => void; coun
           outcome: code ? `error \`${code}\`` : outcome.ok || outcome.text.length > 0 ? 'passed on whole' : 'failed',
           ms: performance.now() - started,
           rssBeforeMiB,
-          rssPeakMiB: rssOf(serve.pid).peak,
+          rssPeakMiB: rssOf(current.pid).peak,
         })
-        cleanups.pop()?.()
+        await current.stop()
       }
     }
     return result
   } finally {
     agent.destroy()
-    for (const cleanup of cleanups.reverse()) cleanup()
+    await serve?.stop()
+    upstream?.kill('SIGTERM')
   }
 }
 
