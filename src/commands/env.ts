@@ -1,6 +1,7 @@
 import { defineCommand } from 'citty'
 import { durationFlag, parseDuration } from '../lib/duration.ts'
-import { withHelpDetails } from './_help.ts'
+import { REFRESH_ENV } from './_environment.ts'
+import { withExtras } from './_extras.ts'
 import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { credentialEnv, directCredentials } from '../exec/child-env.ts'
@@ -49,7 +50,7 @@ const details = [
   'afterwards (Qwen OAuth tokens last about 6 h): run it again, or use `qwenauth exec`, which keeps tokens fresh.',
 ].join('\n')
 
-export default withHelpDetails(defineCommand({
+export default withExtras(defineCommand({
   meta: {
     name: 'env',
     description: 'Print OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL for eval, fish, PowerShell, dotenv or JSON',
@@ -72,4 +73,4 @@ export default withHelpDetails(defineCommand({
       }),
     )
   },
-}), details)
+}), { details, env: [...REFRESH_ENV, 'QWEN_CODE_SYSTEM_SETTINGS_PATH'], values: { shell: SHELL_FORMATS, account: 'account' } })

@@ -45,6 +45,7 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
   let ended = false
   // After `data: [DONE]` the answer is whole: a connection that breaks (or idles) then is no error.
   let sawDone = false
+  let translatorFailure: unknown
 
   const end = (result: RelayEnd) => {
     if (ended) return
@@ -60,9 +61,17 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
     if (!sawDone && DONE_LINE.test(text)) sawDone = true
     if (!translator) return events
     let out = ''
-    for (const data of eventData(text)) out += translator.event(data)
+    try {
+      for (const data of eventData(text)) out += translator.event(data)
+    } catch (error) {
+      // A translator that gave up (it would hold more than it may): the stream fails after
+      // what it translated so far.
+      translatorFailure ??= error
+    }
     return out ? encoder.encode(out) : undefined
   }
+  /** Why the stream cannot go on although the upstream still sends: an event or an answer too large. */
+  const overflow = (): unknown => framer.failure ?? translatorFailure
   const finish = (controller: ReadableStreamDefaultController<Uint8Array>) => {
     const rest = framer.rest()
     if (rest) {
@@ -72,6 +81,7 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
         if (tail) controller.enqueue(tail)
       }
     }
+    if (overflow()) return fail(controller, overflow())
     const closing = translator?.end()
     if (closing) controller.enqueue(encoder.encode(closing))
     controller.close()
@@ -80,7 +90,7 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
 
   /** The upstream broke, or sent more than may be held: the client gets the protocol's error event. */
   const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: unknown) => {
-    if (error instanceof EventTooLarge) {
+    if (error === overflow()) {
       hooks.abortUpstream(error)
       reader.cancel(error).catch(() => {})
     }
@@ -93,7 +103,7 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
     start(controller) {
       const out = pass(first)
       if (out) controller.enqueue(out)
-      if (framer.failure) fail(controller, framer.failure)
+      if (overflow()) fail(controller, overflow())
     },
     async pull(controller) {
       for (;;) {
@@ -114,7 +124,7 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
         hooks.onActivity()
         const out = pass(result.value)
         if (out) controller.enqueue(out)
-        if (framer.failure) return fail(controller, framer.failure)
+        if (overflow()) return fail(controller, overflow())
         if (out) return
       }
     },

@@ -1,10 +1,18 @@
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { redact, registerSecret } from '../lib/redact.ts'
+import type { QuotaWindow } from './usage-windows.ts'
 
 /** One credential qwenauth can serve requests with: a Qwen OAuth login or an API key. */
 export type AccountKind = 'qwen-oauth' | 'api-key'
 
 export type AccountStatus = 'ok' | 'needs-login' | 'cooling-down' | 'not-served'
+
+/** A cap the account's owner set on what qwenauth sends it in one window (`--limit week=9000`). */
+export interface QuotaLimit {
+  window: QuotaWindow
+  unit: 'requests' | 'tokens'
+  max: number
+}
 
 export interface AccountError {
   message: string
@@ -36,6 +44,12 @@ export interface Account {
   /** Who the token names (`sub` or email), to recognise the same login again. */
   subject?: string
   apiKey?: string
+  /** Passed over once one is reached, until its window frees up (`--limit`). */
+  limits?: QuotaLimit[]
+  /** Day of the month the plan's monthly quota resets (its subscription day), 1-31 (`--reset-day`). */
+  quotaResetDay?: number
+  /** A User-Agent its owner fixed for a key account, sent instead of the client's (`--user-agent`). */
+  userAgent?: string
   status: AccountStatus
   cooldownUntil?: number
   lastError?: AccountError
@@ -61,18 +75,37 @@ export function effectiveStatus(account: Account, now = Date.now()): AccountStat
   return account.status
 }
 
+/**
+ * The account a name means, most specific first: the exact id; else the label, exactly and then
+ * regardless of case (emails are not case-sensitive); else a unique id prefix, as git and docker
+ * take short ids. Undefined when nothing matches or the name is ambiguous at its level.
+ */
 export function findAccount(doc: AccountsDoc, idOrLabel: string): Account | undefined {
-  const exact = doc.accounts.find((a) => a.id === idOrLabel)
-  if (exact) return exact
-  const byLabel = doc.accounts.filter((a) => a.label === idOrLabel)
-  return byLabel.length === 1 ? byLabel[0] : undefined
+  const lower = idOrLabel.toLowerCase()
+  const levels: Array<(a: Account) => boolean> = [
+    (a) => a.id === idOrLabel,
+    (a) => a.label === idOrLabel,
+    (a) => a.label.toLowerCase() === lower,
+    (a) => a.id.toLowerCase().startsWith(lower),
+  ]
+  for (const matches of levels) {
+    const found = doc.accounts.filter(matches)
+    if (found.length > 0) return found.length === 1 ? found[0] : undefined
+  }
+  return undefined
 }
 
-/** The named account (an id, or a label that names one account), or a usage error listing the ids. */
+/** The named account (an id, a label, a unique id prefix), or a usage error listing the matches or the ids. */
 export function requireAccount(doc: AccountsDoc, idOrLabel: string): Account {
   if (!idOrLabel.trim()) throw new QwenauthError('an account id or label is empty: name one (see `qwenauth status`)', ExitCode.usage)
   const account = findAccount(doc, idOrLabel)
   if (account) return account
+  const lower = idOrLabel.toLowerCase()
+  const candidates = doc.accounts.filter((a) => a.label.toLowerCase() === lower || a.id.toLowerCase().startsWith(lower))
+  if (candidates.length > 1) {
+    const listed = candidates.map((a) => `${a.id} (${a.label})`).join(', ')
+    throw new QwenauthError(`"${idOrLabel}" names more than one account: ${listed}; give more of the id`, ExitCode.usage)
+  }
   const known = doc.accounts.map((a) => a.id).join(', ') || 'none; run `qwenauth login`'
   throw new QwenauthError(`no account "${idOrLabel}" (accounts: ${known})`, ExitCode.usage)
 }

@@ -35,7 +35,9 @@ export function rawConnection(port: number, payload: string): Promise<RawConnect
       wake()
     })
     socket.once('error', reject)
-    const statusLines = () => text.match(/^HTTP\/1\.[01] \d{3}[^\r\n]*/gm) ?? []
+    // Not anchored to a line start: an answer with a Content-Length body need not end in a
+    // newline, and the next answer's status line then follows its last byte.
+    const statusLines = () => text.match(/HTTP\/1\.[01] \d{3}[^\r\n]*/g) ?? []
     /** Waits, at most `ms`, until `done()`. */
     const until = (done: () => boolean, ms: number) =>
       new Promise<void>((settle) => {

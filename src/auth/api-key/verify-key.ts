@@ -1,7 +1,8 @@
-import { ofetch } from 'ofetch'
+import { maxAnswerBytes, readTextAtMost, TooManyBytes } from '../../lib/bytes.ts'
 import { deadline } from '../../lib/deadline.ts'
 import { ExitCode, QwenauthError } from '../../lib/errors.ts'
 import { logger } from '../../lib/logger.ts'
+import { CODING_AGENTS_ONLY } from './providers.ts'
 
 export interface VerifyKeyOptions {
   timeoutMs?: number
@@ -25,25 +26,15 @@ const SKIP_HINT = 'pass --no-verify to save the key without checking it'
 export async function verifyApiKey(baseUrl: string, apiKey: string, options: VerifyKeyOptions = {}): Promise<VerifiedKey> {
   const url = `${baseUrl}/models`
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  let response: { status: number; statusText: string; _data?: unknown }
-  const limit = deadline(timeoutMs, options.signal)
+  let response: ModelsAnswer
   try {
-    response = await ofetch.raw(url, {
-      headers: { Authorization: `Bearer ${apiKey}`, Accept: 'application/json' },
-      ignoreResponseError: true,
-      retry: 0,
-      responseType: 'text',
-      signal: limit.signal,
-    })
+    response = await getModels(baseUrl, { Authorization: `Bearer ${apiKey}` }, { ...options, timeoutMs })
   } catch (error) {
-    if (options.signal?.aborted) throw options.signal.reason
-    const why = limit.timedOut() ? `no answer within ${timeoutMs / 1000} s` : causeText(error)
-    throw new QwenauthError(`cannot reach ${new URL(url).origin} to check the key (${why})`, ExitCode.network, SKIP_HINT)
-  } finally {
-    limit.clear()
+    if (error instanceof OversizedAnswer) throw new QwenauthError(`GET ${url} answered with more than a model listing: ${error.message}`, ExitCode.failure, SKIP_HINT)
+    if (error instanceof Unreachable) throw new QwenauthError(`cannot reach ${new URL(url).origin} to check the key (${error.message})`, ExitCode.network, SKIP_HINT)
+    throw error
   }
-  const body = typeof response._data === 'string' ? response._data : ''
-  const { status } = response
+  const { status, body } = response
   if (status >= 200 && status < 300) return { models: modelIds(body) }
   const said = providerMessage(body) || response.statusText || 'no message'
   if (status === 401 || status === 403) {
@@ -53,8 +44,45 @@ export async function verifyApiKey(baseUrl: string, apiKey: string, options: Ver
     logger.warn(`the provider knows the key but answered 429: ${said}; saving it anyway`)
     return { models: [] }
   }
+  // The Coding Plan answers clients other than coding agents this way: the key itself is fine.
+  if (status === 405 && CODING_AGENTS_ONLY.test(said)) {
+    logger.info(`the provider serves coding agents only and would not list its models to qwenauth ("${said}"); saving the key: your agent's requests go through with its own User-Agent`)
+    return { models: [] }
+  }
   const hint = status === 404 ? `check the base URL ${baseUrl}, or ${SKIP_HINT}` : SKIP_HINT
   throw new QwenauthError(`GET ${url} answered ${status}: ${said}`, ExitCode.failure, hint)
+}
+
+export interface ModelsAnswer {
+  status: number
+  statusText: string
+  body: string
+}
+
+/** No answer from the server: refused, not found, timed out. The message says which. */
+export class Unreachable extends Error {}
+
+/** An answer too large to be a model listing: not held whole, and not read as one. */
+export class OversizedAnswer extends Unreachable {}
+
+/**
+ * `GET {base}/models`, the cheapest request every OpenAI-compatible API answers; any status
+ * comes back as it is. Throws Unreachable when there is no answer within the timeout.
+ */
+export async function getModels(baseUrl: string, headers: Record<string, string>, options: VerifyKeyOptions = {}): Promise<ModelsAnswer> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const limit = deadline(timeoutMs, options.signal)
+  try {
+    const response = await fetch(`${baseUrl}/models`, { headers: { Accept: 'application/json', ...headers }, signal: limit.signal })
+    // A listing is small; an answer past the limit is not held whole (serve runs this too).
+    return { status: response.status, statusText: response.statusText, body: await readTextAtMost(response, maxAnswerBytes()) }
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason
+    if (error instanceof TooManyBytes) throw new OversizedAnswer(error.message)
+    throw new Unreachable(limit.timedOut() ? `no answer within ${timeoutMs / 1000} s` : causeText(error))
+  } finally {
+    limit.clear()
+  }
 }
 
 /** The provider's own words, on one line: OpenAI-shaped `error.message`, else what there is. */
@@ -83,6 +111,7 @@ function modelIds(body: string): string[] {
 }
 
 function causeText(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause
-  return cause?.code ?? cause?.message ?? (error as Error).message
+  // Node's fetch puts the system error in `cause`; Bun's carries the code itself.
+  const { cause, code } = error as { cause?: { code?: string; message?: string }; code?: unknown }
+  return cause?.code ?? (typeof code === 'string' ? code : undefined) ?? cause?.message ?? (error as Error).message
 }
