@@ -22,7 +22,7 @@ export const DEFAULTS = {
   /** Upstream 5xx answers and network errors tolerated per request before giving up. */
   maxTransientRetries: 2,
   /** Output token caps by model (Qwen OAuth's models, docs/qwen-protocol.md §5; QWENAUTH_MAX_OUTPUT_TOKENS). */
-  outputLimits: { 'coder-model': 65_536, 'vision-model': 8_192 } as Readonly<Record<string, number>>,
+  outputLimits: { 'coder-model': 65_536, 'vision-model': 8_192, 'qwen3-coder-plus': 65_536 } as Readonly<Record<string, number>>,
   /** How old the pool's snapshot of the accounts may get (QWENAUTH_POOL_REFRESH_MS). */
   poolRefreshMs: 1000,
   /** `serve`'s address. */
@@ -30,6 +30,10 @@ export const DEFAULTS = {
   port: 8787,
   /** How long `serve` lets requests in flight finish on SIGTERM. */
   drainMs: 5000,
+  /** `anthropic-version` sent to a native Anthropic upstream when the client sent none (the Messages API's current one). */
+  anthropicVersion: '2023-06-01',
+  /** count_tokens' estimate of one image: Qwen-VL's most tokens per image (1280 patches of 28×28 pixels). */
+  imageTokens: 1280,
   /** One refresh request (QWENAUTH_REFRESH_TIMEOUT_MS; the official CLI's 30 s). */
   refreshTimeoutMs: 30_000,
 } as const

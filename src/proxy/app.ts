@@ -71,7 +71,8 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
       if (isProxyError(read)) return protocol.error(read)
       body = read
     }
-    const plan = protocol.plan({ path, search, body, headers: request.headers })
+    const plan = await protocol.plan({ path, search, body, headers: request.headers })
+    if (plan instanceof Response) return plan
     if (isProxyError(plan)) return protocol.error(plan)
     return failover(state, protocol, plan, request.signal, record)
   }

@@ -1,6 +1,7 @@
 import type { Context } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { registerSecret } from '../lib/redact.ts'
+import { parseAliasFlags } from '../pool/model-map.ts'
 import type { Strategy } from '../pool/pool.ts'
 import type { StatsStore } from '../store/stats.ts'
 import type { ProxyError } from './protocols/protocol.ts'
@@ -25,6 +26,8 @@ export interface ProxyAppOptions {
   maxTransientRetries?: number
   /** Output token limits by model id; requests above are capped (QWENAUTH_MAX_OUTPUT_TOKENS="m=n,..."). */
   outputLimits?: Record<string, number>
+  /** Requested model → model sent, names or patterns like `claude-*haiku*` (--model-map, over QWENAUTH_MODEL_MAP). */
+  modelMap?: Record<string, string>
   /** User-Agent for Qwen OAuth accounts (QWENAUTH_USER_AGENT). */
   userAgent?: string
   /** The address the server listens on: its name is an accepted Host (see browser-guard.ts). */
@@ -61,6 +64,7 @@ export interface ResolvedProxyOptions {
   idleTimeoutMs: number
   maxTransientRetries: number
   outputLimits: Record<string, number>
+  modelMap: Record<string, string>
   userAgent: string
   listenHost: string
   allowedHosts: string[]
@@ -103,6 +107,7 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     idleTimeoutMs: options.idleTimeoutMs ?? envNumber(env, 'QWENAUTH_IDLE_TIMEOUT_MS') ?? DEFAULTS.idleTimeoutMs,
     maxTransientRetries: options.maxTransientRetries ?? DEFAULTS.maxTransientRetries,
     outputLimits: { ...DEFAULTS.outputLimits, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
+    modelMap: { ...parseAliasFlags(envList(env.QWENAUTH_MODEL_MAP), 'QWENAUTH_MODEL_MAP'), ...options.modelMap },
     userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULT_QWEN_USER_AGENT),
     listenHost: options.listenHost ?? DEFAULTS.host,
     allowedHosts: [...(options.allowedHosts ?? []), ...envList(env.QWENAUTH_ALLOWED_HOSTS)],

@@ -9,6 +9,8 @@ export interface UpstreamSettings {
   idleTimeoutMs: number
   userAgent: string
   outputLimits: Record<string, number>
+  /** The server's model map (`--model-map`, QWENAUTH_MODEL_MAP). */
+  modelMap: Record<string, string>
 }
 
 /** `path` (and a query) below the account's OpenAI-compatible base URL. */
@@ -19,12 +21,14 @@ export function accountUrl(account: Account, path: string, search = ''): string 
 
 /** Bearer credential, and for Qwen OAuth the DashScope headers the official CLI sends (docs/qwen-protocol.md §5). */
 export function upstreamHeaders(account: Account, call: UpstreamCall, settings: UpstreamSettings): Record<string, string> {
+  const credential = bearerOf(account)
   const headers: Record<string, string> = {
     ...call.headers,
-    authorization: `Bearer ${bearerOf(account)}`,
+    authorization: `Bearer ${credential}`,
     accept: call.accept ?? (call.stream ? 'text/event-stream' : 'application/json'),
   }
   if (call.body) headers['content-type'] = 'application/json'
+  if (call.apiKeyHeader) headers[call.apiKeyHeader] = credential
   if (account.kind === 'qwen-oauth') {
     headers['user-agent'] = settings.userAgent
     headers['x-dashscope-useragent'] = settings.userAgent
@@ -41,6 +45,7 @@ const OUTPUT_FIELDS: Record<BodyKind, readonly string[]> = {
   chat: ['max_tokens', 'max_completion_tokens', 'max_output_tokens'],
   completions: ['max_tokens'],
   embeddings: [],
+  messages: ['max_tokens'],
   none: [],
 }
 
@@ -49,7 +54,7 @@ const OUTPUT_FIELDS: Record<BodyKind, readonly string[]> = {
  * limits capped, so clients with large defaults are not refused. Untouched bodies go out byte
  * for byte, unknown fields included.
  */
-export function upstreamBody(account: Account, call: UpstreamCall, limits: Record<string, number>): string | undefined {
+export function upstreamBody(account: Account, call: UpstreamCall, limits: Record<string, number>, modelMap?: Record<string, string>): string | undefined {
   if (!call.body) return undefined
   const { json, text } = call.body
   const requested = typeof json.model === 'string' && json.model !== '' ? json.model : undefined
@@ -57,7 +62,7 @@ export function upstreamBody(account: Account, call: UpstreamCall, limits: Recor
   let model = requested
   // Embeddings name their own models; a chat default would be wrong there.
   if (call.bodyKind !== 'embeddings' || requested) {
-    model = upstreamModel(account, requested)
+    model = upstreamModel(account, requested, modelMap)
     if (model !== json.model) patch.model = model
   }
   const limit = (model && limits[model]) || (requested && limits[requested]) || undefined
@@ -74,7 +79,7 @@ export async function sendUpstream(account: Account, call: UpstreamCall, setting
   // A non-streaming answer sends its head only once the whole answer is generated.
   const waitsForHead = call.stream || call.method === 'GET'
   exchange.arm(waitsForHead ? settings.connectTimeoutMs : settings.idleTimeoutMs, 'the upstream did not answer in time')
-  const body = upstreamBody(account, call, settings.outputLimits)
+  const body = upstreamBody(account, call, settings.outputLimits, settings.modelMap)
   try {
     const response = await fetch(call.url, {
       method: call.method,

@@ -14,6 +14,10 @@ export interface ProviderPreset {
   keyEnv?: string
   /** Qwen Code's model names mapped to this provider's names for the same model. */
   aliases: Record<string, string>
+  /** Where the provider serves the Anthropic Messages API (docs/qwen-protocol.md §8), without `/v1`. */
+  anthropicBaseUrl?: string
+  /** How a chat request asks for reasoning: DashScope's `enable_thinking` (default) or OpenRouter's `reasoning`. */
+  reasoningSwitch?: 'enable_thinking' | 'reasoning'
 }
 
 export const QWEN_OAUTH_PROVIDER = 'qwen-oauth'
@@ -27,6 +31,7 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     name: 'coding-plan',
     title: 'Alibaba Cloud Coding Plan (China)',
     baseUrl: 'https://coding.dashscope.aliyuncs.com/v1',
+    anthropicBaseUrl: 'https://coding.dashscope.aliyuncs.com/apps/anthropic',
     defaultModel: 'qwen3-coder-plus',
     keyEnv: 'BAILIAN_CODING_PLAN_API_KEY',
     aliases: { 'coder-model': 'qwen3-coder-plus', 'vision-model': 'qwen3-vl-plus' },
@@ -35,6 +40,7 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     name: 'coding-plan-intl',
     title: 'Alibaba Cloud Coding Plan (international)',
     baseUrl: 'https://coding-intl.dashscope.aliyuncs.com/v1',
+    anthropicBaseUrl: 'https://coding-intl.dashscope.aliyuncs.com/apps/anthropic',
     defaultModel: 'qwen3-coder-plus',
     keyEnv: 'BAILIAN_CODING_PLAN_API_KEY',
     aliases: { 'coder-model': 'qwen3-coder-plus', 'vision-model': 'qwen3-vl-plus' },
@@ -43,6 +49,7 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     name: 'dashscope',
     title: 'DashScope / Model Studio (China)',
     baseUrl: 'https://dashscope.aliyuncs.com/compatible-mode/v1',
+    anthropicBaseUrl: 'https://dashscope.aliyuncs.com/apps/anthropic',
     defaultModel: 'qwen3-coder-plus',
     keyEnv: 'DASHSCOPE_API_KEY',
     aliases: { 'coder-model': 'qwen3-coder-plus', 'vision-model': 'qwen3-vl-plus' },
@@ -51,6 +58,7 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     name: 'dashscope-intl',
     title: 'DashScope / Model Studio (international)',
     baseUrl: 'https://dashscope-intl.aliyuncs.com/compatible-mode/v1',
+    anthropicBaseUrl: 'https://dashscope-intl.aliyuncs.com/apps/anthropic',
     defaultModel: 'qwen3-coder-plus',
     keyEnv: 'DASHSCOPE_API_KEY',
     aliases: { 'coder-model': 'qwen3-coder-plus', 'vision-model': 'qwen3-vl-plus' },
@@ -69,12 +77,22 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     baseUrl: 'https://openrouter.ai/api/v1',
     defaultModel: 'qwen/qwen3-coder',
     keyEnv: 'OPENROUTER_API_KEY',
+    reasoningSwitch: 'reasoning',
     aliases: { 'coder-model': 'qwen/qwen3-coder', 'vision-model': 'qwen/qwen2.5-vl-72b-instruct' },
   },
 ]
 
 export function findProvider(name: string): ProviderPreset | undefined {
   return PROVIDERS.find((p) => p.name === name)
+}
+
+/**
+ * Where an account's provider serves the Anthropic Messages API, if it does: the account's own
+ * (a custom provider's, from `login --anthropic-base-url`), else its preset's, so a newer table
+ * reaches old accounts. Qwen OAuth has none.
+ */
+export function anthropicBaseOf(account: { provider: string; anthropicBaseUrl?: string }): string | undefined {
+  return account.anthropicBaseUrl || findProvider(account.provider)?.anthropicBaseUrl
 }
 
 /** Where a `--provider` value sends requests: a preset's table entry, or a custom base URL. */

@@ -12,8 +12,11 @@ import type { JsonBody } from '../body.ts'
 export interface InboundProtocol {
   /** An answer qwenauth makes itself (bad input, no account can serve), in this protocol's shape. */
   error(error: ProxyError): Response
-  /** What to send for this request, or why it cannot be sent (answered with `error`). */
-  plan(request: InboundRequest): Plan | ProxyError
+  /**
+   * What to send for this request, or why it cannot be sent (answered with `error`), or the
+   * answer itself when qwenauth makes it without any upstream (Anthropic's count_tokens).
+   */
+  plan(request: InboundRequest): Plan | ProxyError | Response | Promise<Plan | ProxyError | Response>
 }
 
 export interface InboundRequest {
@@ -32,7 +35,7 @@ export interface Plan {
 }
 
 /** What a request body is, for the per-account rewrite (model names, output caps) in upstream.ts. */
-export type BodyKind = 'chat' | 'completions' | 'embeddings' | 'none'
+export type BodyKind = 'chat' | 'completions' | 'embeddings' | 'messages' | 'none'
 
 /** Where token counts sit in an answer. */
 export type UsageFormat = 'openai' | 'anthropic' | 'responses'
@@ -48,6 +51,8 @@ export interface UpstreamCall {
   accept: string | null
   /** Headers of the protocol's own (`anthropic-version`, …), beside the credential and provider headers. */
   headers?: Record<string, string>
+  /** A header that carries the credential too, besides `Authorization: Bearer` (Anthropic's `x-api-key`). */
+  apiKeyHeader?: string
   usage: UsageFormat
   /** How the answer goes back to the client. */
   render: Renderer
@@ -74,6 +79,11 @@ export interface StreamTranslator {
   failure?(message: string): string
   /** Sent while the upstream is silent (Anthropic's `ping`), at most every `keepAliveMs`. */
   keepAlive?(): string
+  /**
+   * The client's answer is complete before the upstream's is (a stop sequence matched): the
+   * relay then ends the client's stream and cancels the upstream request.
+   */
+  finished?(): boolean
 }
 
 /** OpenAI's error types, which the other protocols map onto their own. */
