@@ -75,10 +75,19 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
     end({ kind: 'complete' })
   }
 
+  /** The translator has the client's whole answer: the rest of the upstream's is not needed. */
+  const finishEarly = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    controller.close()
+    end({ kind: 'complete' })
+    hooks.abortUpstream(new DOMException('the client has its whole answer', 'AbortError'))
+    reader.cancel().catch(() => {})
+  }
+
   return new ReadableStream<Uint8Array>({
     start(controller) {
       const out = pass(first)
       if (out) controller.enqueue(out)
+      if (translator?.finished?.()) finishEarly(controller)
     },
     async pull(controller) {
       for (;;) {
@@ -100,7 +109,9 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
         if (result.done) return finish(controller)
         hooks.onActivity()
         const out = pass(result.value)
-        if (out) return controller.enqueue(out)
+        if (out) controller.enqueue(out)
+        if (translator?.finished?.()) return finishEarly(controller)
+        if (out) return
       }
     },
     cancel(reason) {
