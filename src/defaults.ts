@@ -19,6 +19,11 @@ export const DEFAULTS = {
   connectTimeoutMs: 30_000,
   /** Longest upstream silence, a non-streaming answer included (QWENAUTH_IDLE_TIMEOUT_MS). */
   idleTimeoutMs: 10 * 60_000,
+  /**
+   * How often a silent upstream gets a keep-alive event where the client's protocol has one
+   * (Anthropic's `ping`; Claude Code aborts a stream silent for 300 s).
+   */
+  keepAliveMs: 10_000,
   /** Upstream 5xx answers and network errors tolerated per request before giving up. */
   maxTransientRetries: 2,
   /** Output token caps by model (Qwen OAuth's models, docs/qwen-protocol.md §5; QWENAUTH_MAX_OUTPUT_TOKENS). */

@@ -24,6 +24,8 @@ export interface ProxyAppOptions {
   idleTimeoutMs?: number
   /** Upstream 5xx answers and network errors tolerated per request before giving up (2). */
   maxTransientRetries?: number
+  /** How often a silent upstream gets a keep-alive event (Anthropic's `ping`; 10 s). */
+  keepAliveMs?: number
   /** Output token limits by model id; requests above are capped (QWENAUTH_MAX_OUTPUT_TOKENS="m=n,..."). */
   outputLimits?: Record<string, number>
   /** Requested model → model sent, names or patterns like `claude-*haiku*` (--model-map, over QWENAUTH_MODEL_MAP). */
@@ -63,6 +65,7 @@ export interface ResolvedProxyOptions {
   connectTimeoutMs: number
   idleTimeoutMs: number
   maxTransientRetries: number
+  keepAliveMs: number
   outputLimits: Record<string, number>
   modelMap: Record<string, string>
   userAgent: string
@@ -106,6 +109,7 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     connectTimeoutMs: options.connectTimeoutMs ?? envNumber(env, 'QWENAUTH_CONNECT_TIMEOUT_MS') ?? DEFAULTS.connectTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs ?? envNumber(env, 'QWENAUTH_IDLE_TIMEOUT_MS') ?? DEFAULTS.idleTimeoutMs,
     maxTransientRetries: options.maxTransientRetries ?? DEFAULTS.maxTransientRetries,
+    keepAliveMs: options.keepAliveMs ?? DEFAULTS.keepAliveMs,
     outputLimits: { ...DEFAULTS.outputLimits, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
     modelMap: { ...parseAliasFlags(envList(env.QWENAUTH_MODEL_MAP), 'QWENAUTH_MODEL_MAP'), ...options.modelMap },
     userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULT_QWEN_USER_AGENT),

@@ -13,9 +13,6 @@ export interface Usage {
   completionTokens: number
 }
 
-/** How often a silent upstream gets a keep-alive event, where the client's protocol has one. */
-const KEEP_ALIVE_MS = 10_000
-
 /**
  * Turns an upstream answer the client should get (2xx, or a 4xx about the request itself) into
  * the client's response, in the client's protocol (`call.render`), and counts it. Until the
@@ -85,7 +82,7 @@ export async function deliver(
         `the upstream stream of account ${account.label} broke after it started (${errorText(exchange.cause(error))}); the answer is incomplete, retry the request`,
       ),
     onEnd: (end) => finishStream(state, account, exchange, record, end, usage),
-    ...(translator ? { translator, keepAliveMs: KEEP_ALIVE_MS } : {}),
+    ...(translator ? { translator, keepAliveMs: state.settings.keepAliveMs } : {}),
   })
   if (translator) headers.set('content-type', 'text/event-stream; charset=utf-8')
   headers.set('cache-control', 'no-cache')
