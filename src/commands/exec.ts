@@ -11,10 +11,10 @@ import { runChild } from '../exec/run-child.ts'
 import { usageError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import { qwenHome } from '../lib/paths.ts'
-import { clientModel, defaultModel } from '../pool/model-map.ts'
+import { clientModel, defaultModel, parseAliasFlags } from '../pool/model-map.ts'
 import { AccountPool } from '../pool/pool.ts'
 import { effectiveStatus } from '../store/account-model.ts'
-import { accountArg } from './_shared.ts'
+import { accountArg, modelMapArg, repeatedFlag } from './_shared.ts'
 
 export interface ExecOptions {
   /** The program and its arguments, exactly as the child gets them. */
@@ -25,6 +25,8 @@ export interface ExecOptions {
   direct?: boolean
   /** --direct refreshes first when less than this remains (default 10 min). */
   refreshMarginMs?: number
+  /** `--model-map`: requested model → model sent, through the proxy. */
+  modelMap?: Record<string, string>
 }
 
 /** Runs the program with OPENAI_* set and resolves with the exit code qwenauth should end with. */
@@ -50,11 +52,14 @@ export async function runExec(options: ExecOptions): Promise<number> {
       // The neutral name: whichever account the proxy fails over to maps it to its own.
       model = options.model || clientModel(account)
       // Started side by side with the rest: every millisecond here delays the user's program.
-      proxy = startExecProxy(ctx, { model, ...(named ? { preferredAccountId: named.id } : {}) })
+      proxy = startExecProxy(ctx, { model, ...(named ? { preferredAccountId: named.id } : {}), ...(options.modelMap ? { modelMap: options.modelMap } : {}) })
       credentials = proxy.then((started) => started.credentials)
     }
     const [creds, qwenVars] = await Promise.all([credentials, qwenSettingsEnv(qwenHome(), model)])
-    return await runChild(command, args, { ...process.env, ...credentialEnv(creds), ...qwenVars })
+    const env: NodeJS.ProcessEnv = { ...process.env, ...credentialEnv(creds), ...qwenVars }
+    // Claude Code would send (and prefer) a key of the user's own beside the one handed over.
+    if (creds.anthropicBaseUrl) delete env.ANTHROPIC_API_KEY
+    return await runChild(command, args, env)
   } finally {
     await proxy?.then((started) => started.close(), () => {})
     await ctx.close()
@@ -66,11 +71,19 @@ const args = {
   model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
   direct: { type: 'boolean', description: "Give the program the account's real token and base URL instead of a private proxy (see above)" },
   'refresh-margin': { type: 'string', description: 'With --direct: refresh the token first when less than this remains', valueHint: 'duration', default: durationFlag(DEFAULTS.directRefreshMarginMs) },
+  ...modelMapArg,
   command: { type: 'positional', required: false, description: 'After `--`: the program and its arguments, passed on exactly as given' },
 } as const
 
 const details = [
   'Run a program with OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL set; the rest of the environment is kept.',
+  '',
+  'Claude Code: `qwenauth exec -- claude` works as it is. exec also sets ANTHROPIC_BASE_URL (the private proxy, which speaks',
+  "Anthropic's Messages API on every account), ANTHROPIC_AUTH_TOKEN (the one-time key), ANTHROPIC_MODEL and",
+  'ANTHROPIC_DEFAULT_OPUS_MODEL/ANTHROPIC_DEFAULT_SONNET_MODEL (the model above), and leaves ANTHROPIC_API_KEY out of its',
+  'environment. claude-* names (haiku, say) go to the account\'s default model unless --model-map names another:',
+  '  qwenauth exec --model-map \'claude-*haiku*=qwen3-coder-flash\' -- claude',
+  'With --direct the Anthropic variables are set only where the provider serves that API itself (Coding Plan, DashScope).',
   '',
   'By default the program talks to a private proxy inside qwenauth on 127.0.0.1 with a one-time key: it never sees the real',
   'token, and for as long as it runs tokens are refreshed, Qwen headers added and failing accounts replaced by the next',
@@ -92,17 +105,19 @@ const details = [
 export default withHelpDetails(defineCommand({
   meta: {
     name: 'exec',
-    description: 'Run a program with OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL set (a private proxy keeps them working)',
+    description: 'Run a program (any OpenAI client, Claude Code) with OPENAI_* and ANTHROPIC_* set; a private proxy keeps them working',
   },
   args,
   async run({ args: parsed, rawArgs }) {
-    const command = splitCommand(rawArgs, { values: ['account', 'a', 'model', 'm', 'refresh-margin', 'refreshMargin'], booleans: ['direct'] })
+    const command = splitCommand(rawArgs, { values: ['account', 'a', 'model', 'm', 'refresh-margin', 'refreshMargin', 'model-map', 'modelMap'], booleans: ['direct'] })
+    const modelMap = repeatedFlag(rawArgs, 'model-map')
     process.exitCode = await runExec({
       command,
       ...(parsed.account !== undefined ? { account: parsed.account } : {}),
       ...(parsed.model ? { model: parsed.model } : {}),
       direct: Boolean(parsed.direct),
       ...(parsed['refresh-margin'] ? { refreshMarginMs: parseDuration(parsed['refresh-margin'], '--refresh-margin') } : {}),
+      ...(modelMap.length > 0 ? { modelMap: parseAliasFlags(modelMap, '--model-map') } : {}),
     })
   },
 }), details)

@@ -17,6 +17,8 @@ export interface LoginOptions {
   model?: string
   apiKeyEnv?: string
   aliases?: Record<string, string>
+  /** The provider's Anthropic Messages base URL (a custom provider's; presets know theirs). */
+  anthropicBaseUrl?: string
   verify?: boolean
 }
 
@@ -31,11 +33,12 @@ export async function runLogin(options: LoginOptions): Promise<Account> {
       ...(options.model !== undefined ? { model: options.model } : {}),
       ...(options.apiKeyEnv !== undefined ? { apiKeyEnv: options.apiKeyEnv } : {}),
       ...(options.aliases ? { aliases: options.aliases } : {}),
+      ...(options.anthropicBaseUrl !== undefined ? { anthropicBaseUrl: options.anthropicBaseUrl } : {}),
     })
     return saved.account
   }
-  const keyOnly = [options.label, options.model, options.apiKeyEnv, options.aliases].some((v) => v !== undefined)
-  if (keyOnly) throw usageError('--label, --model, --api-key-env and --alias are for API-key accounts: add --provider <name|url>')
+  const keyOnly = [options.label, options.model, options.apiKeyEnv, options.aliases, options.anthropicBaseUrl].some((v) => v !== undefined)
+  if (keyOnly) throw usageError('--label, --model, --api-key-env, --alias and --anthropic-base-url are for API-key accounts: add --provider <name|url>')
   const browser = options.browser !== false && process.env.QWENAUTH_NO_BROWSER !== '1'
   return runOAuthLogin(ctx, { browser, signal: interruptSignal })
 }
@@ -76,7 +79,8 @@ export default defineCommand({
     label: { type: 'string', description: 'Name shown for the key account (default: the provider)' },
     model: { type: 'string', description: "Default model of the key account (default: the provider's)" },
     'api-key-env': { type: 'string', description: 'Read the key from this environment variable (else stdin, else a hidden prompt)', valueHint: 'NAME' },
-    alias: { type: 'string', description: 'Model rename for this account, repeatable or comma-separated', valueHint: 'coder-model=name' },
+    alias: { type: 'string', description: 'Model rename for this account (patterns such as claude-*haiku*=name too), repeatable or comma-separated', valueHint: 'coder-model=name' },
+    'anthropic-base-url': { type: 'string', description: "The provider's Anthropic Messages API base URL (without /v1), so Claude Code's requests reach it as they are", valueHint: 'url' },
     verify: { type: 'boolean', default: true, description: 'Check the key with GET /models before saving', negativeDescription: 'Save the key without any request' },
     browser: { type: 'boolean', default: true, description: 'Open a browser where one can be opened', negativeDescription: 'Never open a browser; show the URL, code and QR code only' },
     ...jsonArg,
@@ -92,6 +96,7 @@ export default defineCommand({
       ...(args.model !== undefined ? { model: args.model } : {}),
       ...(args['api-key-env'] !== undefined ? { apiKeyEnv: args['api-key-env'] } : {}),
       ...(aliases.length > 0 ? { aliases: parseAliasFlags(aliases) } : {}),
+      ...(args['anthropic-base-url'] !== undefined ? { anthropicBaseUrl: args['anthropic-base-url'] } : {}),
     })
     if (args.json) printOut(JSON.stringify({ id: account.id, label: account.label, provider: account.provider }))
   },

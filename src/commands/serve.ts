@@ -6,7 +6,8 @@ import { releaseInterruptHandlers } from '../lib/interrupt.ts'
 import { logger } from '../lib/logger.ts'
 import { STRATEGIES, type Strategy } from '../pool/pool.ts'
 import { startProxyServer, type ProxyServer } from '../proxy/server.ts'
-import { printOut } from './_shared.ts'
+import { parseAliasFlags } from '../pool/model-map.ts'
+import { modelMapArg, printOut, repeatedFlag } from './_shared.ts'
 
 export interface ServeOptions {
   host?: string
@@ -20,6 +21,8 @@ export interface ServeOptions {
   allowedHosts?: string[]
   /** Web origins whose pages may call the proxy (CORS). */
   corsOrigins?: string[]
+  /** Requested model → model sent (`--model-map`), names or patterns. */
+  modelMap?: Record<string, string>
 }
 
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
@@ -39,10 +42,11 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
     ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
     ...(options.allowedHosts?.length ? { allowedHosts: options.allowedHosts } : {}),
     ...(options.corsOrigins?.length ? { corsOrigins: options.corsOrigins } : {}),
+    ...(options.modelMap ? { modelMap: options.modelMap } : {}),
   })
   const accounts = (await ctx.accounts.read()).accounts
   logger.info(
-    `qwenauth serve: OpenAI-compatible base URL ${server.url}/v1 (${accounts.length} account${accounts.length === 1 ? '' : 's'}, ${options.strategy ?? DEFAULTS.strategy}${apiKeys.length > 0 ? `, ${apiKeys.length} API key${apiKeys.length === 1 ? '' : 's'}` : ', no API key: loopback only'}); Ctrl-C stops`,
+    `qwenauth serve: OpenAI-compatible base URL ${server.url}/v1 (${accounts.length} account${accounts.length === 1 ? '' : 's'}, ${options.strategy ?? DEFAULTS.strategy}${apiKeys.length > 0 ? `, ${apiKeys.length} API key${apiKeys.length === 1 ? '' : 's'}` : ', no API key: loopback only'}); Anthropic base URL (Claude Code's ANTHROPIC_BASE_URL) ${server.url}; Ctrl-C stops`,
   )
   if (accounts.length === 0) logger.warn('there are no accounts yet: every request will fail until you run `qwenauth login`')
   // Last, so a script that waits for this line finds the server ready and the notes printed.
@@ -79,19 +83,8 @@ function parseStrategy(value: string | undefined): Strategy | undefined {
   return value as Strategy
 }
 
-/** citty keeps only the last value of a repeated string flag, so `--api-key` is collected here. */
-function repeatedFlag(rawArgs: string[], name: string): string[] {
-  const values: string[] = []
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i] ?? ''
-    if (arg === `--${name}` && rawArgs[i + 1] !== undefined) values.push(rawArgs[++i] ?? '')
-    else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3))
-  }
-  return values
-}
-
 export default defineCommand({
-  meta: { name: 'serve', description: 'Run an OpenAI-compatible proxy that keeps tokens fresh and fails over between accounts' },
+  meta: { name: 'serve', description: 'Run an OpenAI- and Anthropic-compatible proxy that keeps tokens fresh and fails over between accounts' },
   args: {
     host: { type: 'string', description: 'Address to listen on (anything beyond loopback needs --api-key)', default: DEFAULTS.host },
     port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: String(DEFAULTS.port) },
@@ -100,6 +93,7 @@ export default defineCommand({
     'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)' },
     'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
     'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },
+    ...modelMapArg,
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
   },
   async run({ args, rawArgs }) {
@@ -114,6 +108,7 @@ export default defineCommand({
       ...(args['user-agent'] ? { userAgent: args['user-agent'] } : {}),
       allowedHosts: repeatedFlag(rawArgs, 'allowed-host'),
       corsOrigins: repeatedFlag(rawArgs, 'cors-origin'),
+      modelMap: parseAliasFlags(repeatedFlag(rawArgs, 'model-map'), '--model-map'),
     })
     await stopOnSignals(server)
     logger.info('stopped')

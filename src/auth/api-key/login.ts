@@ -2,7 +2,7 @@ import type { Context } from '../../context.ts'
 import { logger } from '../../lib/logger.ts'
 import { secretHint } from '../../lib/redact.ts'
 import { readApiKey } from './key-input.ts'
-import { QWEN_OAUTH_DEFAULT_MODEL, resolveProvider, type ResolvedProvider } from './providers.ts'
+import { normaliseBaseUrl, QWEN_OAUTH_DEFAULT_MODEL, resolveProvider, type ResolvedProvider } from './providers.ts'
 import { saveKeyAccount, type SavedKeyAccount } from './save-key-account.ts'
 import { verifyApiKey } from './verify-key.ts'
 
@@ -14,6 +14,8 @@ export interface KeyLoginOptions {
   apiKeyEnv?: string
   /** `--alias` entries, already parsed. */
   aliases?: Record<string, string>
+  /** `--anthropic-base-url`: where the provider serves the Anthropic Messages API. */
+  anthropicBaseUrl?: string
   /** False with `--no-verify`: no request is made. */
   verify: boolean
   signal?: AbortSignal
@@ -22,6 +24,8 @@ export interface KeyLoginOptions {
 /** Adds (or updates) an API-key account: resolve the provider, read the key, check it, save it. */
 export async function runKeyLogin(ctx: Context, options: KeyLoginOptions): Promise<SavedKeyAccount> {
   const target = resolveProvider(options.provider)
+  // Checked before the key is asked for: a typo here must not cost a prompt.
+  const anthropicBaseUrl = options.anthropicBaseUrl === undefined ? undefined : normaliseBaseUrl(options.anthropicBaseUrl).replace(/\/v1$/, '')
   const apiKey = await readApiKey({
     providerTitle: target.preset?.title ?? new URL(target.baseUrl).host,
     providerArg: options.provider,
@@ -39,6 +43,7 @@ export async function runKeyLogin(ctx: Context, options: KeyLoginOptions): Promi
     label: options.label ?? (target.preset ? target.provider : new URL(target.baseUrl).host),
     ...(model ? { model } : {}),
     aliases: { ...customAliases(target, model, listed), ...options.aliases },
+    ...(anthropicBaseUrl ? { anthropicBaseUrl } : {}),
   })
   logger.success(successLine(saved, options.verify))
   return saved
