@@ -60,21 +60,21 @@ function newestSourceMtime(dir: string): number {
 }
 
 /** The binary must be the current code: built when missing or older than src/. */
-function ensureBinary(log: (line: string) => void): void {
+export function ensureBinary(log: (line: string) => void): void {
   if (existsSync(binary) && statSync(binary).mtimeMs >= newestSourceMtime(join(root, 'src'))) return
   log('serve: building dist/ (npm run build)')
   const build = spawnSync(bun, [join(root, 'scripts/build.ts')], { cwd: root, encoding: 'utf8' })
   if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`)
 }
 
-interface Target {
+export interface Target {
   emulatorUrl: string
   serveUrl: string
   token: string
 }
 
 /** An emulator process, a QWEN_HOME logged in against it, and `qwenauth serve` on that home. */
-async function startTarget(extraEmulatorArgs: string[], cleanups: Array<() => void>): Promise<Target> {
+export async function startTarget(extraEmulatorArgs: string[], cleanups: Array<() => void>): Promise<Target> {
   const emulator = await startProcess(
     bun,
     [join(root, 'test/fixtures/emulator-cli.ts'), '--port', '0', '--auto-approve', '--interval', '0.05', '--no-enforce-interval', ...extraEmulatorArgs],
@@ -93,7 +93,7 @@ async function startTarget(extraEmulatorArgs: string[], cleanups: Array<() => vo
   return { emulatorUrl: `${emulator.match}/v1`, serveUrl: serve.match, token }
 }
 
-function chatInit(stream: boolean, token?: string): RequestInit {
+export function chatInit(stream: boolean, token?: string): RequestInit {
   const ua = `QwenCode/0.24.4 (${process.platform}; ${process.arch})`
   // Direct requests carry what the proxy adds, so both sides ask the emulator the same thing.
   const auth: Record<string, string> = token
@@ -170,9 +170,10 @@ export function formatServe(result: ServeBenchResult): string {
   return `${lines.join('\n')}\n`
 }
 
-/** One call for the bench runner: runs the section and returns its Markdown. */
+/** One call for the bench runner: runs the section and returns its Markdown (the Anthropic translation's table too). */
 export async function serveSection(options: ServeBenchOptions = {}): Promise<string> {
-  return formatServe(await benchServe(options))
+  const { anthropicSection } = await import('./anthropic.ts')
+  return `${formatServe(await benchServe(options))}\n${await anthropicSection(options)}`
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
