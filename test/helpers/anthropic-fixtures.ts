@@ -1,26 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk'
 import type { ProxyApp } from '../../src/proxy/app.ts'
 import type { Account } from '../../src/store/account-model.ts'
-import type { ProxyFixture } from './proxy-fixtures.ts'
+import { addKeyAccount, type ProxyFixture } from './proxy-fixtures.ts'
 
 /** A key account whose provider also serves the Anthropic API (the emulator's /apps/anthropic), appended last in the pool. */
-export async function addNativeAccount(fx: ProxyFixture, key: string, id = 'native-1'): Promise<Account> {
-  fx.emu.addApiKey(key)
-  const now = Date.now()
-  const account: Account = {
-    id,
-    label: `anthropic key ${id}`,
-    kind: 'api-key',
-    provider: 'custom',
-    baseUrl: `${fx.emu.url}/v1`,
-    anthropicBaseUrl: `${fx.emu.url}/apps/anthropic`,
-    apiKey: key,
-    status: 'ok',
-    createdAt: now,
-    updatedAt: now,
-  }
-  await fx.ctx.accounts.update((doc) => void doc.accounts.push(account))
-  return account
+export function addNativeAccount(fx: ProxyFixture, key: string, id = 'native-1'): Promise<Account> {
+  return addKeyAccount(fx, key, id, { label: `anthropic key ${id}`, anthropicBaseUrl: `${fx.emu.url}/apps/anthropic` })
 }
 
 /** The official SDK talking to the proxy app in-process (no socket), retries off. */

@@ -41,8 +41,8 @@ export async function loginAs(fx: ProxyFixture, email: string): Promise<Account>
   return saveOAuthLogin(fx.ctx, await pollForTokens(fx.ctx.oauthUrl, auth))
 }
 
-/** A key account for the emulator's /v1, appended last in the pool. */
-export async function addKeyAccount(fx: ProxyFixture, key: string, id = 'key-1'): Promise<Account> {
+/** A key account for the emulator's /v1 (`extra` adds to it), appended last in the pool. */
+export async function addKeyAccount(fx: ProxyFixture, key: string, id = 'key-1', extra: Partial<Account> = {}): Promise<Account> {
   fx.emu.addApiKey(key)
   const now = Date.now()
   const account: Account = {
@@ -55,6 +55,7 @@ export async function addKeyAccount(fx: ProxyFixture, key: string, id = 'key-1')
     status: 'ok',
     createdAt: now,
     updatedAt: now,
+    ...extra,
   }
   await fx.ctx.accounts.update((doc) => void doc.accounts.push(account))
   return account
