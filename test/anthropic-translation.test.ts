@@ -97,6 +97,12 @@ describe('chat chunks → Anthropic events', () => {
     expect(sseEvents(empty.event(chunk({ role: 'assistant', content: '' })) + empty.end()).map(([type]) => type)).toEqual(['message_start', 'content_block_start', 'content_block_stop', 'message_delta', 'message_stop'])
   })
 
+  it("gives a tool call id Anthropic's API would refuse a valid one", () => {
+    const t = new AnthropicStreamTranslator([])
+    const start = sseEvents(t.event(chunk({ tool_calls: [{ index: 0, id: 'functions.Bash:0', function: { name: 'Bash', arguments: '{}' } }] }))).find(([type]) => type === 'content_block_start')
+    expect(start?.[1].content_block.id).toBe('functions_Bash_0')
+  })
+
   it('turns reasoning, text and two tool calls into blocks in order, and usage into the final message_delta', () => {
     const t = new AnthropicStreamTranslator([])
     const out = [

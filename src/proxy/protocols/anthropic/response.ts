@@ -36,8 +36,13 @@ export function messageId(upstreamId: unknown): string {
   return typeof upstreamId === 'string' && upstreamId !== '' ? `msg_${upstreamId}` : `msg_${randomBytes(12).toString('hex')}`
 }
 
+/**
+ * A tool call's id as a `tool_use` id, which Anthropic's API holds to `[a-zA-Z0-9_-]+` when it
+ * comes back in the history (after a failover to a native account, say). Any id will do as long
+ * as the call and its result agree, and both are translated from the same history.
+ */
 export function toolUseId(upstreamId: unknown): string {
-  return typeof upstreamId === 'string' && upstreamId !== '' ? upstreamId : `toolu_${randomBytes(12).toString('hex')}`
+  return typeof upstreamId === 'string' && upstreamId !== '' ? upstreamId.replace(/[^a-zA-Z0-9_-]/g, '_') : `toolu_${randomBytes(12).toString('hex')}`
 }
 
 /** A whole chat completion as an Anthropic message, cut at the first stop sequence. */
