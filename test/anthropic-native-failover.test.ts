@@ -88,6 +88,26 @@ describe('a native account', () => {
     expect((anthropicRequests().at(-1)?.body as any).messages[1].content[0]).toEqual({ type: 'thinking', thinking: 'plan', signature: thinking.signature })
   })
 
+  it('passes images and tool results with images through unchanged', async () => {
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='
+    const image = { type: 'image' as const, source: { type: 'base64' as const, media_type: 'image/png' as const, data: png } }
+    fx.emu.queueReplies({ text: 'a dot' })
+    const answer = await client.messages.create({
+      model: 'claude-sonnet-5-5',
+      max_tokens: 100,
+      tools: [tool],
+      messages: [
+        { role: 'user', content: [image, { type: 'text', text: 'and this?' }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_img', name: 'get_weather', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_img', content: [image] }] },
+      ],
+    })
+    expect(answer.content).toEqual([{ type: 'text', text: 'a dot' }])
+    const sent = anthropicRequests().at(-1)?.body as any
+    expect(sent.messages[0].content[0]).toEqual(image)
+    expect(sent.messages[2].content[0].content).toEqual([image])
+  })
+
   it("passes the upstream's own refusal through word for word (Claude Code acts on the wording)", async () => {
     const response = await app.fetch(messagesRequest({ messages: [{ role: 'user', content: 'a' }, { role: 'system', content: 'env' }] }))
     expect(response.status).toBe(400)
