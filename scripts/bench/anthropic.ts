@@ -40,11 +40,20 @@ export async function benchAnthropic(options: ServeBenchOptions = {}): Promise<A
       const scenario = stream ? 'stream' : 'JSON'
       await load(`${base}/v1/chat/completions`, chatInit(stream), 100, concurrency, 2000)
       await load(`${base}/v1/messages`, messagesInit(stream), 100, concurrency, 2000)
-      log(`anthropic: ${scenario}, chat completions through serve`)
-      const chat = await load(`${base}/v1/chat/completions`, chatInit(stream), count, concurrency, maxRunMs)
-      log(`anthropic: ${scenario}, Anthropic Messages through serve (translated)`)
-      const messages = await load(`${base}/v1/messages`, messagesInit(stream), count, concurrency, maxRunMs)
-      runs.push({ scenario, chat, messages })
+      // Alternated and best of two: on a shared machine the first run of a pair pays for
+      // whatever else is running more often than for anything the proxy does.
+      const best = (a: RunFigures, b: RunFigures) => (b.p50 < a.p50 ? b : a)
+      let chat: RunFigures | undefined
+      let messages: RunFigures | undefined
+      for (let round = 1; round <= 2; round++) {
+        log(`anthropic: ${scenario}, chat completions through serve (${round}/2)`)
+        const c = await load(`${base}/v1/chat/completions`, chatInit(stream), count, concurrency, maxRunMs)
+        log(`anthropic: ${scenario}, Anthropic Messages through serve, translated (${round}/2)`)
+        const m = await load(`${base}/v1/messages`, messagesInit(stream), count, concurrency, maxRunMs)
+        chat = chat ? best(chat, c) : c
+        messages = messages ? best(messages, m) : m
+      }
+      runs.push({ scenario, chat: chat as RunFigures, messages: messages as RunFigures })
     }
     return { concurrency, runs }
   } finally {
@@ -59,7 +68,7 @@ export function formatAnthropic(result: AnthropicBenchResult): string {
   const lines = [
     '### Anthropic Messages (translated) vs chat completions (passed through), both via serve',
     '',
-    `Loopback, Qwen emulator upstream (a Qwen OAuth account), compiled binary, ${result.concurrency} requests in flight; ${process.platform}-${process.arch}.`,
+    `Loopback, Qwen emulator upstream (a Qwen OAuth account), compiled binary, ${result.concurrency} requests in flight, alternated runs, the better of two each; ${process.platform}-${process.arch}.`,
     '',
     '| scenario | metric | chat completions | Anthropic Messages | added by translation |',
     '| --- | --- | ---: | ---: | ---: |',

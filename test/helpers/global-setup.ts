@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
-import { COMPILE_FLAGS } from '../../scripts/release-targets.ts'
+import { COMPILE_FLAGS, NODE_BUNDLE_FLAGS } from '../../scripts/release-targets.ts'
 
 const root = resolve(import.meta.dirname, '../..')
 
@@ -18,9 +18,9 @@ export default function setup(project: TestProject) {
     const result = spawnSync(bun, ['build', join(root, 'src/cli.ts'), ...args], { cwd: root, encoding: 'utf8' })
     if (result.status !== 0) throw new Error(`test build failed: ${result.stderr}`)
   }
-  build(['--target=node', '--format=esm', `--outfile=${join(out, 'cli.mjs')}`])
+  build([...NODE_BUNDLE_FLAGS, `--outdir=${join(out, 'node')}`])
   build([...COMPILE_FLAGS, `--outfile=${join(out, 'qwenauth')}`])
-  project.provide('nodeCli', join(out, 'cli.mjs'))
+  project.provide('nodeCli', join(out, 'node', 'cli.mjs'))
   project.provide('binaryCli', join(out, 'qwenauth'))
   return () => rmSync(out, { recursive: true, force: true })
 }
