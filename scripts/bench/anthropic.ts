@@ -9,7 +9,7 @@
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { load, type RunFigures } from './load.ts'
-import { chatInit, ensureBinary, startTarget, type ServeBenchOptions } from './serve.ts'
+import { chatInit, prepare, startTarget, type ServeBenchOptions } from './serve.ts'
 
 function messagesInit(stream: boolean): RequestInit {
   return {
@@ -25,11 +25,7 @@ export interface AnthropicBenchResult {
 }
 
 export async function benchAnthropic(options: ServeBenchOptions = {}): Promise<AnthropicBenchResult> {
-  const log = options.log ?? (() => {})
-  const concurrency = options.concurrency ?? 8
-  const requests = options.requests ?? 3000
-  const maxRunMs = options.maxRunMs ?? 6000
-  ensureBinary(log)
+  const { concurrency, requests, maxRunMs, log } = prepare(options)
   const cleanups: Array<() => void> = []
   try {
     const target = await startTarget([], cleanups)

@@ -60,7 +60,7 @@ function newestSourceMtime(dir: string): number {
 }
 
 /** The binary must be the current code: built when missing or older than src/. */
-export function ensureBinary(log: (line: string) => void): void {
+function ensureBinary(log: (line: string) => void): void {
   if (existsSync(binary) && statSync(binary).mtimeMs >= newestSourceMtime(join(root, 'src'))) return
   log('serve: building dist/ (npm run build)')
   const build = spawnSync(bun, [join(root, 'scripts/build.ts')], { cwd: root, encoding: 'utf8' })
@@ -106,12 +106,15 @@ export function chatInit(stream: boolean, token?: string): RequestInit {
   }
 }
 
+/** The options with their defaults, once the binary is current. */
+export function prepare(options: ServeBenchOptions): Required<ServeBenchOptions> {
+  const settings = { log: () => {}, concurrency: 8, requests: 3000, maxRunMs: 6000, ...options }
+  ensureBinary(settings.log)
+  return settings
+}
+
 export async function benchServe(options: ServeBenchOptions = {}): Promise<ServeBenchResult> {
-  const log = options.log ?? (() => {})
-  const concurrency = options.concurrency ?? 8
-  const requests = options.requests ?? 3000
-  const maxRunMs = options.maxRunMs ?? 6000
-  ensureBinary(log)
+  const { concurrency, requests, maxRunMs, log } = prepare(options)
   const cleanups: Array<() => void> = []
   try {
     const fast = await startTarget([], cleanups)
