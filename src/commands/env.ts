@@ -63,7 +63,7 @@ export default withHelpDetails(defineCommand({
   args: {
     shell: { type: 'string', description: 'Output format', valueHint: SHELL_FORMATS.join('|'), default: 'bash' },
     ...accountArg,
-    model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
+    model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL, QWEN_MODEL and ANTHROPIC_MODEL (default: the account's)", valueHint: 'model' },
     'refresh-margin': { type: 'string', description: 'Refresh the token first when less than this remains', valueHint: 'duration', default: durationFlag(DEFAULTS.directRefreshMarginMs) },
   },
   async run({ args }) {

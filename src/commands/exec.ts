@@ -68,7 +68,7 @@ export async function runExec(options: ExecOptions): Promise<number> {
 
 const args = {
   ...accountArg,
-  model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
+  model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL, QWEN_MODEL and ANTHROPIC_MODEL (default: the account's)", valueHint: 'model' },
   direct: { type: 'boolean', description: "Give the program the account's real token and base URL instead of a private proxy (see above)" },
   'refresh-margin': { type: 'string', description: 'With --direct: refresh the token first when less than this remains', valueHint: 'duration', default: durationFlag(DEFAULTS.directRefreshMarginMs) },
   ...modelMapArg,
