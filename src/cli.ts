@@ -1,88 +1,89 @@
 #!/usr/bin/env node
-import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty'
-import { helpDetails } from './commands/_help.ts'
-import { describeFsError, ExitCode, QwenauthError } from './lib/errors.ts'
+import { runCommand } from 'citty'
+import { checkArguments } from './commands/_check-args.ts'
+import { extrasOf } from './commands/_extras.ts'
+import { commandLine, resolveCommand, root, type ResolvedCommand } from './commands/_tree.ts'
+import { renderHelp } from './commands/_usage.ts'
+import { stripAnsi } from './lib/color.ts'
+import { describeFsError, errorJson, ExitCode, QwenauthError, usageError } from './lib/errors.ts'
 import { installInterruptHandlers } from './lib/interrupt.ts'
 import { logger } from './lib/logger.ts'
 import { redact } from './lib/redact.ts'
+import { checkStorageSpec } from './lib/storage-spec.ts'
 import { VERSION } from './lib/version.ts'
-
-// Sub-commands load on demand so `--version`, `--help` and `token` start fast.
-const main = defineCommand({
-  meta: { name: 'qwenauth', version: VERSION, description: 'Qwen credentials for any program: device-flow login, an account pool, env, exec and an OpenAI-compatible proxy' },
-  subCommands: {
-    login: () => import('./commands/login.ts').then((m) => m.default),
-    status: () => import('./commands/status.ts').then((m) => m.default),
-    use: () => import('./commands/use.ts').then((m) => m.default),
-    logout: () => import('./commands/logout.ts').then((m) => m.default),
-    token: () => import('./commands/token.ts').then((m) => m.default),
-    env: () => import('./commands/env.ts').then((m) => m.default),
-    exec: () => import('./commands/exec.ts').then((m) => m.default),
-    serve: () => import('./commands/serve.ts').then((m) => m.default),
-    store: () => import('./commands/store.ts').then((m) => m.default),
-  },
-})
-
-async function resolveCommand(rawArgs: string[]): Promise<[CommandDef, CommandDef | undefined]> {
-  const name = rawArgs.find((a) => !a.startsWith('-'))
-  const subs = (await (typeof main.subCommands === 'function' ? main.subCommands() : main.subCommands)) ?? {}
-  const sub = name ? subs[name] : undefined
-  if (!sub) return [main, undefined]
-  const resolved = await (typeof sub === 'function' ? sub() : sub)
-  return [resolved as CommandDef, main]
-}
 
 /**
  * `--storage <dir|redis://…>` may stand anywhere before `--`, for every command; it is the
- * same as QWENAUTH_STORAGE, so the commands themselves need not know it.
+ * same as QWENAUTH_STORAGE, so the commands themselves need not know it. It is checked here,
+ * before any command runs: a missing or mistyped value must not fall back to another store.
  */
-function takeStorageFlag(rawArgs: string[]): string[] {
+function takeStorageFlag(rawArgs: string[]): { args: string[]; given: boolean } {
   const end = rawArgs.includes('--') ? rawArgs.indexOf('--') : rawArgs.length
-  const out: string[] = []
+  const args: string[] = []
+  let given = false
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i] ?? ''
-    if (i < end && arg.startsWith('--storage=')) process.env.QWENAUTH_STORAGE = arg.slice('--storage='.length)
-    else if (i < end && arg === '--storage' && i + 1 < end) process.env.QWENAUTH_STORAGE = rawArgs[++i]
-    else out.push(arg)
+    if (i < end && arg.startsWith('--storage=')) process.env.QWENAUTH_STORAGE = checkStorageSpec(arg.slice('--storage='.length), '--storage')
+    else if (i < end && arg === '--storage') {
+      const next = i + 1 < end ? rawArgs[i + 1] : undefined
+      const value = next !== undefined && !(next.startsWith('-') && next.length > 1) ? rawArgs[++i] : undefined
+      process.env.QWENAUTH_STORAGE = checkStorageSpec(value, '--storage')
+    } else {
+      args.push(arg)
+      continue
+    }
+    given = true
   }
-  return out
+  return { args, given }
 }
 
+/** The command that was asked for, once known: usage errors point at its help. */
+let target: ResolvedCommand | undefined
+
 async function run(argv: string[]): Promise<void> {
-  const rawArgs = takeStorageFlag(argv)
+  const { args: rawArgs, given: storageGiven } = takeStorageFlag(argv)
   if (rawArgs.length === 1 && (rawArgs[0] === '--version' || rawArgs[0] === '-v')) {
     process.stdout.write(`${VERSION}\n`)
     return
   }
+  target = await resolveCommand(rawArgs)
   const dashDash = rawArgs.indexOf('--')
   const flags = dashDash === -1 ? rawArgs : rawArgs.slice(0, dashDash)
   if (rawArgs.length === 0 || flags.includes('--help') || flags.includes('-h')) {
-    const [cmd, parent] = await resolveCommand(flags)
-    await showUsage(cmd, parent)
-    const details = helpDetails(cmd)
-    if (details) process.stdout.write(`${details}\n`)
+    process.stdout.write(await renderHelp(target))
     return
   }
+  if (target.command.subCommands) {
+    throw usageError(`${commandLine(target.path)} needs a command (see \`${commandLine(target.path)} --help\`)`)
+  }
+  const ignoresStorage = extrasOf(target.command).ignoresStorage
+  if (storageGiven && ignoresStorage) throw usageError(`--storage does not apply to ${commandLine(target.path)}: ${ignoresStorage}`)
+  await checkArguments(target)
   installInterruptHandlers()
-  await runCommand(main, { rawArgs })
+  await runCommand(root, { rawArgs })
+}
+
+/** `--json` before any `--`: the caller reads stdout, so a failure is told there too. */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--')
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--json' || a === '--json=true')
+}
+
+function fail(message: string, exitCode: number, hint?: string): never {
+  logger.error(message)
+  if (hint) logger.info(hint)
+  if (wantsJson(process.argv.slice(2))) process.stdout.write(`${errorJson(message, exitCode, hint)}\n`)
+  process.exit(exitCode)
 }
 
 run(process.argv.slice(2)).then(
   () => process.exit(process.exitCode ?? 0),
   (error: unknown) => {
-    if (error instanceof QwenauthError) {
-      logger.error(redact(error.message))
-      if (error.hint) logger.info(error.hint)
-      process.exit(error.exitCode)
-    }
+    if (error instanceof QwenauthError) fail(redact(error.message), error.exitCode, error.hint)
     const message = describeFsError(error) ?? (error instanceof Error ? error.message : String(error))
-    // citty's own usage errors (unknown command, missing argument).
-    if ((error as Error)?.name === 'CLIError') {
-      logger.error(`${message} (see \`qwenauth --help\`)`)
-      process.exit(ExitCode.usage)
-    }
-    logger.error(redact(message))
+    // citty's own usage errors, should one get past the checks above.
+    if ((error as Error)?.name === 'CLIError') fail(`${stripAnsi(message)} (see \`${commandLine(target?.path ?? [])} --help\`)`, ExitCode.usage)
     if (process.env.QWENAUTH_DEBUG && error instanceof Error && error.stack) logger.debug(redact(error.stack))
-    process.exit(ExitCode.failure)
+    fail(redact(message), ExitCode.failure)
   },
 )

@@ -2,6 +2,7 @@ import type { Storage } from 'unstorage'
 import { join, resolve } from 'pathe'
 import { oauthBaseUrl } from './auth/oauth/constants.ts'
 import { refreshGrant } from './auth/oauth/refresh-grant.ts'
+import type { Clock } from './lib/clock.ts'
 import { KEYS, qwenHome } from './lib/paths.ts'
 import { AccountStore } from './store/account-store.ts'
 import { createFileLocker } from './store/file-lock.ts'
@@ -9,6 +10,7 @@ import type { Locker } from './store/locker.ts'
 import { createRedisBackend, describeRedisUrl, type RedisBackend } from './store/redis-backend.ts'
 import { createRedisLocker } from './store/redis-lock.ts'
 import { createFileStorage } from './store/storage.ts'
+import { checkStorageSpec } from './lib/storage-spec.ts'
 
 /** What every command works with: where accounts live, how locks are taken, which OAuth server. */
 export interface Context {
@@ -32,8 +34,11 @@ export function isRedisUrl(spec: string | undefined): spec is string {
  * The store is a directory (QWEN_HOME by default) or, with `QWENAUTH_STORAGE=redis://…`, a
  * Redis database shared by several machines. Only a directory store mirrors the active Qwen
  * OAuth account into oauth_creds.json: that file is for the official CLI on this machine.
+ * `storageSpec` is a store named by a flag and already checked; else QWENAUTH_STORAGE (unset or
+ * empty: QWEN_HOME), checked here so a typo there never becomes a directory.
  */
-export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec = env.QWENAUTH_STORAGE): Context {
+export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec?: string, options: { clock?: Clock } = {}): Context {
+  if (storageSpec === undefined && env.QWENAUTH_STORAGE) storageSpec = checkStorageSpec(env.QWENAUTH_STORAGE, 'QWENAUTH_STORAGE')
   const oauthUrl = oauthBaseUrl(env)
   const grant = (refreshToken: string) => refreshGrant(oauthUrl, refreshToken)
   if (isRedisUrl(storageSpec)) {
@@ -41,13 +46,13 @@ export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec 
     const redis = createRedisBackend(storageSpec, prefix)
     const locker = createRedisLocker(redis.client, prefix)
     const where = `${describeRedisUrl(storageSpec)} (key ${prefix}:${KEYS.accounts})`
-    const accounts = new AccountStore(redis.storage, locker, where, { mirrorCreds: false, grant })
+    const accounts = new AccountStore(redis.storage, locker, where, { mirrorCreds: false, grant, ...options })
     return { home: describeRedisUrl(storageSpec), storage: redis.storage, locker, accounts, oauthUrl, redis, close: redis.close }
   }
   const home = storageSpec ? resolve(storageSpec) : qwenHome(env)
   const storage = createFileStorage(home)
   const locker = createFileLocker(home)
   const where = join(home, KEYS.accounts.replace(/:/g, '/'))
-  const accounts = new AccountStore(storage, locker, where, { mirrorCreds: true, grant })
+  const accounts = new AccountStore(storage, locker, where, { mirrorCreds: true, grant, ...options })
   return { home, storage, locker, accounts, oauthUrl, close: async () => {} }
 }

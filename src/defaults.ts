@@ -30,6 +30,8 @@ export const DEFAULTS = {
   outputLimits: { 'coder-model': 65_536, 'vision-model': 8_192, 'qwen3-coder-plus': 65_536 } as Readonly<Record<string, number>>,
   /** How old the pool's snapshot of the accounts may get (QWENAUTH_POOL_REFRESH_MS). */
   poolRefreshMs: 1000,
+  /** The official CLI's User-Agent shape, sent for Qwen OAuth accounts (QWENAUTH_USER_AGENT). */
+  qwenUserAgent: `QwenCode/0.24.4 (${process.platform}; ${process.arch})`,
   /** `serve`'s address. */
   host: '127.0.0.1',
   port: 8787,
@@ -41,4 +43,8 @@ export const DEFAULTS = {
   imageTokens: 1280,
   /** One refresh request (QWENAUTH_REFRESH_TIMEOUT_MS; the official CLI's 30 s). */
   refreshTimeoutMs: 30_000,
+  /** Age after which a lock file counts as abandoned (QWENAUTH_LOCK_STALE_MS): 35 s as in qwen-code 0.24.4; an older CLI uses 10 s, which the lock heartbeat also satisfies. */
+  lockStaleMs: 35_000,
+  /** Lifetime of a Redis lock whose holder stopped extending it (QWENAUTH_REDIS_LOCK_TTL_MS). */
+  redisLockTtlMs: 10_000,
 } as const

@@ -93,7 +93,7 @@ describe('login on a terminal', () => {
       timeoutMs: 15_000,
     })
     expect(result.code, result.stdout).toBe(0)
-    // uqr's compact rendering: two QR rows per line in half blocks; a URL this long needs 15+ lines.
+    // Two QR rows per line in half blocks; a URL this long needs 15+ lines.
     expect(result.stdout.split('\n').filter((line) => /[▀▄█]/.test(line)).length).toBeGreaterThanOrEqual(15)
     expect(result.stdout).toMatch(/Waiting for approval\.\.\. \d+:\d\d left \(Ctrl-C cancels\)/)
     expect(result.stdout).toMatch(/confirm the code: [A-Z0-9]{8}/)

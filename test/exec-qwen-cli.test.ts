@@ -89,6 +89,19 @@ describe('qwenauth exec -- qwen -p', { timeout: 60_000 }, () => {
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject(CONFLICTING_SETTINGS)
   })
 
+  it('when the only account turns out not to be served, qwen gets a 403 it does not retry, and exec says why once', async () => {
+    fx.emu.setUserState((await fx.account()).label, 'not-served')
+    const result = await run(['exec', '--', 'qwen', '-p', 'hi'])
+    expect(result.code).not.toBe(0)
+    // One request, one refresh and a retry with the fresh token; then qwen stops instead of
+    // retrying a 503 for minutes.
+    const chats = fx.emu.requests.filter((r) => r.path === '/v1/chat/completions')
+    expect(chats).toHaveLength(2)
+    const warnings = result.stderr.split('\n').filter((l) => l.includes('no usable account'))
+    expect(warnings.filter((l) => l.startsWith('[warn]'))).toHaveLength(1)
+    expect(result.stderr).toMatch(/not served: Qwen ended the free OAuth tier on 2026-04-15/)
+  })
+
   it('control: the same settings.json makes qwen refuse the same credentials given only as OPENAI_*', async () => {
     writeUserSettings(CONFLICTING_SETTINGS)
     const token = (await fx.account()).accessToken ?? ''

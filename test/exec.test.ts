@@ -76,6 +76,7 @@ describe('exec when no account can serve', () => {
     const account = await fx.account()
     const ctx = createContext({ QWEN_HOME: fx.home })
     await ctx.accounts.update((doc) => void Object.assign(doc.accounts[0]!, { status: 'cooling-down', cooldownUntil: Date.now() + 30 * 60_000 }))
+    fx.emu.reset()
     const started = `${fx.home}/started`
     const result = await runCli(['exec', '--', process.execPath, '-e', marker, started], opts())
     expect(result.code).toBe(10)

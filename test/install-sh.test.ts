@@ -78,12 +78,18 @@ describe.skipIf(!supported)('install.sh', () => {
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   })
 
+  /** Every install directory a test made: each holds a copy of the binary (about 100 MB). */
+  const made: string[] = []
   afterAll(async () => {
     await new Promise((closed) => server?.close(closed))
-    rmSync(root, { recursive: true, force: true })
+    for (const dir of [root, ...made]) rmSync(dir, { recursive: true, force: true })
   })
 
-  const installDir = () => join(mkdtempSync(join(tmpdir(), 'qwenauth-install-')), 'nested', 'bin')
+  const installDir = () => {
+    const top = mkdtempSync(join(tmpdir(), 'qwenauth-install-'))
+    made.push(top)
+    return join(top, 'nested', 'bin')
+  }
 
   it('installs the latest release for this platform after checking its sha256', async () => {
     const dir = installDir()

@@ -1,8 +1,11 @@
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { accountsPath, credsPath, readJsonFile } from './helpers/accounts.ts'
+import { pollForTokens, requestDeviceAuthorization } from '../src/auth/oauth/device-flow.ts'
 import { collect, runCli, spawnCli, tempHome } from './helpers/cli.ts'
+import { fakeClock } from './helpers/fake-clock.ts'
 
 let emu: Emulator
 let home: string
@@ -60,14 +63,18 @@ describe('login (device flow against the emulator)', () => {
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(190)
   })
 
-  it('slows down by 5 s after slow_down (RFC 8628) and then succeeds', async () => {
-    emu = await startEmulator({ autoApprove: true, interval: 0.05 })
-    emu.queuePollAnswers('slow_down')
-    const result = await login({ timeoutMs: 20_000 })
-    expect(result.code).toBe(0)
-    const [first, second] = emu.stats.pollTimes
-    expect(second! - first!).toBeGreaterThanOrEqual(5000)
-  }, 25_000)
+  it('slows down by 5 s after slow_down (RFC 8628), for this and every later poll, and then succeeds', async () => {
+    const clock = fakeClock()
+    // Scripted answers come first; then the code is approved on the next poll.
+    emu = await startEmulator({ autoApprove: true, interval: 0.05, now: clock.now })
+    emu.queuePollAnswers('slow_down', 'authorization_pending')
+    const auth = await requestDeviceAuthorization(emu.url, undefined, clock)
+    expect((await pollForTokens(emu.url, auth, undefined, clock)).accessToken).toBeTruthy()
+    expect(clock.slept).toEqual([50, 5050, 5050])
+    const [first, second, third] = emu.stats.pollTimes
+    expect(second! - first!).toBe(5050)
+    expect(third! - second!).toBe(5050)
+  })
 
   it.each([
     ['expired_token', 6, /expired/],
@@ -131,6 +138,33 @@ describe('login (device flow against the emulator)', () => {
     expect(doc.accounts.map((a: { label: string }) => a.label)).toEqual(['two@example.com', 'one@example.com'])
   })
 
+  it('a login Qwen does not serve is stored not-served behind the accounts that serve, and login says so with exit 11', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05, notServed: true, nextEmail: 'free@example.com', apiKeys: ['sk-served-0123456789'] })
+    const key = await runCli(['login', '--provider', `${emu.url}/v1`], { home, input: 'sk-served-0123456789' })
+    expect(key.code, key.stderr).toBe(0)
+    const result = await login()
+    expect(result.code).toBe(11)
+    const errors = result.stderr.split('\n').filter((l) => l.startsWith('[error]'))
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/logged in as free@example\.com \(account qwen-\w+\), but Qwen does not serve it \(invalid access token or token expired\): Qwen ended the free OAuth tier on 2026-04-15\. It is stored as not-served/)
+    expect(emu.requests.filter((r) => r.path === '/v1/models').map((r) => r.headers['x-dashscope-authtype'])).toContain('qwen-oauth')
+    const status = JSON.parse((await runCli(['status', '--json'], { home })).stdout) as { accounts: Array<{ label: string; status: string; active: boolean }> }
+    expect(status.accounts.map((a) => [a.label, a.status, a.active])).toEqual([
+      [expect.any(String), 'ok', true],
+      ['free@example.com', 'not-served', false],
+    ])
+    // What token hands out is the served key, with no warning about the new login.
+    const token = await runCli(['token'], { home })
+    expect([token.code, token.stdout, token.stderr]).toEqual([0, 'sk-served-0123456789\n', ''])
+  })
+
+  it('with --no-verify, login makes no API request and the new login becomes active as before', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05, notServed: true })
+    const result = await runCli(['login', '--no-verify'], { home, env: { QWENAUTH_OAUTH_URL: emu.url } })
+    expect(result.code, result.stderr).toBe(0)
+    expect(emu.requests).toHaveLength(0)
+  })
+
   it('an unreachable OAuth server is one line and exit 4', async () => {
     emu = await startEmulator()
     const url = emu.url
@@ -139,6 +173,21 @@ describe('login (device flow against the emulator)', () => {
     expect(result.code).toBe(4)
     expect(result.stderr.trim().split('\n')).toHaveLength(1)
     expect(result.stderr).toMatch(/cannot reach the Qwen OAuth server/)
+  })
+
+  it('a store it cannot write to fails at once, before any device-code request (or reading a key)', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.05 })
+    // Unwritable even for root: a part of the path is a file.
+    writeFileSync(join(home, 'a-file'), '')
+    const unwritable = join(home, 'a-file', 'qwen')
+    for (const args of [['login'], ['login', '--provider', `${emu.url}/v1`]]) {
+      const result = await runCli(args, { home: unwritable, env: { QWENAUTH_OAUTH_URL: emu.url }, input: 'sk-never-read-1234' })
+      expect(result.code, result.stderr).toBe(1)
+      expect(result.stderr.trim().split('\n')).toHaveLength(1)
+      expect(result.stderr).toMatch(/cannot use .*a-file.*: a part of the path is a file, not a directory \(ENOTDIR\); check QWEN_HOME/)
+    }
+    expect(emu.oauthRequests).toEqual([])
+    expect(emu.requests).toEqual([])
   })
 
   it('writes private files in a private directory', async () => {

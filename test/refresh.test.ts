@@ -5,6 +5,7 @@ import { createContext } from '../src/context.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJsonFile } from './helpers/accounts.ts'
 import { collect, runCli, spawnCli, tempHome } from './helpers/cli.ts'
+import { fakeClock } from './helpers/fake-clock.ts'
 
 let emu: Emulator
 let home: string
@@ -123,19 +124,20 @@ describe('token and refresh', () => {
     expect(status.accounts[0].status).toBe('needs-login')
   })
 
-  it('retries transient refresh failures twice, then reports without marking the account', async () => {
+  it('retries transient refresh failures twice, backing off, then reports without marking the account', async () => {
+    const clock = fakeClock()
+    const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url }, undefined, { clock })
+    const id = readJsonFile(accountsPath(home)).accounts[0].id as string
     expireStoredTokens(home)
     emu.failNextRefreshes(2, 503)
-    const ok = await runCli(['token'], { home, env: env() })
-    expect(ok.code, ok.stderr).toBe(0)
+    expect((await ctx.accounts.fresh(id)).accessToken).toBeTruthy()
     expect(emu.stats.refreshAttempts).toBe(3)
+    expect(clock.slept).toEqual([500, 1500])
 
     expireStoredTokens(home, Date.now() - 1000)
     emu.reset()
     emu.failNextRefreshes(3, 500)
-    const failed = await runCli(['token'], { home, env: env() })
-    expect(failed.code).toBe(4)
-    expect(failed.stderr).toMatch(/HTTP 500/)
+    await expect(ctx.accounts.fresh(id)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/HTTP 500/) })
     expect(emu.stats.refreshAttempts).toBe(3)
     expect(readJsonFile(accountsPath(home)).accounts[0].status).toBe('ok')
   })

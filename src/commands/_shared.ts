@@ -1,6 +1,6 @@
 /** Flags several commands share, so they read and behave the same everywhere. */
 export const accountArg = {
-  account: { type: 'string', alias: 'a', description: 'Account id or label (default: the active account)', valueHint: 'id' },
+  account: { type: 'string', alias: 'a', description: 'Account id, unique id prefix, or label (default: the active account)', valueHint: 'id' },
 } as const
 
 export const jsonArg = {

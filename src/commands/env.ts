@@ -1,6 +1,7 @@
 import { defineCommand } from 'citty'
 import { durationFlag, parseDuration } from '../lib/duration.ts'
-import { withHelpDetails } from './_help.ts'
+import { REFRESH_ENV } from './_environment.ts'
+import { withExtras } from './_extras.ts'
 import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { credentialEnv, directCredentials } from '../exec/child-env.ts'
@@ -55,7 +56,7 @@ const details = [
   '`qwenauth exec -- claude` or `qwenauth serve`, which translate.',
 ].join('\n')
 
-export default withHelpDetails(defineCommand({
+export default withExtras(defineCommand({
   meta: {
     name: 'env',
     description: 'Print OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL (and ANTHROPIC_* where the provider speaks it) for eval, fish, PowerShell, dotenv or JSON',
@@ -78,4 +79,4 @@ export default withHelpDetails(defineCommand({
       }),
     )
   },
-}), details)
+}), { details, env: [...REFRESH_ENV, 'QWEN_CODE_SYSTEM_SETTINGS_PATH'], values: { shell: SHELL_FORMATS, account: 'account' } })

@@ -1,6 +1,7 @@
 import { defineCommand } from 'citty'
 import { durationFlag, parseDuration } from '../lib/duration.ts'
-import { withHelpDetails } from './_help.ts'
+import { PROXY_ENV, REFRESH_ENV } from './_environment.ts'
+import { withExtras } from './_extras.ts'
 import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { splitCommand } from '../exec/argv.ts'
@@ -69,7 +70,7 @@ export async function runExec(options: ExecOptions): Promise<number> {
 const args = {
   ...accountArg,
   model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL, QWEN_MODEL and ANTHROPIC_MODEL (default: the account's)", valueHint: 'model' },
-  direct: { type: 'boolean', description: "Give the program the account's real token and base URL instead of a private proxy (see above)" },
+  direct: { type: 'boolean', description: "Give the program the account's real token and base URL instead of a private proxy (see below)" },
   'refresh-margin': { type: 'string', description: 'With --direct: refresh the token first when less than this remains', valueHint: 'duration', default: durationFlag(DEFAULTS.directRefreshMarginMs) },
   ...modelMapArg,
   command: { type: 'positional', required: false, description: 'After `--`: the program and its arguments, passed on exactly as given' },
@@ -102,14 +103,14 @@ const details = [
   'SIGTERM, SIGHUP and SIGINT are passed on (at a terminal, Ctrl-C already reaches the program, and only once).',
 ].join('\n')
 
-export default withHelpDetails(defineCommand({
+export default withExtras(defineCommand({
   meta: {
     name: 'exec',
     description: 'Run a program (any OpenAI client, Claude Code) with OPENAI_* and ANTHROPIC_* set; a private proxy keeps them working',
   },
   args,
   async run({ args: parsed, rawArgs }) {
-    const command = splitCommand(rawArgs, { values: ['account', 'a', 'model', 'm', 'refresh-margin', 'refreshMargin', 'model-map', 'modelMap'], booleans: ['direct'] })
+    const command = splitCommand(rawArgs)
     const modelMap = repeatedFlag(rawArgs, 'model-map')
     process.exitCode = await runExec({
       command,
@@ -120,4 +121,11 @@ export default withHelpDetails(defineCommand({
       ...(modelMap.length > 0 ? { modelMap: parseAliasFlags(modelMap, '--model-map') } : {}),
     })
   },
-}), details)
+}), {
+  details,
+  usage: 'qwenauth exec [OPTIONS] -- <command> [args...]',
+  env: [...REFRESH_ENV, ...PROXY_ENV, 'QWEN_CODE_SYSTEM_SETTINGS_PATH'],
+  values: { account: 'account' },
+  passThrough: true,
+  unexpectedWord: (word) => `unexpected argument "${word}": put the program after \`--\`, as in qwenauth exec -- ${word}`,
+})

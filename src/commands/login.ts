@@ -2,11 +2,14 @@ import { defineCommand } from 'citty'
 import { runKeyLogin } from '../auth/api-key/login.ts'
 import { parseAliasFlags } from '../pool/model-map.ts'
 import { runOAuthLogin } from '../auth/oauth/login.ts'
-import { QWEN_OAUTH_PROVIDER } from '../auth/api-key/providers.ts'
+import { PROVIDERS, QWEN_OAUTH_PROVIDER } from '../auth/api-key/providers.ts'
 import { createContext } from '../context.ts'
 import { usageError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import type { Account } from '../store/account-model.ts'
+import { checkStoreWritable } from '../store/writable.ts'
+import { withExtras } from './_extras.ts'
+import { accountRef } from './_output.ts'
 import { jsonArg, printOut } from './_shared.ts'
 
 export interface LoginOptions {
@@ -24,6 +27,7 @@ export interface LoginOptions {
 
 export async function runLogin(options: LoginOptions): Promise<Account> {
   const ctx = createContext()
+  await checkStoreWritable(ctx)
   if (options.provider !== undefined && options.provider !== QWEN_OAUTH_PROVIDER) {
     const saved = await runKeyLogin(ctx, {
       provider: options.provider,
@@ -40,19 +44,21 @@ export async function runLogin(options: LoginOptions): Promise<Account> {
   const keyOnly = [options.label, options.model, options.apiKeyEnv, options.aliases, options.anthropicBaseUrl].some((v) => v !== undefined)
   if (keyOnly) throw usageError('--label, --model, --api-key-env, --alias and --anthropic-base-url are for API-key accounts: add --provider <name|url>')
   const browser = options.browser !== false && process.env.QWENAUTH_NO_BROWSER !== '1'
-  return runOAuthLogin(ctx, { browser, signal: interruptSignal })
+  return runOAuthLogin(ctx, { browser, probe: options.verify !== false, signal: interruptSignal })
 }
 
 const KEY_FLAGS = ['--api-key', '--apikey', '--key', '--token', '--openai-api-key', '--secret']
 const KEY_ADVICE = 'pipe it on stdin (printf %s "$KEY" | qwenauth login --provider <name>), name a variable that holds it (--api-key-env NAME), or type it at the hidden prompt'
 
-/** A key on the command line shows in `ps` and shell history: refuse it before anything else runs. */
-function refuseKeyArguments(rawArgs: string[], positionals: string[]): void {
+/**
+ * A key on the command line shows in `ps` and shell history: refuse it before anything else
+ * runs, and before the generic check could call `--api-key` a typo of `--api-key-env`.
+ */
+function refuseKeyFlags(rawArgs: readonly string[]): void {
   const flags = rawArgs.slice(0, rawArgs.includes('--') ? rawArgs.indexOf('--') : undefined)
   if (flags.some((a) => KEY_FLAGS.includes(a.split('=')[0] ?? ''))) {
     throw usageError(`qwenauth never takes an API key as an argument (others can read it in \`ps\`): ${KEY_ADVICE}`)
   }
-  if (positionals.length > 0) throw usageError(`login takes no positional arguments; to add an API key, ${KEY_ADVICE}`)
 }
 
 /** `--alias` may repeat; citty keeps only the last value, so collect them from the raw arguments. */
@@ -72,7 +78,17 @@ function aliasValues(rawArgs: string[]): string[] {
   return values
 }
 
-export default defineCommand({
+const details = [
+  'Without --provider: the Qwen OAuth device flow. The URL and the code go to stderr (with a QR code on a terminal):',
+  'open the URL on any device, a phone included, and approve. Ctrl-C cancels and writes nothing.',
+  'With --provider: an API-key account. The key comes from stdin, from the variable --api-key-env names, or from a',
+  'hidden prompt; never from an argument (anyone can read those in `ps`). It is checked with GET /models before saving.',
+  'Qwen ended the free OAuth tier on 2026-04-15: logins still succeed, but only API-key plans are served.',
+  'Exit codes: 2 usage, 4 server unreachable, 5 refused (on the approval page, or the key), 6 code expired,',
+  '7 code unknown to the server, 8 code ran out while waiting, 130 cancelled.',
+].join('\n')
+
+export default withExtras(defineCommand({
   meta: { name: 'login', description: 'Log in to Qwen with the OAuth device flow, or add an API-key account with --provider' },
   args: {
     provider: { type: 'string', description: 'Add an API-key account: coding-plan, coding-plan-intl, dashscope, dashscope-intl, modelscope, openrouter, or an https:// base URL', valueHint: 'name|url' },
@@ -81,12 +97,11 @@ export default defineCommand({
     'api-key-env': { type: 'string', description: 'Read the key from this environment variable (else stdin, else a hidden prompt)', valueHint: 'NAME' },
     alias: { type: 'string', description: 'Model rename for this account (patterns such as claude-*haiku*=name too), repeatable or comma-separated', valueHint: 'coder-model=name' },
     'anthropic-base-url': { type: 'string', description: "The provider's Anthropic Messages API base URL (without /v1), so Claude Code's requests reach it as they are", valueHint: 'url' },
-    verify: { type: 'boolean', default: true, description: 'Check the key with GET /models before saving', negativeDescription: 'Save the key without any request' },
+    verify: { type: 'boolean', default: true, description: 'Check the key (or that Qwen serves the login) with GET /models before saving', negativeDescription: 'Save without that request' },
     browser: { type: 'boolean', default: true, description: 'Open a browser where one can be opened', negativeDescription: 'Never open a browser; show the URL, code and QR code only' },
     ...jsonArg,
   },
   async run({ args, rawArgs }) {
-    refuseKeyArguments(rawArgs, args._)
     const aliases = aliasValues(rawArgs)
     const account = await runLogin({
       browser: args.browser,
@@ -98,6 +113,13 @@ export default defineCommand({
       ...(aliases.length > 0 ? { aliases: parseAliasFlags(aliases) } : {}),
       ...(args['anthropic-base-url'] !== undefined ? { anthropicBaseUrl: args['anthropic-base-url'] } : {}),
     })
-    if (args.json) printOut(JSON.stringify({ id: account.id, label: account.label, provider: account.provider }))
+    if (args.json) printOut(JSON.stringify(accountRef(account)))
   },
+}), {
+  details,
+  env: ['QWENAUTH_OAUTH_URL', 'QWENAUTH_NO_BROWSER', 'SSH_*, CI, DISPLAY'],
+  values: { provider: PROVIDERS.map((p) => p.name) },
+  checkFirst: refuseKeyFlags,
+  // Never repeated: the stray word may well be the key itself.
+  unexpectedWord: () => `login takes no positional arguments; to add an API key, ${KEY_ADVICE}`,
 })

@@ -2,7 +2,10 @@ import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
 import { usageError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
-import { requireAccount } from '../store/account-model.ts'
+import { requireAccount, type Account } from '../store/account-model.ts'
+import { withExtras } from './_extras.ts'
+import { accountRef } from './_output.ts'
+import { jsonArg, printOut } from './_shared.ts'
 
 export interface LogoutOptions {
   account?: string
@@ -10,7 +13,7 @@ export interface LogoutOptions {
 }
 
 /** Forgets accounts locally (tokens are not revoked: the protocol has no revocation endpoint). */
-export async function runLogout(options: LogoutOptions): Promise<string[]> {
+export async function runLogout(options: LogoutOptions): Promise<Account[]> {
   if (options.all && options.account) throw usageError('give an account or --all, not both')
   const ctx = createContext()
   const doc = await ctx.accounts.read()
@@ -18,19 +21,24 @@ export async function runLogout(options: LogoutOptions): Promise<string[]> {
     logger.info('No accounts to log out')
     return []
   }
-  const ids = options.all ? doc.accounts.map((a) => a.id) : [requireAccount(doc, options.account ?? doc.accounts[0]!.id).id]
-  await ctx.accounts.remove(ids)
-  for (const id of ids) logger.success(`Logged out ${doc.accounts.find((a) => a.id === id)?.label ?? id}`)
-  return ids
+  const removed = options.all ? doc.accounts : [requireAccount(doc, options.account ?? doc.accounts[0]!.id)]
+  await ctx.accounts.remove(removed.map((a) => a.id))
+  for (const account of removed) logger.success(`Logged out ${account.label} (${account.id})`)
+  return removed
 }
 
-export default defineCommand({
-  meta: { name: 'logout', description: 'Remove an account (default: the active one), or all of them' },
-  args: {
-    account: { type: 'positional', description: 'Account id or label', required: false },
-    all: { type: 'boolean', description: 'Remove every account' },
-  },
-  async run({ args }) {
-    await runLogout({ ...(args.account !== undefined ? { account: args.account } : {}), ...(args.all ? { all: true } : {}) })
-  },
-})
+export default withExtras(
+  defineCommand({
+    meta: { name: 'logout', description: 'Remove an account (default: the active one), or all of them' },
+    args: {
+      account: { type: 'positional', description: 'Account id, unique id prefix, or label', required: false },
+      all: { type: 'boolean', description: 'Remove every account' },
+      ...jsonArg,
+    },
+    async run({ args }) {
+      const removed = await runLogout({ ...(args.account !== undefined ? { account: args.account } : {}), ...(args.all ? { all: true } : {}) })
+      if (args.json) printOut(JSON.stringify({ removed: removed.map(accountRef) }))
+    },
+  }),
+  { values: { account: 'account' } },
+)

@@ -3,10 +3,12 @@ import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { usageError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
-import { logger } from '../lib/logger.ts'
+import { logger, timestampLines } from '../lib/logger.ts'
 import { STRATEGIES, type Strategy } from '../pool/pool.ts'
 import { startProxyServer, type ProxyServer } from '../proxy/server.ts'
 import { parseAliasFlags } from '../pool/model-map.ts'
+import { PROXY_ENV, REFRESH_ENV } from './_environment.ts'
+import { withExtras } from './_extras.ts'
 import { modelMapArg, printOut, repeatedFlag } from './_shared.ts'
 
 export interface ServeOptions {
@@ -23,14 +25,20 @@ export interface ServeOptions {
   corsOrigins?: string[]
   /** Requested model → model sent (`--model-map`), names or patterns. */
   modelMap?: Record<string, string>
+  /** False with --no-ui: no status page. */
+  ui?: boolean
+  /** `/metrics` without a client key. */
+  metricsPublic?: boolean
 }
 
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
 export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): Promise<ProxyServer> {
+  timestampLines()
   const apiKeys = [...(options.apiKeys ?? []), ...(env.QWENAUTH_API_KEYS ?? '').split(',')].map((k) => k.trim()).filter(Boolean)
   const host = options.host ?? DEFAULTS.host
   const port = options.port ?? DEFAULTS.port
   const ctx = createContext(env)
+  const statusPage = options.ui !== false && env.QWENAUTH_NO_UI !== '1'
   const server = await startProxyServer({
     ctx,
     host,
@@ -43,11 +51,14 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
     ...(options.allowedHosts?.length ? { allowedHosts: options.allowedHosts } : {}),
     ...(options.corsOrigins?.length ? { corsOrigins: options.corsOrigins } : {}),
     ...(options.modelMap ? { modelMap: options.modelMap } : {}),
+    statusPage,
+    metricsPublic: options.metricsPublic === true || env.QWENAUTH_METRICS_PUBLIC === '1',
   })
   const accounts = (await ctx.accounts.read()).accounts
   logger.info(
     `qwenauth serve: OpenAI-compatible base URL ${server.url}/v1 (${accounts.length} account${accounts.length === 1 ? '' : 's'}, ${options.strategy ?? DEFAULTS.strategy}${apiKeys.length > 0 ? `, ${apiKeys.length} API key${apiKeys.length === 1 ? '' : 's'}` : ', no API key: loopback only'}); Anthropic base URL (Claude Code's ANTHROPIC_BASE_URL) ${server.url}; Ctrl-C stops`,
   )
+  if (statusPage) logger.info(`status page: ${server.url}/ (${apiKeys.length > 0 ? 'with a client key' : 'read-only: no client key'}); Prometheus metrics: ${server.url}/metrics`)
   if (accounts.length === 0) logger.warn('there are no accounts yet: every request will fail until you run `qwenauth login`')
   // Last, so a script that waits for this line finds the server ready and the notes printed.
   printOut(`${server.url}/v1`)
@@ -83,18 +94,20 @@ function parseStrategy(value: string | undefined): Strategy | undefined {
   return value as Strategy
 }
 
-export default defineCommand({
+export default withExtras(defineCommand({
   meta: { name: 'serve', description: 'Run an OpenAI- and Anthropic-compatible proxy that keeps tokens fresh and fails over between accounts' },
   args: {
     host: { type: 'string', description: 'Address to listen on (anything beyond loopback needs --api-key)', default: DEFAULTS.host },
     port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: String(DEFAULTS.port) },
     'api-key': { type: 'string', description: 'Key clients must send (Bearer or x-api-key); repeatable; also QWENAUTH_API_KEYS=k1,k2', valueHint: 'key' },
-    strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', default: DEFAULTS.strategy },
-    'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)' },
+    strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', valueHint: 'fill-first|round-robin', default: DEFAULTS.strategy },
+    'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)', valueHint: 'UA' },
     'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
     'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },
     ...modelMapArg,
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
+    ui: { type: 'boolean', default: true, description: 'Serve the status page at / and /ui', negativeDescription: 'No status page (also QWENAUTH_NO_UI=1)' },
+    'metrics-public': { type: 'boolean', description: 'Answer GET /metrics without a client key (also QWENAUTH_METRICS_PUBLIC=1)' },
   },
   async run({ args, rawArgs }) {
     const port = parsePort(args.port)
@@ -109,8 +122,10 @@ export default defineCommand({
       allowedHosts: repeatedFlag(rawArgs, 'allowed-host'),
       corsOrigins: repeatedFlag(rawArgs, 'cors-origin'),
       modelMap: parseAliasFlags(repeatedFlag(rawArgs, 'model-map'), '--model-map'),
+      ui: args.ui !== false,
+      metricsPublic: Boolean(args['metrics-public']),
     })
     await stopOnSignals(server)
     logger.info('stopped')
   },
-})
+}), { env: ['QWENAUTH_API_KEYS', 'QWENAUTH_ALLOWED_HOSTS', 'QWENAUTH_CORS_ORIGINS', 'QWENAUTH_NO_UI', 'QWENAUTH_METRICS_PUBLIC', ...REFRESH_ENV, ...PROXY_ENV], values: { strategy: STRATEGIES } })

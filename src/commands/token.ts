@@ -5,6 +5,8 @@ import { durationFlag, parseDuration } from '../lib/duration.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import { AccountPool } from '../pool/pool.ts'
 import { bearerOf } from '../store/account-model.ts'
+import { REFRESH_ENV } from './_environment.ts'
+import { withExtras } from './_extras.ts'
 import { accountArg, printOut } from './_shared.ts'
 
 export interface TokenOptions {
@@ -25,7 +27,7 @@ export async function runToken(options: TokenOptions): Promise<string> {
   }
 }
 
-export default defineCommand({
+export default withExtras(defineCommand({
   meta: { name: 'token', description: 'Print a valid access token (refreshed if needed) on stdout, for scripts' },
   args: {
     ...accountArg,
@@ -39,4 +41,4 @@ export default defineCommand({
       }),
     )
   },
-})
+}), { env: REFRESH_ENV, values: { account: 'account' } })

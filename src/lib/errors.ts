@@ -13,6 +13,7 @@ export const ExitCode = {
   loginTimedOut: 8,
   lockTimeout: 9,
   noUsableAccount: 10,
+  notServed: 11,
   notFound: 127,
   cancelled: 130,
 } as const
@@ -26,6 +27,16 @@ export class QwenauthError extends Error {
   ) {
     super(message)
   }
+}
+
+/**
+ * A failure as `--json` callers get it on stdout (besides the line on stderr), one shape for
+ * every command: `{"error":{"message","exitCode","code","hint"?}}`, `code` naming the exit code.
+ */
+export function errorJson(message: string, exitCode: number, hint?: string): string {
+  const name = Object.entries(ExitCode).find(([, code]) => code === exitCode)?.[0] ?? (exitCode > 128 ? 'cancelled' : 'failure')
+  const code = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+  return JSON.stringify({ error: { message, exitCode, code, ...(hint ? { hint } : {}) } })
 }
 
 export function usageError(message: string): QwenauthError {

@@ -139,6 +139,11 @@ export class AccountPool {
     })
   }
 
+  /** The next read goes to the store: for a change just made there (the status page's actions). */
+  forget(): void {
+    this.loadedAt = 0
+  }
+
   /** Resolves once every mark made so far is stored. */
   async settled(): Promise<void> {
     await this.writes

@@ -2,6 +2,7 @@ import { formatDuration } from '../lib/duration.ts'
 import { errorText, ExitCode, QwenauthError } from '../lib/errors.ts'
 import { redact } from '../lib/redact.ts'
 import { earliestCooldownEnd } from '../pool/choose.ts'
+import type { AccountPool } from '../pool/pool.ts'
 import { ADD_SERVED_ACCOUNT, describeAccounts, keyRefusedMessage, notServedMessage } from '../pool/messages.ts'
 import { effectiveStatus, type Account } from '../store/account-model.ts'
 import { proxyError, type InboundProtocol, type Plan, type ProxyError, type UpstreamCall } from './protocols/protocol.ts'
@@ -43,11 +44,13 @@ export async function failover(
     const result = await tryAccount(state, next.account, next.call, signal, record)
     if (result instanceof Response) {
       record.accountLabel = next.account.label
+      record.accountId = next.account.id
       return result
     }
     if (signal?.aborted) return clientGone(protocol)
     failures.push(result)
     record.failovers.push(`${result.label}: ${result.reason}`)
+    state.metrics.failover(result.accountId)
     if (result.transient && ++transient > state.settings.maxTransientRetries) break
   }
   const error = nothingUsable(await state.pool.accounts(), failures, state.settings.now())
@@ -91,11 +94,11 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
   const freshOptions = signal ? { signal } : {}
   let credential: Account
   try {
-    credential = await pool.credential(account, freshOptions)
+    credential = await credentialFor(state, account, freshOptions, account.accessToken)
   } catch (error) {
     return noCredential(state, account, error, signal)
   }
-  let sent = await send(state, credential, call, signal)
+  let sent = await send(state, credential, call, signal, record)
   if (!('response' in sent)) return sent
 
   if (sent.response.status === 401) {
@@ -104,11 +107,11 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
       return markedFailure(state, credential, refused, keyRefusedMessage(credential.label, credential.provider), 'needs-login')
     }
     try {
-      credential = await pool.credential(account, { ...freshOptions, rejectedToken: credential.accessToken ?? '' })
+      credential = await credentialFor(state, account, { ...freshOptions, rejectedToken: credential.accessToken ?? '' }, credential.accessToken)
     } catch (error) {
       return noCredential(state, account, error, signal)
     }
-    sent = await send(state, credential, call, signal)
+    sent = await send(state, credential, call, signal, record)
     if (!('response' in sent)) return sent
     if (sent.response.status === 401) {
       return markedFailure(state, credential, await readUpstreamError(state, sent), notServedMessage(credential.label), 'not-served')
@@ -123,6 +126,7 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
     const reason = quota ? `quota exhausted (${limited.message})` : `rate limited (${limited.message})`
     const now = state.settings.now()
     countServed(state, credential, 429, undefined, reason)
+    state.metrics.cooldown(credential.id, quota ? 'quota' : 'rate_limit')
     void pool.markCooldown(credential.id, now + restMs, reason, limited.code ?? 'rate_limited')
     return { accountId: credential.id, label: credential.label, reason, transient: false }
   }
@@ -145,10 +149,28 @@ export function cooldownMs(quota: boolean, retryAfterMs: number | undefined, set
   return quota ? settings.quotaCooldownMs : Math.max(1000, retryAfterMs ?? settings.rateLimitCooldownMs)
 }
 
-async function send(state: ProxyState, account: Account, call: UpstreamCall, signal: AbortSignal | undefined): Promise<Sent | AttemptFailure> {
+/**
+ * The account's credential from the pool; a token that changed on the way (an OAuth refresh) and
+ * a refresh that failed are counted for the metrics.
+ */
+async function credentialFor(state: ProxyState, account: Account, options: Parameters<AccountPool['credential']>[1], heldToken: string | undefined): Promise<Account> {
+  try {
+    const credential = await state.pool.credential(account, options)
+    if (account.kind === 'qwen-oauth' && credential.accessToken !== heldToken) state.metrics.refreshed(account.id, credential.accessToken)
+    return credential
+  } catch (error) {
+    if (account.kind === 'qwen-oauth' && !options?.signal?.aborted) state.metrics.refreshFailed(account.id, error)
+    throw error
+  }
+}
+
+async function send(state: ProxyState, account: Account, call: UpstreamCall, signal: AbortSignal | undefined, record: RequestRecord): Promise<Sent | AttemptFailure> {
   const exchange = new UpstreamExchange(signal)
   try {
-    return { response: await sendUpstream(account, call, state.settings, exchange), exchange }
+    record.upstreamSentAt = performance.now()
+    const response = await sendUpstream(account, call, state.settings, exchange)
+    record.upstreamHeadAt = performance.now()
+    return { response, exchange }
   } catch (error) {
     exchange.finish()
     const reason = `could not reach the upstream: ${errorText(error)}`

@@ -40,6 +40,10 @@ export interface ProxyAppOptions {
   corsOrigins?: string[]
   /** Adds the (redacted) headers of each request to the log. */
   verbose?: boolean
+  /** Serve the status page at `/` and `/ui` (serve: on unless --no-ui or QWENAUTH_NO_UI=1; off for exec's proxy). */
+  statusPage?: boolean
+  /** `/metrics` without a client key (--metrics-public, QWENAUTH_METRICS_PUBLIC=1). */
+  metricsPublic?: boolean
   /** Where the one line per request goes (default: the logger, stderr). */
   log?: (line: string) => void
   /** Counters; default: the context's store (a file under QWEN_HOME, or Redis). */
@@ -52,9 +56,6 @@ export interface ProxyAppOptions {
   onUnservable?: (error: ProxyError) => void
   now?: () => number
 }
-
-/** The official CLI's User-Agent shape, which the DashScope headers repeat. */
-export const DEFAULT_QWEN_USER_AGENT = `QwenCode/0.24.4 (${process.platform}; ${process.arch})`
 
 export interface ResolvedProxyOptions {
   apiKeys: string[]
@@ -73,6 +74,8 @@ export interface ResolvedProxyOptions {
   allowedHosts: string[]
   corsOrigins: string[]
   verbose: boolean
+  statusPage: boolean
+  metricsPublic: boolean
   now: () => number
 }
 
@@ -112,11 +115,13 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     keepAliveMs: options.keepAliveMs ?? DEFAULTS.keepAliveMs,
     outputLimits: { ...DEFAULTS.outputLimits, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
     modelMap: { ...parseAliasFlags(envList(env.QWENAUTH_MODEL_MAP), 'QWENAUTH_MODEL_MAP'), ...options.modelMap },
-    userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULT_QWEN_USER_AGENT),
+    userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULTS.qwenUserAgent),
     listenHost: options.listenHost ?? DEFAULTS.host,
     allowedHosts: [...(options.allowedHosts ?? []), ...envList(env.QWENAUTH_ALLOWED_HOSTS)],
     corsOrigins: [...(options.corsOrigins ?? []), ...envList(env.QWENAUTH_CORS_ORIGINS)],
     verbose: options.verbose ?? false,
+    statusPage: options.statusPage ?? false,
+    metricsPublic: options.metricsPublic ?? false,
     now: options.now ?? Date.now,
   }
 }

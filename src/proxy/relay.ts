@@ -40,6 +40,8 @@ export async function deliver(
       return failedBeforeFirstByte(state, account, exchange, error)
     }
     exchange.finish()
+    // A JSON answer comes whole after its head: the head is its first byte.
+    state.metrics.upstreamAnswer(account.id, record.upstreamHeadAt - record.upstreamSentAt, performance.now() - record.upstreamSentAt)
     if (!upstream.ok) bytes = redactedError(bytes)
     const usage = upstream.ok ? findUsage(tailText(bytes), call.usage) : undefined
     countServed(state, account, upstream.status, usage, upstream.ok ? undefined : `${upstream.status} ${tailText(bytes).slice(0, 200)}`)
@@ -62,6 +64,7 @@ export async function deliver(
     exchange.finish()
     return failedBeforeFirstByte(state, account, exchange, new Error('the upstream ended the stream before its first event'))
   }
+  const firstByteMs = performance.now() - record.upstreamSentAt
   // The idle timeout runs only while the relay waits on the upstream: a client that reads
   // slowly is no silence of the upstream (and aborting a fetch whose body is already in hand
   // leaves its reader hanging forever under Node's undici).
@@ -81,7 +84,10 @@ export async function deliver(
       call.render.streamFailure(
         `the upstream stream of account ${account.label} broke after it started (${errorText(exchange.cause(error))}); the answer is incomplete, retry the request`,
       ),
-    onEnd: (end) => finishStream(state, account, exchange, record, end, usage),
+    onEnd: (end) => {
+      state.metrics.upstreamAnswer(account.id, firstByteMs, performance.now() - record.upstreamSentAt)
+      finishStream(state, account, exchange, record, end, usage)
+    },
     ...(translator ? { translator, keepAliveMs: state.settings.keepAliveMs } : {}),
   })
   if (translator) headers.set('content-type', 'text/event-stream; charset=utf-8')

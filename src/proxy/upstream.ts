@@ -1,3 +1,4 @@
+import { qwenOAuthHeaders } from '../auth/oauth/constants.ts'
 import { VERSION } from '../lib/version.ts'
 import { upstreamModel } from '../pool/model-map.ts'
 import { bearerOf, type Account } from '../store/account-model.ts'
@@ -29,14 +30,8 @@ export function upstreamHeaders(account: Account, call: UpstreamCall, settings: 
   }
   if (call.body) headers['content-type'] = 'application/json'
   if (call.apiKeyHeader) headers[call.apiKeyHeader] = credential
-  if (account.kind === 'qwen-oauth') {
-    headers['user-agent'] = settings.userAgent
-    headers['x-dashscope-useragent'] = settings.userAgent
-    headers['x-dashscope-cachecontrol'] = 'enable'
-    headers['x-dashscope-authtype'] = 'qwen-oauth'
-  } else {
-    headers['user-agent'] = `qwenauth/${VERSION}`
-  }
+  if (account.kind === 'qwen-oauth') Object.assign(headers, qwenOAuthHeaders(settings.userAgent))
+  else headers['user-agent'] = `qwenauth/${VERSION}`
   return headers
 }
 

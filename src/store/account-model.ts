@@ -66,18 +66,37 @@ export function effectiveStatus(account: Account, now = Date.now()): AccountStat
   return account.status
 }
 
+/**
+ * The account a name means, most specific first: the exact id; else the label, exactly and then
+ * regardless of case (emails are not case-sensitive); else a unique id prefix, as git and docker
+ * take short ids. Undefined when nothing matches or the name is ambiguous at its level.
+ */
 export function findAccount(doc: AccountsDoc, idOrLabel: string): Account | undefined {
-  const exact = doc.accounts.find((a) => a.id === idOrLabel)
-  if (exact) return exact
-  const byLabel = doc.accounts.filter((a) => a.label === idOrLabel)
-  return byLabel.length === 1 ? byLabel[0] : undefined
+  const lower = idOrLabel.toLowerCase()
+  const levels: Array<(a: Account) => boolean> = [
+    (a) => a.id === idOrLabel,
+    (a) => a.label === idOrLabel,
+    (a) => a.label.toLowerCase() === lower,
+    (a) => a.id.toLowerCase().startsWith(lower),
+  ]
+  for (const matches of levels) {
+    const found = doc.accounts.filter(matches)
+    if (found.length > 0) return found.length === 1 ? found[0] : undefined
+  }
+  return undefined
 }
 
-/** The named account (an id, or a label that names one account), or a usage error listing the ids. */
+/** The named account (an id, a label, a unique id prefix), or a usage error listing the matches or the ids. */
 export function requireAccount(doc: AccountsDoc, idOrLabel: string): Account {
   if (!idOrLabel.trim()) throw new QwenauthError('an account id or label is empty: name one (see `qwenauth status`)', ExitCode.usage)
   const account = findAccount(doc, idOrLabel)
   if (account) return account
+  const lower = idOrLabel.toLowerCase()
+  const candidates = doc.accounts.filter((a) => a.label.toLowerCase() === lower || a.id.toLowerCase().startsWith(lower))
+  if (candidates.length > 1) {
+    const listed = candidates.map((a) => `${a.id} (${a.label})`).join(', ')
+    throw new QwenauthError(`"${idOrLabel}" names more than one account: ${listed}; give more of the id`, ExitCode.usage)
+  }
   const known = doc.accounts.map((a) => a.id).join(', ') || 'none; run `qwenauth login`'
   throw new QwenauthError(`no account "${idOrLabel}" (accounts: ${known})`, ExitCode.usage)
 }

@@ -6,7 +6,8 @@ import { LOCK_NAMES } from '../lib/paths.ts'
 import { accountError, hasUsableToken, requireAccount, type Account, type AccountsDoc } from './account-model.ts'
 import { AccountsDocument } from './accounts-document.ts'
 import { officialCredsOf, readOfficialCreds, removeOfficialCreds, writeOfficialCreds } from './creds-file.ts'
-import { sleep, type Locker, type Release } from './locker.ts'
+import { systemClock, type Clock } from '../lib/clock.ts'
+import type { Locker, Release } from './locker.ts'
 import { applyTokens, RefreshTokenRejected, type GrantedTokens, type RefreshGrant } from './tokens.ts'
 
 export interface FreshOptions {
@@ -34,10 +35,12 @@ export class AccountStore extends AccountsDocument {
   private readonly inflight = new Map<string, Promise<Account>>()
 
   private readonly grant: RefreshGrant | undefined
+  private readonly clock: Clock
 
-  constructor(storage: Storage, locker: Locker, where: string, options: { mirrorCreds: boolean; grant?: RefreshGrant }) {
+  constructor(storage: Storage, locker: Locker, where: string, options: { mirrorCreds: boolean; grant?: RefreshGrant; clock?: Clock }) {
     super(storage, locker, where, options.mirrorCreds)
     this.grant = options.grant
+    this.clock = options.clock ?? systemClock
   }
 
   /** Whether this account's tokens live in oauth_creds.json too (and so need the official lock). */
@@ -199,7 +202,7 @@ export class AccountStore extends AccountsDocument {
         const delay = REFRESH_RETRY_DELAYS_MS[attempt]
         if (error instanceof RefreshTokenRejected || delay === undefined) throw error
         logger.debug(`token refresh failed, retrying in ${delay} ms: ${(error as Error).message}`)
-        await sleep(delay)
+        await this.clock.sleep(delay)
       }
     }
   }

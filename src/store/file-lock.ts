@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto'
 import { promises as fsp, readFileSync, unlinkSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'pathe'
+import { DEFAULTS } from '../defaults.ts'
 import { errnoCode, ExitCode, QwenauthError } from '../lib/errors.ts'
 import { LOCK_NAMES } from '../lib/paths.ts'
 import { ensurePrivateDir, FILE_MODE } from './atomic-write.ts'
 import { LOCK_RETRY, retryDelay, sleep, type AcquireOptions, type Locker, type Release } from './locker.ts'
 
-/** 35 s as in qwen-code 0.24.4; an older CLI uses 10 s, which the heartbeat also satisfies. */
-const DEFAULT_STALE_MS = 35_000
 /** Touch a held lock at least this often, so it stays far younger than an older CLI's 10 s. */
 const MAX_HEARTBEAT_MS = 2_500
 /** How much longer than the stale limit a taker of one of qwenauth's own locks waits. */
@@ -35,7 +34,7 @@ function installExitHook(): void {
  * UUID, a stale lock (mtime older than the timeout) renamed aside and removed, backoff between
  * tries. While held, the mtime is touched so a slow refresh is never mistaken for a dead holder.
  */
-export function createFileLocker(home: string, staleMs = Number(process.env.QWENAUTH_LOCK_STALE_MS) || DEFAULT_STALE_MS): Locker {
+export function createFileLocker(home: string, staleMs = Number(process.env.QWENAUTH_LOCK_STALE_MS) || DEFAULTS.lockStaleMs): Locker {
   const pathFor = (name: string) =>
     name === LOCK_NAMES.creds ? join(home, 'oauth_creds.lock') : join(home, 'qwenauth', 'locks', `${name}.lock`)
 

@@ -22,17 +22,4 @@ export function retryDelay(attempt: number): number {
   return Math.min(LOCK_RETRY.firstDelayMs * LOCK_RETRY.factor ** attempt, LOCK_RETRY.maxDelayMs)
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
-}
+export { sleep } from '../lib/clock.ts'

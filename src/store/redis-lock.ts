@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { DEFAULTS } from '../defaults.ts'
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { retryDelay, sleep, type AcquireOptions, type Locker, type Release } from './locker.ts'
 
@@ -7,7 +8,6 @@ import { retryDelay, sleep, type AcquireOptions, type Locker, type Release } fro
 export const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`
 const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`
 
-const DEFAULT_TTL_MS = 10_000
 /** A refresh may take 3 × 30 s with retries; the holder extends the lock all that time. */
 const MAX_WAIT_MS = 120_000
 
@@ -16,7 +16,7 @@ const MAX_WAIT_MS = 120_000
  * its lock expires after `ttl`. While held, the lock is extended every ttl/3, so a slow
  * refresh keeps it. If Redis is unreachable, acquiring fails: no refresh without the lock.
  */
-export function createRedisLocker(client: () => Promise<Redis>, prefix: string, ttlMs = Number(process.env.QWENAUTH_REDIS_LOCK_TTL_MS) || DEFAULT_TTL_MS): Locker {
+export function createRedisLocker(client: () => Promise<Redis>, prefix: string, ttlMs = Number(process.env.QWENAUTH_REDIS_LOCK_TTL_MS) || DEFAULTS.redisLockTtlMs): Locker {
   return {
     async acquire(name: string, options: AcquireOptions = {}): Promise<Release | undefined> {
       const redis = await client()

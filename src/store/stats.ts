@@ -106,10 +106,19 @@ export function createBufferedStatsStore(backend: StatsBackend, flushMs: number)
       mergeStats(entry, delta)
     },
     flush,
-    async read() {
-      const stored = await backend.readStored()
-      for (const [id, delta] of pending) stored[id] = mergeStats(stored[id] ?? emptyStats(), delta)
-      return stored
+    read() {
+      // In line with the writes: a batch being written is in neither `pending` nor the store yet,
+      // and a read between the two would show the counts drop (the status page polls every second).
+      const reading = flushing.then(async () => {
+        const stored = await backend.readStored()
+        for (const [id, delta] of pending) stored[id] = mergeStats(stored[id] ?? emptyStats(), delta)
+        return stored
+      })
+      flushing = reading.then(
+        () => {},
+        () => {},
+      )
+      return reading
     },
     async close() {
       clearInterval(timer)

@@ -18,6 +18,8 @@ export interface CliOptions {
   timeoutMs?: number
   /** 'node' (the npm bundle, default) or 'binary' (bun --compile). */
   runtime?: 'node' | 'binary'
+  /** Working directory (default: the test's), for commands that could write relative paths. */
+  cwd?: string
 }
 
 /** A private QWEN_HOME for one test. */
@@ -40,7 +42,7 @@ export function cliEnv(options: Pick<CliOptions, 'home' | 'env'>): NodeJS.Proces
 export function spawnCli(args: string[], options: CliOptions): ChildProcess {
   const runtime = options.runtime ?? 'node'
   const [command, prefix] = runtime === 'binary' ? [inject('binaryCli'), []] : [process.execPath, [inject('nodeCli')]]
-  return spawn(command, [...prefix, ...args], { env: cliEnv(options), stdio: ['pipe', 'pipe', 'pipe'] })
+  return spawn(command, [...prefix, ...args], { env: cliEnv(options), stdio: ['pipe', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) })
 }
 
 /** Runs the CLI to completion (bounded by timeoutMs, default 15 s, then SIGKILL). */

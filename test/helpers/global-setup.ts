@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -11,15 +11,22 @@ const root = resolve(import.meta.dirname, '../..')
  * Builds what ships (the Node bundle and the compiled binary) once per run, into a directory of
  * this run's own so parallel runs never clobber each other. Tests spawn those, not the sources.
  */
-export default function setup(project: TestProject) {
+export default async function setup(project: TestProject) {
   const out = mkdtempSync(join(tmpdir(), 'qwenauth-build-'))
   const bun = join(root, 'node_modules/.bin/bun')
-  const build = (args: string[]) => {
-    const result = spawnSync(bun, ['build', join(root, 'src/cli.ts'), ...args], { cwd: root, encoding: 'utf8' })
-    if (result.status !== 0) throw new Error(`test build failed: ${result.stderr}`)
-  }
-  build([...NODE_BUNDLE_FLAGS, `--outdir=${join(out, 'node')}`])
-  build([...COMPILE_FLAGS, `--outfile=${join(out, 'qwenauth')}`])
+  const build = (args: string[]) =>
+    new Promise<void>((resolveBuild, reject) => {
+      const child = spawn(bun, ['build', join(root, 'src/cli.ts'), ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
+      let stderr = ''
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+      child.on('error', reject)
+      child.on('close', (code) => (code === 0 ? resolveBuild() : reject(new Error(`test build failed: ${stderr}`))))
+    })
+  // Side by side: each is a few seconds of one core.
+  await Promise.all([
+    build([...NODE_BUNDLE_FLAGS, `--outdir=${join(out, 'node')}`]),
+    build([...COMPILE_FLAGS, `--outfile=${join(out, 'qwenauth')}`]),
+  ])
   project.provide('nodeCli', join(out, 'node', 'cli.mjs'))
   project.provide('binaryCli', join(out, 'qwenauth'))
   return () => rmSync(out, { recursive: true, force: true })

@@ -9,9 +9,9 @@ import { cliEnv, collect, type CliOptions, type CliResult } from './cli.ts'
  * of what was typed, comes back as `stdout`; stdout and stderr are one stream on a terminal.
  */
 export interface PtyOptions extends CliOptions {
-  /** Typed (followed by Enter) after `waitFor` appears. */
-  answer: string
-  waitFor: string
+  /** Typed (followed by Enter) after `waitFor` appears; without them nothing is typed. */
+  answer?: string
+  waitFor?: string
 }
 
 // argv: waitFor, timeout seconds, command...; the answer comes in PTY_ANSWER so it is in no argv.
@@ -63,8 +63,10 @@ sys.exit(os.waitstatus_to_exitcode(status))
 export function runCliOnPty(args: string[], options: PtyOptions): Promise<CliResult> {
   const timeoutMs = options.timeoutMs ?? 15_000
   const command = options.runtime === 'binary' ? [inject('binaryCli')] : [process.execPath, inject('nodeCli')]
-  const env = { ...cliEnv(options), PTY_ANSWER: options.answer }
-  const child = spawn('python3', ['-c', RELAY, options.waitFor, String(timeoutMs / 1000 - 1), ...command, ...args], {
+  const env = { ...cliEnv(options), PTY_ANSWER: options.answer ?? '' }
+  // A marker that never appears when there is nothing to type.
+  const waitFor = options.waitFor ?? `(nothing to type: ${process.pid}.${Date.now()})`
+  const child = spawn('python3', ['-c', RELAY, waitFor, String(timeoutMs / 1000 - 1), ...command, ...args], {
     env,
     stdio: ['pipe', 'pipe', 'pipe'],
   })

@@ -33,20 +33,33 @@ export async function runKeyLogin(ctx: Context, options: KeyLoginOptions): Promi
     ...(target.preset?.keyEnv ? { suggestedEnv: target.preset.keyEnv } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   })
-  // Nothing is saved unless the provider accepts the key (or the user chose not to ask).
+  const saved = await checkAndSaveKey(ctx, target, apiKey, { ...options, ...(anthropicBaseUrl ? { anthropicBaseUrl } : {}) })
+  logger.success(successLine(saved, options.verify))
+  return saved
+}
+
+/**
+ * The part of adding a key account after the key is in hand (`login --provider` and the status
+ * page): check it with the provider, choose its model, store it. Nothing is saved unless the
+ * provider accepts the key (or the caller chose not to ask).
+ */
+export async function checkAndSaveKey(
+  ctx: Context,
+  target: ResolvedProvider,
+  apiKey: string,
+  options: Pick<KeyLoginOptions, 'label' | 'model' | 'aliases' | 'anthropicBaseUrl' | 'verify' | 'signal'>,
+): Promise<SavedKeyAccount> {
   const listed = options.verify ? (await verifyApiKey(target.baseUrl, apiKey, options.signal ? { signal: options.signal } : {})).models : []
   const model = chooseModel(target, options.model, listed)
-  const saved = await saveKeyAccount(ctx, {
+  return saveKeyAccount(ctx, {
     provider: target.provider,
     baseUrl: target.baseUrl,
     apiKey,
     label: options.label ?? (target.preset ? target.provider : new URL(target.baseUrl).host),
     ...(model ? { model } : {}),
     aliases: { ...customAliases(target, model, listed), ...options.aliases },
-    ...(anthropicBaseUrl ? { anthropicBaseUrl } : {}),
+    ...(options.anthropicBaseUrl ? { anthropicBaseUrl: options.anthropicBaseUrl } : {}),
   })
-  logger.success(successLine(saved, options.verify))
-  return saved
 }
 
 /**

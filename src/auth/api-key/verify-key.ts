@@ -25,25 +25,14 @@ const SKIP_HINT = 'pass --no-verify to save the key without checking it'
 export async function verifyApiKey(baseUrl: string, apiKey: string, options: VerifyKeyOptions = {}): Promise<VerifiedKey> {
   const url = `${baseUrl}/models`
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  let response: { status: number; statusText: string; _data?: unknown }
-  const limit = deadline(timeoutMs, options.signal)
+  let response: ModelsAnswer
   try {
-    response = await ofetch.raw(url, {
-      headers: { Authorization: `Bearer ${apiKey}`, Accept: 'application/json' },
-      ignoreResponseError: true,
-      retry: 0,
-      responseType: 'text',
-      signal: limit.signal,
-    })
+    response = await getModels(baseUrl, { Authorization: `Bearer ${apiKey}` }, { ...options, timeoutMs })
   } catch (error) {
-    if (options.signal?.aborted) throw options.signal.reason
-    const why = limit.timedOut() ? `no answer within ${timeoutMs / 1000} s` : causeText(error)
-    throw new QwenauthError(`cannot reach ${new URL(url).origin} to check the key (${why})`, ExitCode.network, SKIP_HINT)
-  } finally {
-    limit.clear()
+    if (error instanceof Unreachable) throw new QwenauthError(`cannot reach ${new URL(url).origin} to check the key (${error.message})`, ExitCode.network, SKIP_HINT)
+    throw error
   }
-  const body = typeof response._data === 'string' ? response._data : ''
-  const { status } = response
+  const { status, body } = response
   if (status >= 200 && status < 300) return { models: modelIds(body) }
   const said = providerMessage(body) || response.statusText || 'no message'
   if (status === 401 || status === 403) {
@@ -55,6 +44,39 @@ export async function verifyApiKey(baseUrl: string, apiKey: string, options: Ver
   }
   const hint = status === 404 ? `check the base URL ${baseUrl}, or ${SKIP_HINT}` : SKIP_HINT
   throw new QwenauthError(`GET ${url} answered ${status}: ${said}`, ExitCode.failure, hint)
+}
+
+export interface ModelsAnswer {
+  status: number
+  statusText: string
+  body: string
+}
+
+/** No answer from the server: refused, not found, timed out. The message says which. */
+export class Unreachable extends Error {}
+
+/**
+ * `GET {base}/models`, the cheapest request every OpenAI-compatible API answers; any status
+ * comes back as it is. Throws Unreachable when there is no answer within the timeout.
+ */
+export async function getModels(baseUrl: string, headers: Record<string, string>, options: VerifyKeyOptions = {}): Promise<ModelsAnswer> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const limit = deadline(timeoutMs, options.signal)
+  try {
+    const response = await ofetch.raw(`${baseUrl}/models`, {
+      headers: { Accept: 'application/json', ...headers },
+      ignoreResponseError: true,
+      retry: 0,
+      responseType: 'text',
+      signal: limit.signal,
+    })
+    return { status: response.status, statusText: response.statusText, body: typeof response._data === 'string' ? response._data : '' }
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason
+    throw new Unreachable(limit.timedOut() ? `no answer within ${timeoutMs / 1000} s` : causeText(error))
+  } finally {
+    limit.clear()
+  }
 }
 
 /** The provider's own words, on one line: OpenAI-shaped `error.message`, else what there is. */

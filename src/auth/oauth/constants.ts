@@ -9,3 +9,16 @@ export const DEVICE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code'
 export function oauthBaseUrl(env: NodeJS.ProcessEnv = process.env): string {
   return (env.QWENAUTH_OAUTH_URL || QWEN_OAUTH_BASE).replace(/\/+$/, '')
 }
+
+/**
+ * The headers the official CLI adds for Qwen OAuth (docs/qwen-protocol.md §5): its User-Agent,
+ * repeated in the DashScope headers, and context caching on.
+ */
+export function qwenOAuthHeaders(userAgent: string): Record<string, string> {
+  return {
+    'user-agent': userAgent,
+    'x-dashscope-useragent': userAgent,
+    'x-dashscope-cachecontrol': 'enable',
+    'x-dashscope-authtype': 'qwen-oauth',
+  }
+}

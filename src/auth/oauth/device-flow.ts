@@ -1,6 +1,6 @@
 import { ExitCode, QwenauthError } from '../../lib/errors.ts'
 import { registerSecret } from '../../lib/redact.ts'
-import { sleep } from '../../store/locker.ts'
+import { systemClock, type Clock } from '../../lib/clock.ts'
 import { DEVICE_CODE_PATH, DEVICE_GRANT_TYPE, QWEN_CLIENT_ID, QWEN_SCOPE, TOKEN_PATH } from './constants.ts'
 import { oauthErrorText, postForm } from './http.ts'
 import { createPkcePair } from './pkce.ts'
@@ -23,19 +23,19 @@ const DEFAULT_INTERVAL_SEC = 2
 /** RFC 8628 §3.5: on slow_down, add 5 seconds to the interval, for this and all later polls. */
 const SLOW_DOWN_STEP_SEC = 5
 
-export async function requestDeviceAuthorization(oauthUrl: string, signal?: AbortSignal): Promise<DeviceAuthorization> {
+export async function requestDeviceAuthorization(oauthUrl: string, signal?: AbortSignal, clock: Clock = systemClock): Promise<DeviceAuthorization> {
   const pkce = createPkcePair()
   // Together they redeem the login: an error message that repeats them must not show them.
   registerSecret(pkce.verifier)
   const { status, body } = await postForm(
     `${oauthUrl}${DEVICE_CODE_PATH}`,
     { client_id: QWEN_CLIENT_ID, scope: QWEN_SCOPE, code_challenge: pkce.challenge, code_challenge_method: 'S256' },
-    { timeoutMs: 30_000, ...(signal ? { signal } : {}) },
+    { timeoutMs: 30_000, sayWhenSlow: true, ...(signal ? { signal } : {}) },
   )
   const deviceCode = body.device_code
   const userCode = body.user_code
   if (status < 200 || status >= 300 || typeof deviceCode !== 'string' || typeof userCode !== 'string') {
-    throw new QwenauthError(`the Qwen OAuth server refused to start a login (HTTP ${status}): ${oauthErrorText(body)}`)
+    throw new QwenauthError(`the Qwen OAuth server refused to start a login (HTTP ${status}): ${oauthErrorText(body)}`, ExitCode.failure, rootUrlHint(oauthUrl))
   }
   registerSecret(deviceCode)
   const verificationUri = typeof body.verification_uri === 'string' ? body.verification_uri : ''
@@ -47,29 +47,39 @@ export async function requestDeviceAuthorization(oauthUrl: string, signal?: Abor
     userCode,
     verificationUri,
     verificationUriComplete: complete,
-    expiresAt: Date.now() + expiresIn * 1000,
+    expiresAt: clock.now() + expiresIn * 1000,
     intervalSec: interval,
     codeVerifier: pkce.verifier,
   }
 }
 
 /**
+ * QWENAUTH_OAUTH_URL is the server's root; an API base (`…/v1`) there is a common mix-up, and
+ * its 404 says nothing about it. (A root behind a path prefix is legitimate, so only a hint.)
+ */
+function rootUrlHint(oauthUrl: string): string | undefined {
+  const { origin, pathname } = new URL(oauthUrl)
+  if (pathname === '/' || pathname === '') return undefined
+  return `QWENAUTH_OAUTH_URL should be the OAuth server's root (such as ${origin} or https://chat.qwen.ai), not a path like ${pathname}: qwenauth adds ${DEVICE_CODE_PATH} itself`
+}
+
+/**
  * Polls until the user approves, then returns the tokens. Every other outcome ends in its own
  * error and exit code. The interval only ever grows.
  */
-export async function pollForTokens(oauthUrl: string, auth: DeviceAuthorization, signal?: AbortSignal): Promise<GrantedTokens> {
+export async function pollForTokens(oauthUrl: string, auth: DeviceAuthorization, signal?: AbortSignal, clock: Clock = systemClock): Promise<GrantedTokens> {
   let intervalMs = auth.intervalSec * 1000
   for (;;) {
-    const remaining = auth.expiresAt - Date.now()
+    const remaining = auth.expiresAt - clock.now()
     if (remaining <= 0) break
-    await sleep(Math.min(intervalMs, remaining), signal)
-    if (Date.now() >= auth.expiresAt) break
+    await clock.sleep(Math.min(intervalMs, remaining), signal)
+    if (clock.now() >= auth.expiresAt) break
     const { status, body } = await postForm(
       `${oauthUrl}${TOKEN_PATH}`,
       { grant_type: DEVICE_GRANT_TYPE, client_id: QWEN_CLIENT_ID, device_code: auth.deviceCode, code_verifier: auth.codeVerifier },
       { timeoutMs: 30_000, ...(signal ? { signal } : {}) },
     )
-    if (status >= 200 && status < 300) return parseTokenResponse(body)
+    if (status >= 200 && status < 300) return parseTokenResponse(body, clock.now())
     const error = typeof body.error === 'string' ? body.error : ''
     if (error === 'authorization_pending') continue
     if (error === 'slow_down' || status === 429) {

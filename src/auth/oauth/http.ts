@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { ofetch } from 'ofetch'
 import { deadline } from '../../lib/deadline.ts'
 import { ExitCode, QwenauthError } from '../../lib/errors.ts'
+import { logger } from '../../lib/logger.ts'
 
 export interface FormResponse {
   status: number
@@ -10,6 +11,8 @@ export interface FormResponse {
 
 /** The official CLI's bound on an OAuth request; every request has one. */
 const DEFAULT_TIMEOUT_MS = 30_000
+/** With `sayWhenSlow`: how long a request may go unanswered before the user is told. */
+const SLOW_NOTICE_MS = 2_000
 
 /**
  * POSTs a form to the OAuth server and returns status and JSON body, whatever the status:
@@ -19,10 +22,16 @@ const DEFAULT_TIMEOUT_MS = 30_000
 export async function postForm(
   url: string,
   fields: Record<string, string>,
-  options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  options: { signal?: AbortSignal; timeoutMs?: number; sayWhenSlow?: boolean } = {},
 ): Promise<FormResponse> {
   const origin = checkedOrigin(url)
-  const limit = deadline(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.signal)
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const limit = deadline(timeoutMs, options.signal)
+  // A server that takes the connection and then says nothing would otherwise mean silence
+  // until the timeout: someone waiting at a login should know what it is waiting for.
+  const notice = options.sayWhenSlow
+    ? setTimeout(() => logger.info(`waiting for the Qwen OAuth server at ${origin}: no answer after ${SLOW_NOTICE_MS / 1000} s (giving up after ${timeoutMs / 1000} s; Ctrl-C cancels)`), SLOW_NOTICE_MS)
+    : undefined
   try {
     const response = await ofetch.raw(url, {
       method: 'POST',
@@ -43,6 +52,7 @@ export async function postForm(
     const reason = limit.timedOut() ? 'timed out' : networkReason(error)
     throw new QwenauthError(`cannot reach the Qwen OAuth server at ${origin}: ${reason}`, ExitCode.network)
   } finally {
+    clearTimeout(notice)
     limit.clear()
   }
 }

@@ -1,5 +1,6 @@
-import { renderUnicodeCompact } from 'uqr'
+import { useColor } from '../../lib/color.ts'
 import { formatDuration } from '../../lib/duration.ts'
+import { renderTerminalQr } from './terminal-qr.ts'
 import type { DeviceAuthorization } from './device-flow.ts'
 
 /**
@@ -16,7 +17,7 @@ export function showLoginPrompt(auth: DeviceAuthorization, isTTY: boolean, out: 
     out.write(`${lines.join('\n')}\nWaiting for approval (the code expires in ${formatDuration(auth.expiresAt - Date.now())})...\n`)
     return () => {}
   }
-  const qr = renderUnicodeCompact(auth.verificationUriComplete, { border: 1 })
+  const qr = renderTerminalQr(auth.verificationUriComplete, useColor(out))
   out.write(`\n${qr}\n\n${lines.join('\n')}\n\n`)
   const tick = () => out.write(`\r\x1b[2KWaiting for approval... ${formatDuration(auth.expiresAt - Date.now())} left (Ctrl-C cancels)`)
   tick()

@@ -1,25 +1,31 @@
 import type { Context } from '../../context.ts'
 import { tokenLabel, tokenSubject } from '../../lib/jwt.ts'
-import type { Account } from '../../store/account-model.ts'
+import { effectiveStatus, type Account, type AccountError } from '../../store/account-model.ts'
 import { newOAuthAccount, oauthAccountId } from '../../store/creds-reconcile.ts'
 import { applyTokens, type GrantedTokens } from '../../store/tokens.ts'
 
 /**
- * Stores a fresh Qwen OAuth login as the active account. The same login (same subject) updates
- * its account in place instead of adding a twin, and starts afresh: old marks and errors belonged
- * to the old login. Then oauth_creds.json is pointed at it.
+ * Stores a fresh Qwen OAuth login. The same login (same subject) updates its account in place
+ * instead of adding a twin, and starts afresh: old marks and errors belonged to the old login.
+ * A served login becomes the active account; one the API refuses is stored `not-served`, behind
+ * every account that can serve, so it never takes their place. Then oauth_creds.json is pointed
+ * at the first Qwen OAuth login.
  */
-export async function saveOAuthLogin(ctx: Context, tokens: GrantedTokens): Promise<Account> {
+export async function saveOAuthLogin(ctx: Context, tokens: GrantedTokens, notServed?: AccountError): Promise<Account> {
   const subject = tokenSubject(tokens.accessToken)
   const now = Date.now()
   const { result: account } = await ctx.accounts.update((doc) => {
     const existing = subject ? doc.accounts.find((a) => a.kind === 'qwen-oauth' && a.subject === subject) : undefined
     const id = existing?.id ?? oauthAccountId(subject)
     const label = tokenLabel(tokens.accessToken) ?? existing?.label ?? id
-    const account = applyTokens({ ...(existing ?? newOAuthAccount(id, label, now)), label, status: 'ok' }, tokens, now)
+    const account = applyTokens({ ...(existing ?? newOAuthAccount(id, label, now)), label, status: notServed ? 'not-served' : 'ok' }, tokens, now)
     delete account.cooldownUntil
     delete account.lastError
-    doc.accounts = [account, ...doc.accounts.filter((a) => a.id !== id)]
+    if (notServed) account.lastError = notServed
+    const others = doc.accounts.filter((a) => a.id !== id)
+    const firstUnusable = others.findIndex((a) => effectiveStatus(a, now) !== 'ok')
+    const at = notServed ? (firstUnusable === -1 ? others.length : firstUnusable) : 0
+    doc.accounts = [...others.slice(0, at), account, ...others.slice(at)]
     return account
   })
   await ctx.accounts.syncMirror()
