@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { reasoningSwitchOf } from '../src/auth/api-key/providers.ts'
 import { reasoningFields, toChatRequest } from '../src/proxy/protocols/anthropic/request.ts'
 import { AnthropicStreamTranslator } from '../src/proxy/protocols/anthropic/stream.ts'
 import { messagesRequest, sseEvents } from './helpers/anthropic-fixtures.ts'
@@ -73,6 +74,19 @@ describe('Anthropic request → chat request', () => {
     expect(reasoningFields({ enabled: false }, 'reasoning')).toEqual({ reasoning: { enabled: false } })
     expect(reasoningFields({ enabled: true }, 'enable_thinking')).toEqual({ enable_thinking: true })
     expect(toChatRequest({ messages: [], thinking: { type: 'adaptive' } }).thinking).toBeUndefined()
+  })
+
+  it.each([
+    ['qwen-oauth', 'enable_thinking'],
+    ['coding-plan', 'enable_thinking'],
+    ['token-plan', 'enable_thinking'],
+    ['dashscope-intl', 'enable_thinking'],
+    ['modelscope', 'enable_thinking'],
+    ['openrouter', 'reasoning'],
+    ['custom', undefined],
+  ] as const)('%s switches reasoning with %s (one table for the Anthropic and Responses translations)', (provider, style) => {
+    expect(reasoningSwitchOf(provider)).toBe(style)
+    if (!style) expect(reasoningFields({ enabled: true, budget: 1024 }, reasoningSwitchOf(provider))).toEqual({})
   })
 })
 

@@ -71,7 +71,7 @@ describe('env and Claude Code', () => {
       OPENAI_API_KEY: 'sk-sp-coding-0123',
       ANTHROPIC_BASE_URL: 'https://coding-intl.dashscope.aliyuncs.com/apps/anthropic',
       ANTHROPIC_AUTH_TOKEN: 'sk-sp-coding-0123',
-      ANTHROPIC_MODEL: 'qwen3-coder-plus',
+      ANTHROPIC_MODEL: 'qwen3.5-plus',
     })
   })
 

@@ -64,22 +64,52 @@ describe('the Prometheus text format', () => {
     expect(text.endsWith('\n')).toBe(true)
   })
 
-  it('reports usage against limits only when the account view carries it', () => {
+  it('reports usage against limits from the account views: requests of counted or limited windows, tokens where limited', () => {
     const metrics = new ProxyMetrics(Date.now())
-    const view = (id: string, usage?: unknown): AccountView =>
-      ({ id, label: id, provider: 'coding-plan', kind: 'api-key', active: false, status: 'ok', expiresAt: null, cooldownUntil: null, keyHint: null, baseUrl: '', model: null, lastError: null, stats: null, ...(usage ? { usage } : {}) }) as AccountView
+    const resetsAt = Date.UTC(2026, 10, 30, 12)
+    const empty = { requests: 0, tokens: 0, resetsAt: null, limits: {} }
+    const usage = (windows: Partial<AccountView['usage']> = {}): AccountView['usage'] => ({ minute: empty, '5h': empty, day: empty, week: empty, month: empty, ...windows })
+    const view = (id: string, windows?: Partial<AccountView['usage']>): AccountView => ({
+      id,
+      label: id,
+      provider: 'coding-plan',
+      kind: 'api-key',
+      active: false,
+      status: 'ok',
+      expiresAt: null,
+      cooldownUntil: null,
+      atLimit: false,
+      keyHint: null,
+      baseUrl: '',
+      model: 'qwen3.6-plus',
+      userAgent: null,
+      quotaResetDay: null,
+      lastError: null,
+      stats: null,
+      usage: usage(windows),
+    })
     const without = parse(metrics.render([view('a'), view('b')], Date.now()))
     expect(without.has('qwenauth_account_usage')).toBe(false)
-    const resetsAt = Date.UTC(2026, 10, 30, 12)
     const withUsage = parse(
-      metrics.render([view('a', [{ window: '5h', used: 120, limit: 1200, resetsAt }, { window: 'month', used: 9, limit: null, resetsAt: null }, { window: 7 }]), view('b')], Date.now()),
+      metrics.render(
+        [
+          view('a', {
+            '5h': { requests: 120, tokens: 5000, resetsAt, limits: { requests: 1200 } },
+            month: { requests: 9, tokens: 800, resetsAt: null, limits: { tokens: 1_000_000 } },
+          }),
+          view('b'),
+        ],
+        Date.now(),
+      ),
     )
-    expect(value(withUsage, 'qwenauth_account_usage', { account: 'a', window: '5h' })).toBe(120)
-    expect(value(withUsage, 'qwenauth_account_usage_limit', { account: 'a', window: '5h' })).toBe(1200)
-    expect(value(withUsage, 'qwenauth_account_usage_resets_timestamp_seconds', { account: 'a', window: '5h' })).toBe(resetsAt / 1000)
-    expect(value(withUsage, 'qwenauth_account_usage', { account: 'a', window: 'month' })).toBe(9)
-    expect(withUsage.get('qwenauth_account_usage_limit')?.metrics).toHaveLength(1)
-    expect(withUsage.get('qwenauth_account_usage')?.metrics).toHaveLength(2)
+    expect(value(withUsage, 'qwenauth_account_usage', { account: 'a', window: '5h', unit: 'requests' })).toBe(120)
+    expect(value(withUsage, 'qwenauth_account_usage_limit', { account: 'a', window: '5h', unit: 'requests' })).toBe(1200)
+    expect(value(withUsage, 'qwenauth_account_usage_resets_timestamp_seconds', { account: 'a', window: '5h', unit: 'requests' })).toBe(resetsAt / 1000)
+    expect(value(withUsage, 'qwenauth_account_usage', { account: 'a', window: 'month', unit: 'requests' })).toBe(9)
+    expect(value(withUsage, 'qwenauth_account_usage', { account: 'a', window: 'month', unit: 'tokens' })).toBe(800)
+    expect(value(withUsage, 'qwenauth_account_usage_limit', { account: 'a', window: 'month', unit: 'tokens' })).toBe(1_000_000)
+    expect(withUsage.get('qwenauth_account_usage_limit')?.metrics).toHaveLength(2)
+    expect(withUsage.get('qwenauth_account_usage')?.metrics).toHaveLength(3)
   })
 })
 

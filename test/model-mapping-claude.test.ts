@@ -16,15 +16,15 @@ const SERVER = { 'claude-*haiku*': 'coder-model', 'claude-opus-*': 'qwen3-max' }
 
 describe('claude-* model names', () => {
   it.each<[string, Account, string, Record<string, string> | undefined, string]>([
-    ['a claude name nothing maps: the account default', coding, 'claude-opus-5-5', undefined, 'qwen3-coder-plus'],
+    ['a claude name nothing maps: the account default', coding, 'claude-opus-5-5', undefined, 'qwen3.5-plus'],
     ['on Qwen OAuth', oauth, 'claude-sonnet-5-5', undefined, 'coder-model'],
     ['on OpenRouter', openrouter, 'claude-haiku-5-5', undefined, 'qwen/qwen3-coder'],
     ["the account's pattern wins", haikuFast, 'claude-haiku-5-5', SERVER, 'qwen3-coder-flash'],
-    ["the account's pattern matches only what it names", haikuFast, 'claude-sonnet-5-5', undefined, 'qwen3-coder-plus'],
+    ["the account's pattern matches only what it names", haikuFast, 'claude-sonnet-5-5', undefined, 'qwen3.5-plus'],
     ['a server pattern to a neutral name, then the account alias', openrouter, 'claude-haiku-5-5', SERVER, 'qwen/qwen3-coder'],
     ['a server pattern to a name the account does not rename', coding, 'claude-opus-5-5', SERVER, 'qwen3-max'],
     ['a non-claude name passes through as before', coding, 'qwen3-max', SERVER, 'qwen3-max'],
-    ['the neutral name still maps', coding, 'coder-model', SERVER, 'qwen3-coder-plus'],
+    ['the neutral name still maps', coding, 'coder-model', SERVER, 'qwen3.5-plus'],
   ])('%s', (_name, target, requested, server, expected) => {
     expect(upstreamModel(target, requested, server)).toBe(expected)
   })

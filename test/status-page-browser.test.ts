@@ -279,7 +279,8 @@ describe.skipIf(!hasChromium)('the status page in Chromium', () => {
   })
 
   it('fits a phone screen, and shows demo accounts for the README screenshot', async () => {
-    fx = await proxyFixture()
+    // The Coding Plan account sends its plan's model, which the emulator serves only when told to.
+    fx = await proxyFixture({ extraModels: ['qwen3.5-plus'] })
     const demo = await demoAccounts(fx)
     const { url } = await serve({ apiKeys: [KEY], quotaCooldownMs: 25 * 60_000 })
     for (let i = 0; i < 3; i++) expect(await chat(url)).toBe(200)

@@ -1,9 +1,11 @@
 import { defineCommand } from 'citty'
-import { createContext } from '../context.ts'
+import { createContext, type Context } from '../context.ts'
 import { ExitCode, QwenauthError, usageError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
+import { LIMIT_REACHED, withLimits } from '../pool/choose.ts'
 import { clearedMessage, clearMarks, stillNeedsLogin, type ClearedMarks } from '../pool/pool-edits.ts'
 import { requireAccount, type AccountStatus } from '../store/account-model.ts'
+import { readAllStats } from '../store/stats-backend.ts'
 import { withExtras } from './_extras.ts'
 import { accountRef, type AccountRef } from './_output.ts'
 import { jsonArg, printOut } from './_shared.ts'
@@ -35,7 +37,18 @@ export async function runReset(options: ResetOptions): Promise<ResetEntry[]> {
   // One account asked for and not fixable: that is a failure; with --all, one line among others.
   if (stuck && !options.all) throw stillNeedsLogin(stuck.account)
   for (const entry of cleared) report(entry)
+  await reportLimits(ctx, ids, Date.now())
   return cleared.map(({ account, before, after }) => ({ ...accountRef(account), before, after }))
+}
+
+/** A rest at one of the account's own limits is no mark reset could clear: say what does. */
+async function reportLimits(ctx: Context, ids: string[], now: number): Promise<void> {
+  const { accounts } = await ctx.accounts.read()
+  if (!accounts.some((a) => ids.includes(a.id) && a.limits?.length)) return
+  for (const a of withLimits(accounts, await readAllStats(ctx).catch(() => undefined), now)) {
+    if (!ids.includes(a.id) || a.lastError?.code !== LIMIT_REACHED) continue
+    logger.info(`${a.label} (${a.id}) rests at its own limit of ${a.lastError.message} until the window frees up; \`qwenauth edit ${a.id} --limit …\` raises or drops it`)
+  }
 }
 
 function report(entry: ClearedMarks): void {
@@ -54,7 +67,8 @@ const details = [
   '                a wrong key needs `qwenauth login --provider …` with the right one instead',
   'A Qwen OAuth account that needs a new login had its refresh token refused by the OAuth server, and that',
   'never works again: reset leaves it marked and says so; run `qwenauth login` as that user.',
-  'If the reason is still there, the next request marks the account again.',
+  'If the reason is still there, the next request marks the account again. A rest at one of the account\'s own',
+  'limits (`qwenauth edit --limit`) is no mark: it ends as the window frees up, or with a higher limit.',
 ].join('\n')
 
 export default withExtras(

@@ -9,7 +9,7 @@ import { startProxyServer, type ProxyServer } from '../proxy/server.ts'
 import { parseAliasFlags } from '../pool/model-map.ts'
 import { PROXY_ENV, REFRESH_ENV } from './_environment.ts'
 import { withExtras } from './_extras.ts'
-import { modelMapArg, printOut, repeatedFlag } from './_shared.ts'
+import { modelMapArg, printOut, repeatedValues } from './_shared.ts'
 
 export interface ServeOptions {
   host?: string
@@ -29,6 +29,8 @@ export interface ServeOptions {
   ui?: boolean
   /** `/metrics` without a client key. */
   metricsPublic?: boolean
+  /** Requests of one conversation go to the account that served it before (prompt caches stay warm). */
+  affinity?: boolean
 }
 
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
@@ -53,6 +55,7 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
     ...(options.modelMap ? { modelMap: options.modelMap } : {}),
     statusPage,
     metricsPublic: options.metricsPublic === true || env.QWENAUTH_METRICS_PUBLIC === '1',
+    ...(options.affinity ? { affinity: true } : {}),
   })
   const accounts = (await ctx.accounts.read()).accounts
   logger.info(
@@ -101,10 +104,11 @@ export default withExtras(defineCommand({
     port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: String(DEFAULTS.port) },
     'api-key': { type: 'string', description: 'Key clients must send (Bearer or x-api-key); repeatable; also QWENAUTH_API_KEYS=k1,k2', valueHint: 'key' },
     strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', valueHint: 'fill-first|round-robin', default: DEFAULTS.strategy },
-    'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)', valueHint: 'UA' },
+    'user-agent': { type: 'string', description: "User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT); key accounts get the client's", valueHint: 'UA' },
     'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
     'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },
     ...modelMapArg,
+    affinity: { type: 'boolean', description: "Keep each conversation on the account that served it before, while it is usable, so the provider's prompt cache stays warm (also QWENAUTH_AFFINITY=1)" },
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
     ui: { type: 'boolean', default: true, description: 'Serve the status page at / and /ui', negativeDescription: 'No status page (also QWENAUTH_NO_UI=1)' },
     'metrics-public': { type: 'boolean', description: 'Answer GET /metrics without a client key (also QWENAUTH_METRICS_PUBLIC=1)' },
@@ -115,15 +119,16 @@ export default withExtras(defineCommand({
     const server = await runServe({
       host: args.host,
       ...(port === undefined ? {} : { port }),
-      apiKeys: repeatedFlag(rawArgs, 'api-key'),
+      apiKeys: repeatedValues(rawArgs, 'api-key', '<key>'),
       ...(strategy ? { strategy } : {}),
       verbose: Boolean(args.verbose),
       ...(args['user-agent'] ? { userAgent: args['user-agent'] } : {}),
-      allowedHosts: repeatedFlag(rawArgs, 'allowed-host'),
-      corsOrigins: repeatedFlag(rawArgs, 'cors-origin'),
-      modelMap: parseAliasFlags(repeatedFlag(rawArgs, 'model-map'), '--model-map'),
+      allowedHosts: repeatedValues(rawArgs, 'allowed-host', 'proxy.example.com'),
+      corsOrigins: repeatedValues(rawArgs, 'cors-origin', 'https://app.example'),
+      modelMap: parseAliasFlags(repeatedValues(rawArgs, 'model-map', 'claude-*haiku*=qwen3-coder-flash'), '--model-map'),
       ui: args.ui !== false,
       metricsPublic: Boolean(args['metrics-public']),
+      ...(args.affinity ? { affinity: true } : {}),
     })
     await stopOnSignals(server)
     logger.info('stopped')

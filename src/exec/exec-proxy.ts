@@ -15,6 +15,8 @@ export interface ExecProxyOptions {
   preferredAccountId?: string
   /** `--model-map`: requested model → model sent, over QWENAUTH_MODEL_MAP. */
   modelMap?: Record<string, string>
+  /** `--affinity`: a conversation stays on the account that served it before. */
+  affinity?: boolean
 }
 
 /** A child that leaves keep-alive sockets open must not hold qwenauth's exit for long. */
@@ -31,6 +33,7 @@ export async function startExecProxy(ctx: Context, options: ExecProxyOptions): P
     ctx,
     ...(options.preferredAccountId ? { preferredAccountId: options.preferredAccountId } : {}),
     ...(options.modelMap ? { modelMap: options.modelMap } : {}),
+    ...(options.affinity ? { affinity: true } : {}),
     host: '127.0.0.1',
     port: 0,
     apiKeys: [key],

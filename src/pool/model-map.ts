@@ -57,6 +57,21 @@ export function clientModel(account: Account): string {
 }
 
 /**
+ * Whether the account's own provider family (Alibaba's plans and DashScope) knows this name:
+ * the account's default, or a name in a table of that family. Such a name is the provider's
+ * own, asked for on purpose, and passes unchanged.
+ */
+function ownName(account: Account, model: string): boolean {
+  if (account.model === model) return true
+  const family = familyOf(account.provider)
+  return PROVIDERS.some((p) => familyOf(p.name) === family && (p.defaultModel === model || Object.values(p.aliases).includes(model)))
+}
+
+function familyOf(provider: string): string {
+  return findProvider(provider)?.family ?? provider
+}
+
+/**
  * The name to send upstream for a model a client asked for. Clients configured for Qwen OAuth
  * ask for `coder-model`; a key account serves the same model under its provider's name. A name
  * that another provider uses for a neutral model (`qwen/qwen3-coder`, OpenRouter's coder) goes
@@ -65,8 +80,9 @@ export function clientModel(account: Account): string {
  *
  * In order: the account's own aliases (exact, then patterns such as `claude-*haiku*`), then the
  * server's model map (`serve --model-map`, whose target is mapped on as if the client had asked
- * for it), then the provider table. A `claude-*` name nothing maps becomes the account's default
- * model; other names nobody maps pass through unchanged.
+ * for it), then the provider table; the provider family's own names pass unchanged. A `claude-*`
+ * name nothing maps becomes the account's default model; other names nobody maps pass through
+ * unchanged.
  */
 export function upstreamModel(account: Account, requested: string | undefined, serverMap?: Readonly<Record<string, string>>): string {
   if (!requested) return defaultModel(account)
@@ -75,6 +91,7 @@ export function upstreamModel(account: Account, requested: string | undefined, s
   const chosen = mapped(serverMap, requested) ?? requested
   const direct = aliasOf(account, chosen)
   if (direct) return direct
+  if (ownName(account, chosen)) return chosen
   const neutral = neutralModel(chosen, account)
   if (neutral !== undefined) return aliasOf(account, neutral) ?? neutral
   return isClaudeModel(chosen) ? defaultModel(account) : chosen

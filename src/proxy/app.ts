@@ -4,12 +4,13 @@ import { AccountPool } from '../pool/pool.ts'
 import { openStatsStore } from '../store/stats-backend.ts'
 import { readRequestBody, type JsonBody } from './body.ts'
 import { createBrowserGuard, isPreflight, preflightHeaders } from './browser-guard.ts'
+import { withClientIdentity } from './client-identity.ts'
 import { createKeyCheck, unauthorized } from './client-keys.ts'
 import { failover } from './failover.ts'
 import { localRoute } from './local-routes.ts'
 import { ProxyMetrics } from './metrics.ts'
 import { resolveProxyOptions, type ProxyAppOptions } from './options.ts'
-import { isProxyError, proxyError } from './protocols/protocol.ts'
+import { isProxyError, proxyError, type AppServices, type ProxyError } from './protocols/protocol.ts'
 import { RecentRequests } from './recent-requests.ts'
 import { redactedHeaders, RequestRecord } from './request-log.ts'
 import { FALLBACK_ERRORS, isStatusPageRoute, matchRoute } from './routes.ts'
@@ -31,19 +32,30 @@ export interface ProxyApp {
  */
 export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const settings = resolveProxyOptions(options)
+  const stats = options.stats ?? openStatsStore(options.ctx, { now: settings.now })
   const pool = new AccountPool(options.ctx, {
     strategy: settings.strategy,
     ...(options.poolRefreshMs === undefined ? {} : { refreshMs: options.poolRefreshMs }),
     ...(options.preferredAccountId ? { preferredId: options.preferredAccountId } : {}),
+    stats,
     now: settings.now,
   })
   const state: ProxyState = {
     pool,
-    stats: options.stats ?? openStatsStore(options.ctx),
+    stats,
     settings,
     metrics: new ProxyMetrics(settings.now()),
     recent: new RecentRequests(),
     ...(options.onUnservable ? { onUnservable: options.onUnservable } : {}),
+  }
+  const shared = new Map<string, unknown>()
+  const services: AppServices = {
+    ctx: options.ctx,
+    settings,
+    shared: <T>(key: string, make: () => T): T => {
+      if (!shared.has(key)) shared.set(key, make())
+      return shared.get(key) as T
+    },
   }
   const keyCheck = createKeyCheck(settings.apiKeys)
   const browserGuard = createBrowserGuard(settings)
@@ -77,10 +89,10 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
       if (isProxyError(read)) return protocol.error(read)
       body = read
     }
-    const plan = await protocol.plan({ path, search, body, headers: request.headers })
+    const plan = await protocol.plan({ path, search, body, headers: request.headers, app: services })
     if (plan instanceof Response) return plan
     if (isProxyError(plan)) return protocol.error(plan)
-    return failover(state, protocol, plan, request.signal, record)
+    return failover(state, protocol, withClientIdentity(plan, request.headers), request.signal, record)
   }
 
   /** A finished request into the metrics and the status page's list. */

@@ -41,7 +41,8 @@ export async function localRoute(route: LocalRoute, local: LocalRequest, state: 
     case 'metrics': {
       if (!authorized && !settings.metricsPublic) return FALLBACK_ERRORS.error(unauthorized(request))
       record.logged = false
-      const text = state.metrics.render(accountViews(await state.pool.accounts(), undefined, settings.now()), settings.now())
+      const counters = await state.stats.read().catch(() => undefined)
+      const text = state.metrics.render(accountViews(await state.pool.accounts(), counters, settings.now()), settings.now())
       return new Response(text, { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } })
     }
     case 'page':

@@ -1,4 +1,4 @@
-import type { AccountView } from '../pool/account-view.ts'
+import { usageLines, type AccountView } from '../pool/account-view.ts'
 import { VERSION } from '../lib/version.ts'
 import type { AccountStatus } from '../store/account-model.ts'
 import { PrometheusText, type Labels } from './prometheus-text.ts'
@@ -16,14 +16,6 @@ export interface RequestOutcome {
   status: number | string
   promptTokens: number
   completionTokens: number
-}
-
-/** A plan's usage window, when the account view carries them (the quota work adds `usage`). */
-export interface UsageWindow {
-  window: string
-  used: number
-  limit: number | null
-  resetsAt: number | null
 }
 
 /**
@@ -120,9 +112,9 @@ function writeAccounts(out: PrometheusText, accounts: readonly AccountView[], no
   )
   out.family('qwenauth_account_cooldown_seconds', 'gauge', 'Seconds until a cooling-down account serves again (0: not cooling down)')
   for (const a of accounts) out.sample('qwenauth_account_cooldown_seconds', [['account', a.id]], a.cooldownUntil ? Math.max(0, (a.cooldownUntil - now) / 1000) : 0)
-  const windows = accounts.flatMap((a) => usageWindows(a).map((u) => ({ account: a.id, ...u })))
+  const windows = accounts.flatMap((a) => usageLines(a).map((u) => ({ account: a.id, ...u })))
   if (windows.length === 0) return
-  const labels = (u: { account: string; window: string }): Labels => [['account', u.account], ['window', u.window]]
+  const labels = (u: { account: string; window: string; unit: string }): Labels => [['account', u.account], ['window', u.window], ['unit', u.unit]]
   out.family('qwenauth_account_usage', 'gauge', "Usage counted in a plan's window (requests or tokens, as the plan counts them)")
   for (const u of windows) out.sample('qwenauth_account_usage', labels(u), u.used)
   out.family('qwenauth_account_usage_limit', 'gauge', "The plan's limit for that window")
@@ -131,19 +123,6 @@ function writeAccounts(out: PrometheusText, accounts: readonly AccountView[], no
   for (const u of windows) if (u.resetsAt !== null) out.sample('qwenauth_account_usage_resets_timestamp_seconds', labels(u), u.resetsAt / 1000)
 }
 
-/** The view's usage windows, if it carries any (and only well-formed ones): nothing otherwise. */
-export function usageWindows(view: AccountView): UsageWindow[] {
-  const usage = (view as AccountView & { usage?: unknown }).usage
-  if (!Array.isArray(usage)) return []
-  return usage.flatMap((u: Partial<Record<keyof UsageWindow, unknown>> | null) => {
-    if (!u || typeof u.window !== 'string' || !isNumber(u.used)) return []
-    return [{ window: u.window, used: u.used, limit: isNumber(u.limit) ? u.limit : null, resetsAt: isNumber(u.resetsAt) ? u.resetsAt : null }]
-  })
-}
-
-function isNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value)
-}
 
 /** A counter by label values; the key joins them with a character no label value holds. */
 class Counter {

@@ -16,6 +16,10 @@ export interface ProxyAppOptions {
   quotaCooldownMs?: number
   /** How long an account rests after another 429 that names no Retry-After (60 s). */
   rateLimitCooldownMs?: number
+  /** Rest after a spent 5-hour or monthly window whose end cannot be known (15 min, 24 h). */
+  quotaWindowCooldownMs?: Partial<Record<'5h' | 'month', number>>
+  /** Requests of one conversation go to the account that served it before, while it is usable (`--affinity`). */
+  affinity?: boolean
   /** Largest request body accepted (QWENAUTH_MAX_BODY_BYTES, 32 MiB). */
   maxBodyBytes?: number
   /** Time allowed until the upstream answers the head of a streaming request or a GET (QWENAUTH_CONNECT_TIMEOUT_MS, 30 s). */
@@ -50,6 +54,8 @@ export interface ProxyAppOptions {
   stats?: StatsStore
   /** Pool snapshot age limit (QWENAUTH_POOL_REFRESH_MS, 1 s). */
   poolRefreshMs?: number
+  /** Responses kept for previous_response_id: how many (QWENAUTH_RESPONSES_KEEP, 1000) and how long (QWENAUTH_RESPONSES_KEEP_MS, 6 h). */
+  keptResponses?: { count?: number; maxAgeMs?: number; maxBytes?: number }
   /** This account serves first whenever it can (`exec --account`). */
   preferredAccountId?: string
   /** Told of every answer no account could serve. */
@@ -62,6 +68,8 @@ export interface ResolvedProxyOptions {
   strategy: Strategy
   quotaCooldownMs: number
   rateLimitCooldownMs: number
+  quotaWindowCooldownMs: Readonly<Record<'5h' | 'month', number>>
+  affinity: boolean
   maxBodyBytes: number
   connectTimeoutMs: number
   idleTimeoutMs: number
@@ -76,6 +84,7 @@ export interface ResolvedProxyOptions {
   verbose: boolean
   statusPage: boolean
   metricsPublic: boolean
+  keptResponses: { count: number; maxAgeMs: number; maxBytes: number }
   now: () => number
 }
 
@@ -108,6 +117,8 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     strategy: options.strategy ?? DEFAULTS.strategy,
     quotaCooldownMs: options.quotaCooldownMs ?? envNumber(env, 'QWENAUTH_QUOTA_COOLDOWN_MS') ?? DEFAULTS.quotaCooldownMs,
     rateLimitCooldownMs: options.rateLimitCooldownMs ?? DEFAULTS.rateLimitCooldownMs,
+    quotaWindowCooldownMs: { ...DEFAULTS.quotaWindowCooldownMs, ...options.quotaWindowCooldownMs },
+    affinity: options.affinity ?? env.QWENAUTH_AFFINITY === '1',
     maxBodyBytes: options.maxBodyBytes ?? envNumber(env, 'QWENAUTH_MAX_BODY_BYTES') ?? DEFAULTS.maxBodyBytes,
     connectTimeoutMs: options.connectTimeoutMs ?? envNumber(env, 'QWENAUTH_CONNECT_TIMEOUT_MS') ?? DEFAULTS.connectTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs ?? envNumber(env, 'QWENAUTH_IDLE_TIMEOUT_MS') ?? DEFAULTS.idleTimeoutMs,
@@ -122,6 +133,11 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     verbose: options.verbose ?? false,
     statusPage: options.statusPage ?? false,
     metricsPublic: options.metricsPublic ?? false,
+    keptResponses: {
+      count: options.keptResponses?.count ?? envNumber(env, 'QWENAUTH_RESPONSES_KEEP') ?? DEFAULTS.keptResponses,
+      maxAgeMs: options.keptResponses?.maxAgeMs ?? envNumber(env, 'QWENAUTH_RESPONSES_KEEP_MS') ?? DEFAULTS.keptResponseMaxAgeMs,
+      maxBytes: options.keptResponses?.maxBytes ?? DEFAULTS.keptResponseMaxBytes,
+    },
     now: options.now ?? Date.now,
   }
 }

@@ -1,6 +1,8 @@
 import { errorText } from '../lib/errors.ts'
 import { redact } from '../lib/redact.ts'
+import { quotaClock } from '../pool/limits.ts'
 import type { Account } from '../store/account-model.ts'
+import { usageDelta } from '../store/usage-windows.ts'
 import type { AttemptFailure } from './failover.ts'
 import type { UpstreamCall, UsageFormat } from './protocols/protocol.ts'
 import type { RequestRecord } from './request-log.ts'
@@ -101,7 +103,8 @@ function finishStream(state: ProxyState, account: Account, exchange: UpstreamExc
   record.usage = usage
   if (end.kind === 'failed') {
     const reason = `stream broke: ${errorText(exchange.cause(end.error))}`
-    countServed(state, account, 502, usage, reason)
+    // The provider began the answer: it counts against the quota, tokens known or not.
+    countServed(state, account, 502, usage ?? { promptTokens: 0, completionTokens: 0 }, reason)
     return record.end(200, `(${reason})`)
   }
   countServed(state, account, 200, usage)
@@ -114,10 +117,16 @@ export function failedBeforeFirstByte(state: ProxyState, account: Account, excha
   return { accountId: account.id, label: account.label, reason, transient: true }
 }
 
-/** One request's outcome in the account's counters; a success also ends a lapsed cooldown mark. */
+/**
+ * One request's outcome in the account's counters. What the provider served (an answer, or a
+ * stream that broke after it began: both count against its quota) also goes into the usage
+ * windows, by the account's plan calendar.
+ */
 export function countServed(state: ProxyState, account: Account, status: number, usage?: Usage, error?: string): void {
   const now = state.settings.now()
   const failed = status >= 400
+  const tokens = (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0)
+  const served = !failed || usage !== undefined
   state.stats.add(account.id, {
     requests: 1,
     failures: failed ? 1 : 0,
@@ -125,8 +134,8 @@ export function countServed(state: ProxyState, account: Account, status: number,
     completionTokens: usage?.completionTokens ?? 0,
     lastUsedAt: now,
     ...(failed && error ? { lastError: { message: error, at: now } } : {}),
+    ...(served ? { usage: usageDelta(quotaClock(account), now, tokens) } : {}),
   })
-  if (!failed) state.pool.markServedAgain(account)
 }
 
 const USAGE_FIELDS: Record<UsageFormat, [prompt: RegExp, completion: RegExp]> = {

@@ -3,6 +3,7 @@ import { anthropicErrorResponse } from './protocols/anthropic/errors.ts'
 import { anthropicMessages } from './protocols/anthropic/messages.ts'
 import { openaiErrorResponse, openaiPassthrough } from './protocols/openai.ts'
 import { proxyError, type InboundProtocol, type ProxyError } from './protocols/protocol.ts'
+import { keptResponseProtocol, responsesProtocol } from './protocols/responses/index.ts'
 
 /** A route an inbound protocol serves. */
 export interface ProtocolRoute {
@@ -31,6 +32,7 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   '/v1/models': { method: 'GET', protocol: openaiPassthrough('/models', 'none'), client: 'openai' },
   '/v1/messages': { method: 'POST', protocol: anthropicMessages, client: 'anthropic' },
   '/v1/messages/count_tokens': { method: 'POST', protocol: anthropicCountTokens, client: 'anthropic' },
+  '/v1/responses': { method: 'POST', protocol: responsesProtocol, client: 'responses' },
   '/health': { method: 'GET', local: 'health' },
   '/metrics': { method: 'GET', local: 'metrics' },
   '/': { method: 'GET', local: 'page' },
@@ -40,6 +42,20 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   '/ui/reset': { method: 'POST', local: 'page-action' },
   '/ui/remove': { method: 'POST', local: 'page-action' },
   '/ui/add-key': { method: 'POST', local: 'page-action' },
+}
+
+/** Routes with an id in the path (`{id}`: one path segment), tried after the exact ones. */
+export const PARAM_ROUTES: ReadonlyArray<{ pattern: string; route: Route }> = [
+  { pattern: '/v1/responses/{id}', route: { method: 'GET', protocol: keptResponseProtocol, client: 'responses' } },
+]
+
+function paramRoute(path: string): Route | undefined {
+  for (const { pattern, route } of PARAM_ROUTES) {
+    const prefix = pattern.slice(0, pattern.indexOf('{'))
+    const rest = path.slice(prefix.length)
+    if (path.startsWith(prefix) && rest !== '' && !rest.includes('/')) return route
+  }
+  return undefined
 }
 
 /** Shapes errors of paths that match no route. */
@@ -64,9 +80,9 @@ export function matchRoute(
   disabled: (route: Route) => boolean = () => false,
 ): Matched | { error: ProxyError; errors: Pick<InboundProtocol, 'error'> } {
   const path = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname
-  const route = ROUTES[path]
+  const route = ROUTES[path] ?? paramRoute(path)
   if (!route || disabled(route)) {
-    const known = Object.entries(ROUTES)
+    const known = [...Object.entries(ROUTES), ...PARAM_ROUTES.map((r) => [r.pattern, r.route] as const)]
       .filter(([, r]) => !disabled(r) && !('local' in r && (r.local === 'page-state' || r.local === 'page-action')))
       .map(([p, r]) => `${r.method} ${p}`)
       .join(', ')

@@ -20,7 +20,12 @@ export function accountUrl(account: Account, path: string, search = ''): string 
   return `${base}${path}${search}`
 }
 
-/** Bearer credential, and for Qwen OAuth the DashScope headers the official CLI sends (docs/qwen-protocol.md §5). */
+/**
+ * Bearer credential; for Qwen OAuth the DashScope headers the official CLI sends
+ * (docs/qwen-protocol.md §5); for a key account the client's own User-Agent (qwenauth is a
+ * transparent hop, and the Coding Plan serves coding agents only), unless the account's owner
+ * fixed one. qwenauth names itself only when the client sent none.
+ */
 export function upstreamHeaders(account: Account, call: UpstreamCall, settings: UpstreamSettings): Record<string, string> {
   const credential = bearerOf(account)
   const headers: Record<string, string> = {
@@ -31,7 +36,7 @@ export function upstreamHeaders(account: Account, call: UpstreamCall, settings: 
   if (call.body) headers['content-type'] = 'application/json'
   if (call.apiKeyHeader) headers[call.apiKeyHeader] = credential
   if (account.kind === 'qwen-oauth') Object.assign(headers, qwenOAuthHeaders(settings.userAgent))
-  else headers['user-agent'] = `qwenauth/${VERSION}`
+  else headers['user-agent'] = account.userAgent ?? call.clientUserAgent ?? `qwenauth/${VERSION}`
   return headers
 }
 
@@ -41,6 +46,7 @@ const OUTPUT_FIELDS: Record<BodyKind, readonly string[]> = {
   completions: ['max_tokens'],
   embeddings: [],
   messages: ['max_tokens'],
+  responses: ['max_output_tokens'],
   none: [],
 }
 

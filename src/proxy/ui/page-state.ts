@@ -1,6 +1,6 @@
 import { PROVIDERS } from '../../auth/api-key/providers.ts'
 import { VERSION } from '../../lib/version.ts'
-import { accountViews, type AccountView } from '../../pool/account-view.ts'
+import { accountViews, usageLines, type AccountView, type UsageLine } from '../../pool/account-view.ts'
 import type { RecentRequest } from '../recent-requests.ts'
 import type { ProxyState } from '../state.ts'
 
@@ -16,7 +16,8 @@ export interface PageState {
   canAct: boolean
   /** Why not, when not. */
   readOnly: string | null
-  accounts: AccountView[]
+  /** The account views, with usage as lines. */
+  accounts: Array<Omit<AccountView, 'usage'> & { usage: UsageLine[] }>
   recent: RecentRequest[]
   /** For the form that adds a key account. */
   providers: Array<{ name: string; title: string }>
@@ -38,7 +39,8 @@ export async function pageState(state: ProxyState): Promise<PageState> {
     requestsPerMinute: state.recent.perMinute(now),
     canAct: keyed,
     readOnly: keyed ? null : READ_ONLY_WITHOUT_KEYS,
-    accounts: accountViews(accounts, counters, now),
+    // The page shows usage as lines (usageLines); the view's per-window record would be for it to flatten.
+    accounts: accountViews(accounts, counters, now).map((view) => ({ ...view, usage: usageLines(view) })),
     recent: state.recent.list(),
     providers: PROVIDERS.map((p) => ({ name: p.name, title: p.title })),
   }

@@ -1,4 +1,4 @@
-import { anthropicBaseOf, findProvider } from '../../../auth/api-key/providers.ts'
+import { anthropicBaseOf, reasoningSwitchOf } from '../../../auth/api-key/providers.ts'
 import type { Account } from '../../../store/account-model.ts'
 import { accountUrl } from '../../upstream.ts'
 import { proxyError, type InboundProtocol, type Renderer, type UpstreamCall } from '../protocol.ts'
@@ -35,8 +35,7 @@ export const anthropicMessages: InboundProtocol = {
 }
 
 function translatedCall(account: Account, translation: ChatTranslation, render: Renderer): UpstreamCall {
-  const style = findProvider(account.provider)?.reasoningSwitch ?? 'enable_thinking'
-  const json = { ...translation.body, ...reasoningFields(translation.thinking, style) }
+  const json = { ...translation.body, ...reasoningFields(translation.thinking, reasoningSwitchOf(account.provider)) }
   return {
     method: 'POST',
     url: accountUrl(account, '/chat/completions'),

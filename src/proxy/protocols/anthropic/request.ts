@@ -4,6 +4,7 @@
  * context_management, output_config, thinking signatures, unknown fields) is left out, never
  * refused, since Claude Code sends much of it on every request.
  */
+import type { ReasoningSwitch } from '../../../auth/api-key/providers.ts'
 
 export type Json = Record<string, unknown>
 
@@ -61,9 +62,9 @@ function thinkingOf(thinking: unknown): ThinkingRequest {
   return undefined
 }
 
-/** The provider's own switch for reasoning (docs/qwen-protocol.md §8): DashScope's fields, or OpenRouter's `reasoning`. */
-export function reasoningFields(thinking: ThinkingRequest, style: 'enable_thinking' | 'reasoning'): Json {
-  if (!thinking) return {}
+/** Claude's `thinking` in the provider's own switch (see `reasoningSwitchOf`); a custom URL gets none. */
+export function reasoningFields(thinking: ThinkingRequest, style: ReasoningSwitch | undefined): Json {
+  if (!thinking || !style) return {}
   if (style === 'reasoning') return thinking.enabled ? { reasoning: thinking.budget ? { max_tokens: thinking.budget } : { enabled: true } } : { reasoning: { enabled: false } }
   if (!thinking.enabled) return { enable_thinking: false }
   return thinking.budget ? { enable_thinking: true, thinking_budget: thinking.budget } : { enable_thinking: true }
