@@ -52,10 +52,15 @@ export const DEFAULTS = {
   bunDefaultFetchLimit: 256,
   /** Runtime fetch slots model traffic leaves free, so a token refresh never queues behind it. */
   refreshFetchReserve: 64,
+  /**
+   * How often a silent upstream gets a keep-alive event where the client's protocol has one
+   * (Anthropic's `ping`; Claude Code aborts a stream silent for 300 s).
+   */
+  keepAliveMs: 10_000,
   /** Upstream 5xx answers and network errors tolerated per request before giving up. */
   maxTransientRetries: 2,
   /** Output token caps by model (Qwen OAuth's models, docs/qwen-protocol.md §5; QWENAUTH_MAX_OUTPUT_TOKENS). */
-  outputLimits: { 'coder-model': 65_536, 'vision-model': 8_192 } as Readonly<Record<string, number>>,
+  outputLimits: { 'coder-model': 65_536, 'vision-model': 8_192, 'qwen3-coder-plus': 65_536 } as Readonly<Record<string, number>>,
   /** How old the pool's snapshot of the accounts may get (QWENAUTH_POOL_REFRESH_MS). */
   poolRefreshMs: 1000,
   /** The official CLI's User-Agent shape, sent for Qwen OAuth accounts (QWENAUTH_USER_AGENT). */
@@ -65,6 +70,10 @@ export const DEFAULTS = {
   port: 8787,
   /** How long `serve` lets requests in flight finish on SIGTERM. */
   drainMs: 5000,
+  /** `anthropic-version` sent to a native Anthropic upstream when the client sent none (the Messages API's current one). */
+  anthropicVersion: '2023-06-01',
+  /** count_tokens' estimate of one image: Qwen-VL's most tokens per image (1280 patches of 28×28 pixels). */
+  imageTokens: 1280,
   /** One refresh request (QWENAUTH_REFRESH_TIMEOUT_MS; the official CLI's 30 s). */
   refreshTimeoutMs: 30_000,
   /** Age after which a lock file counts as abandoned (QWENAUTH_LOCK_STALE_MS): 35 s as in qwen-code 0.24.4; an older CLI uses 10 s, which the lock heartbeat also satisfies. */

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { VERSION } from '../src/lib/version.ts'
 import type { Account } from '../src/store/account-model.ts'
+import { messagesRequest } from './helpers/anthropic-fixtures.ts'
 import { runCli } from './helpers/cli.ts'
 import { addKeyAccount, chatRequest, loginAs, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
@@ -84,6 +85,25 @@ describe("the Coding Plan's gate", () => {
     await app.close()
     expect(await stored(plan.id)).toMatchObject({ status: 'ok' })
     expect((await stored(plan.id))?.cooldownUntil).toBeUndefined()
+  })
+
+  it("gates the plan's Anthropic route too: Claude Code reaches it natively, an SDK's request goes to the next account", async () => {
+    fx = await proxyFixture({ extraModels: PLAN_MODELS })
+    const plan = await codingPlanKey('coding-plan-0001', { anthropicBaseUrl: `${fx.emu.url}/apps/anthropic` })
+    const spare = await addKeyAccount(fx, 'sk-spare-key-0000000000', 'spare-0001')
+    const app = proxyApp(fx)
+    const claude = await app.fetch(messagesRequest({}, { authorization: 'Bearer sk-client-key', 'user-agent': 'claude-cli/2.1.332 (external, cli)' }))
+    expect(claude.status, await claude.clone().text()).toBe(200)
+    const sdk = await app.fetch(messagesRequest({}, { authorization: 'Bearer sk-client-key', 'user-agent': 'Anthropic/JS 1.14.0' }))
+    expect(sdk.status, await sdk.clone().text()).toBe(200)
+    expect(((await sdk.json()) as { type: string }).type).toBe('message')
+    expect(fx.emu.requests.map((r) => [r.path, r.auth, r.status])).toEqual([
+      ['/apps/anthropic/v1/messages', plan.apiKey, 200],
+      ['/apps/anthropic/v1/messages', plan.apiKey, 405],
+      ['/v1/chat/completions', spare.apiKey, 200],
+    ])
+    await app.close()
+    expect(await stored(plan.id)).toMatchObject({ status: 'ok' })
   })
 
   it('when no account takes the client, the answer names the gate and the User-Agent refused', async () => {

@@ -69,14 +69,14 @@ export function ensureBinary(log: (line: string) => void): void {
   if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`)
 }
 
-interface Target {
+export interface Target {
   emulatorUrl: string
   serveUrl: string
   token: string
 }
 
 /** An emulator process, a QWEN_HOME logged in against it, and `qwenauth serve` on that home. */
-async function startTarget(extraEmulatorArgs: string[], cleanups: Array<() => void>): Promise<Target> {
+export async function startTarget(extraEmulatorArgs: string[], cleanups: Array<() => void>): Promise<Target> {
   const emulator = await startProcess(
     bun,
     [join(root, 'test/fixtures/emulator-cli.ts'), '--port', '0', '--auto-approve', '--interval', '0.05', '--no-enforce-interval', ...extraEmulatorArgs],
@@ -95,7 +95,7 @@ async function startTarget(extraEmulatorArgs: string[], cleanups: Array<() => vo
   return { emulatorUrl: `${emulator.match}/v1`, serveUrl: serve.match, token }
 }
 
-function chatInit(stream: boolean, token?: string): RequestInit {
+export function chatInit(stream: boolean, token?: string): RequestInit {
   const ua = `QwenCode/0.24.4 (${process.platform}; ${process.arch})`
   // Direct requests carry what the proxy adds, so both sides ask the emulator the same thing.
   const auth: Record<string, string> = token
@@ -108,12 +108,15 @@ function chatInit(stream: boolean, token?: string): RequestInit {
   }
 }
 
+/** The options with their defaults, once the binary is current. */
+export function prepare(options: ServeBenchOptions): Required<ServeBenchOptions> {
+  const settings = { log: () => {}, concurrency: 8, requests: 3000, maxRunMs: 6000, ...options }
+  ensureBinary(settings.log)
+  return settings
+}
+
 export async function benchServe(options: ServeBenchOptions = {}): Promise<ServeBenchResult> {
-  const log = options.log ?? (() => {})
-  const concurrency = options.concurrency ?? 8
-  const requests = options.requests ?? 3000
-  const maxRunMs = options.maxRunMs ?? 6000
-  ensureBinary(log)
+  const { concurrency, requests, maxRunMs, log } = prepare(options)
   const cleanups: Array<() => void> = []
   try {
     const fast = await startTarget([], cleanups)
@@ -187,9 +190,10 @@ export function formatServe(result: ServeBenchResult): string {
   return `${lines.join('\n')}\n\n${formatResponses(result.responses)}`
 }
 
-/** One call for the bench runner: runs the section and returns its Markdown. */
+/** One call for the bench runner: runs the section and returns its Markdown (the Anthropic translation's table too). */
 export async function serveSection(options: ServeBenchOptions = {}): Promise<string> {
-  return formatServe(await benchServe(options))
+  const { anthropicSection } = await import('./anthropic.ts')
+  return `${formatServe(await benchServe(options))}\n${await anthropicSection(options)}`
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,6 +1,7 @@
 import type { Context } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { registerSecret } from '../lib/redact.ts'
+import { parseAliasFlags } from '../pool/model-map.ts'
 import type { Strategy } from '../pool/pool.ts'
 import type { StatsStore } from '../store/stats.ts'
 import type { ProxyError } from './protocols/protocol.ts'
@@ -33,8 +34,12 @@ export interface ProxyAppOptions {
   maxEventBytes?: number
   /** Upstream 5xx answers and network errors tolerated per request before giving up (2). */
   maxTransientRetries?: number
+  /** How often a silent upstream gets a keep-alive event (Anthropic's `ping`; 10 s). */
+  keepAliveMs?: number
   /** Output token limits by model id; requests above are capped (QWENAUTH_MAX_OUTPUT_TOKENS="m=n,..."). */
   outputLimits?: Record<string, number>
+  /** Requested model → model sent, names or patterns like `claude-*haiku*` (--model-map, over QWENAUTH_MODEL_MAP). */
+  modelMap?: Record<string, string>
   /** User-Agent for Qwen OAuth accounts (QWENAUTH_USER_AGENT). */
   userAgent?: string
   /** The address the server listens on: its name is an accepted Host (see browser-guard.ts). */
@@ -78,7 +83,9 @@ export interface ResolvedProxyOptions {
   maxAnswerBytes: number
   maxEventBytes: number
   maxTransientRetries: number
+  keepAliveMs: number
   outputLimits: Record<string, number>
+  modelMap: Record<string, string>
   userAgent: string
   listenHost: string
   allowedHosts: string[]
@@ -129,7 +136,9 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     maxAnswerBytes: options.maxAnswerBytes || envNumber(env, 'QWENAUTH_MAX_ANSWER_BYTES') || DEFAULTS.maxAnswerBytes,
     maxEventBytes: options.maxEventBytes || envNumber(env, 'QWENAUTH_MAX_EVENT_BYTES') || DEFAULTS.maxEventBytes,
     maxTransientRetries: options.maxTransientRetries ?? DEFAULTS.maxTransientRetries,
+    keepAliveMs: options.keepAliveMs ?? DEFAULTS.keepAliveMs,
     outputLimits: { ...DEFAULTS.outputLimits, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
+    modelMap: { ...parseAliasFlags(envList(env.QWENAUTH_MODEL_MAP), 'QWENAUTH_MODEL_MAP'), ...options.modelMap },
     userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULTS.qwenUserAgent),
     listenHost: options.listenHost ?? DEFAULTS.host,
     allowedHosts: [...(options.allowedHosts ?? []), ...envList(env.QWENAUTH_ALLOWED_HOSTS)],

@@ -15,9 +15,6 @@ export interface Usage {
   completionTokens: number
 }
 
-/** How often a silent upstream gets a keep-alive event, where the client's protocol has one. */
-const KEEP_ALIVE_MS = 10_000
-
 /**
  * Turns an upstream answer the client should get (2xx, or a 4xx about the request itself) into
  * the client's response, in the client's protocol (`call.render`), and counts it. Until the
@@ -99,7 +96,7 @@ export async function deliver(
       finishStream(state, account, exchange, record, end, usage)
     },
     maxEventBytes,
-    ...(translator ? { translator, keepAliveMs: KEEP_ALIVE_MS } : {}),
+    ...(translator ? { translator, keepAliveMs: state.settings.keepAliveMs } : {}),
   })
   if (translator) headers.set('content-type', 'text/event-stream; charset=utf-8')
   headers.set('cache-control', 'no-cache')

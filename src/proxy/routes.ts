@@ -1,3 +1,6 @@
+import { anthropicCountTokens } from './protocols/anthropic/count-tokens.ts'
+import { anthropicErrorResponse } from './protocols/anthropic/errors.ts'
+import { anthropicMessages } from './protocols/anthropic/messages.ts'
 import { openaiErrorResponse, openaiPassthrough } from './protocols/openai.ts'
 import { proxyError, type InboundProtocol, type ProxyError } from './protocols/protocol.ts'
 import { keptResponseProtocol, responsesProtocol } from './protocols/responses/index.ts'
@@ -27,6 +30,8 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   '/v1/completions': { method: 'POST', protocol: openaiPassthrough('/completions', 'completions'), client: 'openai' },
   '/v1/embeddings': { method: 'POST', protocol: openaiPassthrough('/embeddings', 'embeddings'), client: 'openai' },
   '/v1/models': { method: 'GET', protocol: openaiPassthrough('/models', 'none'), client: 'openai' },
+  '/v1/messages': { method: 'POST', protocol: anthropicMessages, client: 'anthropic' },
+  '/v1/messages/count_tokens': { method: 'POST', protocol: anthropicCountTokens, client: 'anthropic' },
   '/v1/responses': { method: 'POST', protocol: responsesProtocol, client: 'responses' },
   '/health': { method: 'GET', local: 'health' },
   '/metrics': { method: 'GET', local: 'metrics' },
@@ -81,7 +86,11 @@ export function matchRoute(
       .filter(([, r]) => !disabled(r) && !('local' in r && (r.local === 'page-state' || r.local === 'page-action')))
       .map(([p, r]) => `${r.method} ${p}`)
       .join(', ')
-    return { error: proxyError(404, `qwenauth serves no route ${path} (routes: ${known})`, 'invalid_request_error', 'unknown_route'), errors: FALLBACK_ERRORS }
+    // An Anthropic client whose base URL ends in /v1 asks for /v1/v1/messages: say so in its own shape.
+    const anthropic = /\/messages(\/count_tokens)?$/.test(path)
+    const hint = anthropic ? '; ANTHROPIC_BASE_URL is the address without /v1 (http://host:port)' : ''
+    const error = proxyError(404, `qwenauth serves no route ${path} (routes: ${known})${hint}`, 'invalid_request_error', 'unknown_route')
+    return { error, errors: anthropic ? { error: anthropicErrorResponse } : FALLBACK_ERRORS }
   }
   if (method !== route.method && !(method === 'HEAD' && route.method === 'GET')) {
     const allow = route.method === 'GET' ? 'GET, HEAD' : route.method

@@ -99,11 +99,20 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
     end({ kind: 'failed', error })
   }
 
+  /** The translator has the client's whole answer: the rest of the upstream's is not needed. */
+  const finishEarly = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    controller.close()
+    end({ kind: 'complete' })
+    hooks.abortUpstream(new DOMException('the client has its whole answer', 'AbortError'))
+    reader.cancel().catch(() => {})
+  }
+
   return new ReadableStream<Uint8Array>({
     start(controller) {
       const out = pass(first)
       if (out) controller.enqueue(out)
       if (overflow()) fail(controller, overflow())
+      else if (translator?.finished?.()) finishEarly(controller)
     },
     async pull(controller) {
       for (;;) {
@@ -125,6 +134,7 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
         const out = pass(result.value)
         if (out) controller.enqueue(out)
         if (overflow()) return fail(controller, overflow())
+        if (translator?.finished?.()) return finishEarly(controller)
         if (out) return
       }
     },

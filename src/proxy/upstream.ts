@@ -12,6 +12,8 @@ export interface UpstreamSettings {
   idleTimeoutMs: number
   userAgent: string
   outputLimits: Record<string, number>
+  /** The server's model map (`--model-map`, QWENAUTH_MODEL_MAP). */
+  modelMap: Record<string, string>
 }
 
 /** `path` (and a query) below the account's OpenAI-compatible base URL. */
@@ -27,12 +29,14 @@ export function accountUrl(account: Account, path: string, search = ''): string 
  * fixed one. qwenauth names itself only when the client sent none.
  */
 export function upstreamHeaders(account: Account, call: UpstreamCall, settings: UpstreamSettings): Record<string, string> {
+  const credential = bearerOf(account)
   const headers: Record<string, string> = {
     ...call.headers,
-    authorization: `Bearer ${bearerOf(account)}`,
+    authorization: `Bearer ${credential}`,
     accept: call.accept ?? (call.stream ? 'text/event-stream' : 'application/json'),
   }
   if (call.body) headers['content-type'] = 'application/json'
+  if (call.apiKeyHeader) headers[call.apiKeyHeader] = credential
   if (account.kind === 'qwen-oauth') Object.assign(headers, qwenOAuthHeaders(settings.userAgent))
   else headers['user-agent'] = account.userAgent ?? call.clientUserAgent ?? `qwenauth/${VERSION}`
   return headers
@@ -43,6 +47,7 @@ const OUTPUT_FIELDS: Record<BodyKind, readonly string[]> = {
   chat: ['max_tokens', 'max_completion_tokens', 'max_output_tokens'],
   completions: ['max_tokens'],
   embeddings: [],
+  messages: ['max_tokens'],
   responses: ['max_output_tokens'],
   none: [],
 }
@@ -52,7 +57,7 @@ const OUTPUT_FIELDS: Record<BodyKind, readonly string[]> = {
  * limits capped, so clients with large defaults are not refused. Untouched bodies go out byte
  * for byte, unknown fields included.
  */
-export function upstreamBody(account: Account, call: UpstreamCall, limits: Record<string, number>): string | undefined {
+export function upstreamBody(account: Account, call: UpstreamCall, limits: Record<string, number>, modelMap?: Record<string, string>): string | undefined {
   if (!call.body) return undefined
   const { json, text } = call.body
   const requested = typeof json.model === 'string' && json.model !== '' ? json.model : undefined
@@ -60,7 +65,7 @@ export function upstreamBody(account: Account, call: UpstreamCall, limits: Recor
   let model = requested
   // Embeddings name their own models; a chat default would be wrong there.
   if (call.bodyKind !== 'embeddings' || requested) {
-    model = upstreamModel(account, requested)
+    model = upstreamModel(account, requested, modelMap)
     if (model !== json.model) patch.model = model
   }
   const limit = (model && limits[model]) || (requested && limits[requested]) || undefined
@@ -79,7 +84,7 @@ export function upstreamBody(account: Account, call: UpstreamCall, limits: Recor
  * own fetch timers are off.
  */
 export async function sendUpstream(account: Account, call: UpstreamCall, settings: UpstreamSettings, exchange: UpstreamExchange): Promise<Response> {
-  const body = upstreamBody(account, call, settings.outputLimits)
+  const body = upstreamBody(account, call, settings.outputLimits, settings.modelMap)
   try {
     exchange.onFinish(await upstreamFetchSlots().acquire(exchange.signal))
   } catch (error) {
