@@ -5,8 +5,8 @@
  * conversations hop between accounts under round-robin and lose the provider's prompt cache.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { messagesRequest } from '../helpers/anthropic-fixtures.ts'
-import { addKeyAccount, proxyApp, proxyFixture, type ProxyFixture } from '../helpers/proxy-fixtures.ts'
+import { messagesRequest } from './helpers/anthropic-fixtures.ts'
+import { addKeyAccount, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
 afterEach(() => fx.cleanup())

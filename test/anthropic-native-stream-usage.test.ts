@@ -9,9 +9,9 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, expect, it } from 'vitest'
-import { readAllStats } from '../../src/store/stats-backend.ts'
-import { messagesRequest } from '../helpers/anthropic-fixtures.ts'
-import { addKeyAccount, proxyApp, proxyFixture, type ProxyFixture } from '../helpers/proxy-fixtures.ts'
+import { readAllStats } from '../src/store/stats-backend.ts'
+import { messagesRequest } from './helpers/anthropic-fixtures.ts'
+import { addKeyAccount, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
 let upstream: Server | undefined

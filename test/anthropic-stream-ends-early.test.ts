@@ -11,8 +11,8 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, expect, it } from 'vitest'
-import { messagesRequest, sseEvents } from '../helpers/anthropic-fixtures.ts'
-import { addKeyAccount, proxyApp, proxyFixture, type ProxyFixture } from '../helpers/proxy-fixtures.ts'
+import { messagesRequest, sseEvents } from './helpers/anthropic-fixtures.ts'
+import { addKeyAccount, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
 let upstream: Server | undefined

@@ -10,9 +10,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, expect, it } from 'vitest'
-import { claudeEnv, claudeResult, claudeSandbox, CLAUDE_BIN } from '../helpers/claude-code.ts'
-import { runCli } from '../helpers/cli.ts'
-import { loginAs, proxyFixture, type ProxyFixture } from '../helpers/proxy-fixtures.ts'
+import { claudeEnv, claudeResult, claudeSandbox, CLAUDE_BIN } from './helpers/claude-code.ts'
+import { runCli } from './helpers/cli.ts'
+import { loginAs, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
 let sandbox: ReturnType<typeof claudeSandbox>

@@ -6,7 +6,7 @@
  * with `GET /v1/responses/{id}` and can continue it with `previous_response_id`.
  */
 import { afterEach, expect, it } from 'vitest'
-import { addKeyAccount, proxyApp, proxyFixture, waitFor, type ProxyFixture } from '../helpers/proxy-fixtures.ts'
+import { addKeyAccount, proxyApp, proxyFixture, waitFor, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
 afterEach(() => fx.cleanup())

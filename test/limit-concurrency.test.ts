@@ -6,7 +6,7 @@
  * which then refuses (or, on the real plan, bills) the two over the limit.
  */
 import { afterEach, expect, it } from 'vitest'
-import { addKeyAccount, chatRequest, proxyApp, proxyFixture, type ProxyFixture } from '../helpers/proxy-fixtures.ts'
+import { addKeyAccount, chatRequest, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
 afterEach(() => fx.cleanup())

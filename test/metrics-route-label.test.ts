@@ -5,7 +5,7 @@
  * who can scrape learns the ids of kept responses (the only thing that guards their content).
  */
 import { afterEach, expect, it } from 'vitest'
-import { addKeyAccount, proxyApp, proxyFixture, type ProxyFixture } from '../helpers/proxy-fixtures.ts'
+import { addKeyAccount, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 const KEY = 'sk-client-key-review-1111'
 let fx: ProxyFixture

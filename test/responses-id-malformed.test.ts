@@ -5,7 +5,7 @@
  * where a response that cannot exist is a 404 `response_not_found` (or a 400).
  */
 import { afterEach, expect, it } from 'vitest'
-import { addKeyAccount, proxyApp, proxyFixture, type ProxyFixture } from '../helpers/proxy-fixtures.ts'
+import { addKeyAccount, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
 afterEach(async () => {

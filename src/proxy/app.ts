@@ -79,7 +79,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
     const authorized = keyCheck(request)
     if ('error' in matched) return authorized ? matched.errors.error(matched.error) : matched.errors.error(unauthorized(request))
     const { route, path } = matched
-    record.route = path
+    record.route = matched.pattern
     if ('local' in route) return localRoute(route, { request, record, path, authorized }, state, options.ctx)
     record.protocol = route.client
     const protocol = route.protocol

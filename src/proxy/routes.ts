@@ -49,11 +49,11 @@ export const PARAM_ROUTES: ReadonlyArray<{ pattern: string; route: Route }> = [
   { pattern: '/v1/responses/{id}', route: { method: 'GET', protocol: keptResponseProtocol, client: 'responses' } },
 ]
 
-function paramRoute(path: string): Route | undefined {
-  for (const { pattern, route } of PARAM_ROUTES) {
-    const prefix = pattern.slice(0, pattern.indexOf('{'))
+function paramRoute(path: string): { pattern: string; route: Route } | undefined {
+  for (const entry of PARAM_ROUTES) {
+    const prefix = entry.pattern.slice(0, entry.pattern.indexOf('{'))
     const rest = path.slice(prefix.length)
-    if (path.startsWith(prefix) && rest !== '' && !rest.includes('/')) return route
+    if (path.startsWith(prefix) && rest !== '' && !rest.includes('/')) return entry
   }
   return undefined
 }
@@ -63,6 +63,11 @@ export const FALLBACK_ERRORS: Pick<InboundProtocol, 'error'> = { error: openaiEr
 
 export interface Matched {
   path: string
+  /**
+   * The route as the table names it (`/v1/responses/{id}`): what metrics and the status page
+   * show, so a client's ids neither grow the series without end nor reach a page or a scrape.
+   */
+  pattern: string
   route: Route
 }
 
@@ -80,7 +85,9 @@ export function matchRoute(
   disabled: (route: Route) => boolean = () => false,
 ): Matched | { error: ProxyError; errors: Pick<InboundProtocol, 'error'> } {
   const path = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname
-  const route = ROUTES[path] ?? paramRoute(path)
+  const exact = ROUTES[path]
+  const param = exact ? undefined : paramRoute(path)
+  const route = exact ?? param?.route
   if (!route || disabled(route)) {
     const known = [...Object.entries(ROUTES), ...PARAM_ROUTES.map((r) => [r.pattern, r.route] as const)]
       .filter(([, r]) => !disabled(r) && !('local' in r && (r.local === 'page-state' || r.local === 'page-action')))
@@ -97,5 +104,5 @@ export function matchRoute(
     const error = proxyError(405, `${method} ${path} is not allowed; use ${route.method}`, 'invalid_request_error', 'method_not_allowed', { allow })
     return { error, errors: 'local' in route ? FALLBACK_ERRORS : route.protocol }
   }
-  return { path, route }
+  return { path, pattern: param?.pattern ?? path, route }
 }
