@@ -108,7 +108,10 @@ describe('chat chunks → Anthropic events', () => {
     const text = sseEvents(t.event(chunk({ content: 'ST' })) + t.event(chunk({}, 'stop')) + t.event('[DONE]'))
     expect(text.filter(([type]) => type === 'content_block_delta').map(([, d]) => d.delta.text).join('')).toBe('ST')
     const empty = new AnthropicStreamTranslator([])
-    expect(sseEvents(empty.event(chunk({ role: 'assistant', content: '' })) + empty.end()).map(([type]) => type)).toEqual(['message_start', 'content_block_start', 'content_block_stop', 'message_delta', 'message_stop'])
+    expect(sseEvents(empty.event(chunk({ role: 'assistant', content: '' })) + empty.event(chunk({}, 'stop')) + empty.end()).map(([type]) => type)).toEqual(['message_start', 'content_block_start', 'content_block_stop', 'message_delta', 'message_stop'])
+    // The same stream without a finish reason may be cut: an error, not a whole (empty) message.
+    const cut = new AnthropicStreamTranslator([])
+    expect(sseEvents(cut.event(chunk({ role: 'assistant', content: '' })) + cut.end()).map(([type]) => type)).toEqual(['message_start', 'error'])
   })
 
   it("gives a tool call id Anthropic's API would refuse a valid one", () => {

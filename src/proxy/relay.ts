@@ -80,7 +80,7 @@ export async function deliver(
     onWaiting: () => exchange.arm(idleTimeoutMs, 'the upstream went silent'),
     onActivity: () => exchange.disarm(),
     onEvents: (text) => {
-      if (text.includes('"usage"') || text.includes('_tokens"')) usage = mergeUsage(usage, findUsage(text, call.usage))
+      if (text.includes('"usage"') || text.includes('_tokens"')) usage = mergeUsage(usage, findEventsUsage(text, call.usage))
     },
     abortUpstream: (reason) => exchange.abort(reason),
     failureEvent: (error) => {
@@ -162,14 +162,30 @@ const USAGE_FIELDS: Record<UsageFormat, [prompt: RegExp, completion: RegExp]> = 
 }
 
 /**
- * The token counts of the last `usage` object in a JSON answer or a run of SSE events. A regex
- * over the text after the last `"usage"` instead of a full parse: answers can be megabytes,
- * and `"usage"` inside generated text is escaped (`\"usage\"`), so it cannot match.
+ * The token counts of the last `usage` object in a JSON answer. A regex over the text after the
+ * last `"usage"` instead of a full parse: answers can be megabytes, and `"usage"` inside
+ * generated text is escaped (`\"usage\"`), so it cannot match.
  */
 export function findUsage(text: string, format: UsageFormat = 'openai'): Usage | undefined {
   const at = text.lastIndexOf('"usage"')
-  if (at === -1) return undefined
-  const rest = text.slice(at, at + 1000)
+  return at === -1 ? undefined : usageAt(text.slice(at, at + 1000), format)
+}
+
+/**
+ * Every `usage` in a run of SSE events, merged in order: one read may hold several events, and
+ * Anthropic's stream puts the input count in `message_start`, the output count in `message_delta`.
+ * Each is read only up to the end of its own event.
+ */
+export function findEventsUsage(text: string, format: UsageFormat): Usage | undefined {
+  let usage: Usage | undefined
+  for (let at = text.indexOf('"usage"'); at !== -1; at = text.indexOf('"usage"', at + 7)) {
+    const eventEnd = text.indexOf('\n\n', at)
+    usage = mergeUsage(usage, usageAt(text.slice(at, Math.min(at + 1000, eventEnd === -1 ? text.length : eventEnd)), format))
+  }
+  return usage
+}
+
+function usageAt(rest: string, format: UsageFormat): Usage | undefined {
   if (/^"usage"\s*:\s*null/.test(rest)) return undefined
   const [promptField, completionField] = USAGE_FIELDS[format]
   const prompt = promptField.exec(rest)

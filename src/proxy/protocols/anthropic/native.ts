@@ -1,9 +1,34 @@
 import { DEFAULTS } from '../../../defaults.ts'
-import type { InboundRequest, Renderer, UpstreamCall } from '../protocol.ts'
+import type { InboundRequest, Renderer, StreamTranslator, UpstreamCall } from '../protocol.ts'
 import { anthropicStreamError } from './errors.ts'
+import { sseEvent } from './events.ts'
+import { isRecord } from './request.ts'
+import { ENDED_EARLY } from './stream.ts'
 
-/** Native answers go back byte for byte; only a stream that breaks gets an error event of qwenauth's. */
-const NATIVE: Renderer = { streamFailure: anthropicStreamError }
+/**
+ * Native answers go back as they came, event by event. qwenauth adds only an error event where
+ * the stream breaks, or ends before `message_stop` (the client would take a cut answer as
+ * whole), and a `ping` while the upstream is silent.
+ */
+const NATIVE: Renderer = { streamFailure: anthropicStreamError, stream: nativeStream }
+
+function nativeStream(): StreamTranslator {
+  let ended = false
+  return {
+    event(data) {
+      let type: string | undefined
+      try {
+        const event: unknown = JSON.parse(data)
+        if (isRecord(event) && typeof event.type === 'string') type = event.type
+      } catch {}
+      if (type === 'message_stop' || type === 'error') ended = true
+      return `${type ? `event: ${type}\n` : ''}data: ${data}\n\n`
+    },
+    end: () => (ended ? '' : ((ended = true), anthropicStreamError(ENDED_EARLY))),
+    failure: (event) => (ended ? '' : ((ended = true), event)),
+    keepAlive: () => (ended ? '' : sseEvent('ping', {})),
+  }
+}
 
 /**
  * The request as the client sent it, to a provider that serves the Anthropic Messages API

@@ -8,6 +8,9 @@ type OpenBlock = { kind: 'text' | 'thinking'; index: number } | { kind: 'tool'; 
 
 const PING = sseEvent('ping', {})
 
+/** What the client is told when the upstream's stream ends before the answer is. */
+export const ENDED_EARLY = 'the upstream ended the stream before the answer was finished; retry the request'
+
 /**
  * A streamed chat completion as Anthropic's event sequence, one upstream chunk at a time:
  * `message_start`; per block `content_block_start`, its deltas (`thinking_delta`, `text_delta`,
@@ -66,9 +69,19 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     return out
   }
 
+  /**
+   * The upstream's body ended. Without a finish reason or `[DONE]` the answer may be cut (a hop
+   * that closed the stream on its own timeout): the client gets an error, not a message that
+   * looks whole, as the Responses translation does.
+   */
   end(): string {
     if (this.done) return ''
-    return (this.started ? '' : this.start({})) + this.finish()
+    const opening = this.started ? '' : this.start({})
+    if (this.finishReason === undefined) {
+      this.done = true
+      return opening + sseEvent('error', { error: { type: 'api_error', message: ENDED_EARLY } })
+    }
+    return opening + this.finish()
   }
 
   failure(event: string): string {
