@@ -144,3 +144,15 @@ export function conversationKey(cacheKey: unknown, opening: readonly unknown[]):
   if (opening.length === 0) return undefined
   return `hash:${createHash('sha256').update(JSON.stringify(opening)).digest('base64url').slice(0, 32)}`
 }
+
+/**
+ * The affinity key of a chat-completions body: `prompt_cache_key`, else its system and developer
+ * messages up to and with the first user message. The Anthropic and Responses protocols key
+ * their translated chat body the same way (Claude Code's `cache_control` marks, which move from
+ * turn to turn, are gone from it).
+ */
+export function chatConversationKey(body: Record<string, unknown> | undefined): string | undefined {
+  const messages = Array.isArray(body?.messages) ? (body.messages as unknown[]) : []
+  const firstUser = messages.findIndex((m) => (m as { role?: unknown } | null)?.role === 'user')
+  return conversationKey(body?.prompt_cache_key, messages.slice(0, firstUser + 1))
+}

@@ -1,7 +1,7 @@
 import { anthropicBaseOf, reasoningSwitchOf } from '../../../auth/api-key/providers.ts'
 import type { Account } from '../../../store/account-model.ts'
 import { accountUrl } from '../../upstream.ts'
-import { proxyError, type InboundProtocol, type Renderer, type UpstreamCall } from '../protocol.ts'
+import { chatConversationKey, proxyError, type InboundProtocol, type Renderer, type UpstreamCall } from '../protocol.ts'
 import { anthropicErrorResponse, anthropicStreamError, errorBody, translatedError } from './errors.ts'
 import { nativeCall } from './native.ts'
 import { reasoningFields, toChatRequest, UntranslatableRequest, type ChatTranslation, type Json } from './request.ts'
@@ -25,7 +25,9 @@ export const anthropicMessages: InboundProtocol = {
       throw error
     }
     const render = translatedRenderer(translation.stopSequences)
+    const affinityKey = chatConversationKey(translation.body)
     return {
+      ...(affinityKey ? { affinityKey } : {}),
       callFor(account) {
         const native = anthropicBaseOf(account)
         return native ? nativeCall(native, request) : translatedCall(account, translation, render)

@@ -4,7 +4,7 @@ import type { JsonBody } from '../../body.ts'
 import { clientIdentity } from '../../client-keys.ts'
 import { accountUrl } from '../../upstream.ts'
 import { openaiErrorResponse } from '../openai.ts'
-import { isProxyError, proxyError, type AppServices, type InboundProtocol, type Plan, type ProxyError, type UpstreamCall } from '../protocol.ts'
+import { chatConversationKey, isProxyError, proxyError, type AppServices, type InboundProtocol, type Plan, type ProxyError, type UpstreamCall } from '../protocol.ts'
 import { BadInput, isRecord, text, type Json } from './json.ts'
 import { keepInBackground, keptFor, keptResponses, type KeptResponse, type KeptResponses } from './kept.ts'
 import { nativeBody, nativeCanServe, nativeRenderer, servesResponses } from './native.ts'
@@ -72,7 +72,10 @@ function planCalls(app: AppServices, json: Json, input: Json[], chat: ReturnType
   const native = nativeCanServe(json, input) ? asBody(nativeBody(json, input)) : undefined
   const bodies = new Map<string, JsonBody>()
   let noted = false
+  // The whole conversation's opening (a previous_response_id chain's included) keys it.
+  const affinityKey = chatConversationKey({ prompt_cache_key: json.prompt_cache_key, messages: chat.body.messages })
   return {
+    ...(affinityKey ? { affinityKey } : {}),
     callFor(account: Account): UpstreamCall {
       if (native && servesResponses(account)) {
         return { method: 'POST', url: accountUrl(account, '/responses'), body: native, bodyKind: 'responses', stream: clientStreams, accept: null, usage: 'responses', render: nativeRenderer(responseId, keep) }
