@@ -236,7 +236,9 @@ describe('device code polling', () => {
   });
 
   it('answers access_denied after deny and expired_token after expires_in', async () => {
-    const emu = await start({ enforceInterval: false, deviceCodeTtl: 0.1 });
+    // The emulator's clock is the test's: a loaded machine's slow first poll must not expire the code.
+    let clock = Date.now();
+    const emu = await start({ enforceInterval: false, deviceCodeTtl: 0.1, now: () => clock });
     const denied = pkce();
     const deniedDevice = await requestDeviceCode(emu, denied.challenge);
     emu.deny(deniedDevice.user_code);
@@ -246,7 +248,7 @@ describe('device code polling', () => {
 
     const late = pkce();
     const lateDevice = await requestDeviceCode(emu, late.challenge);
-    await sleep(150);
+    clock += 150;
     const expired = await poll(emu, lateDevice.device_code, late.verifier);
     expect(expired.status).toBe(400);
     expect(await expired.json()).toEqual({ error: 'expired_token' });
