@@ -6,8 +6,10 @@ import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { splitCommand } from '../exec/argv.ts'
 import { credentialEnv, directCredentials, type ClientCredentials } from '../exec/child-env.ts'
+import { claudeLaunch } from '../exec/claude.ts'
 import { codexArgsStart, codexLaunch } from '../exec/codex.ts'
 import { startExecProxy, type ExecProxy } from '../exec/exec-proxy.ts'
+import type { Launch } from '../exec/program-args.ts'
 import { qwenSettingsEnv } from '../exec/qwen-code-settings.ts'
 import { runChild } from '../exec/run-child.ts'
 import { usageError } from '../lib/errors.ts'
@@ -40,6 +42,7 @@ export async function runExec(options: ExecOptions): Promise<number> {
   if (!command) throw usageError('missing command after `--`')
   const ctx = createContext()
   let proxy: Promise<ExecProxy> | undefined
+  let launch: Launch | undefined
   try {
     const pool = new AccountPool(ctx)
     // Before the program starts: when no account can serve, say why instead of starting a
@@ -62,7 +65,10 @@ export async function runExec(options: ExecOptions): Promise<number> {
     }
     const [creds, qwenVars] = await Promise.all([credentials, qwenSettingsEnv(qwenHome(), model)])
     // Codex reads no OPENAI_BASE_URL: it gets a provider for the proxy on its command line.
-    const launch = options.direct ? { args, env: {} } : await codexLaunch(command, args, creds, qwenHome())
+    // Claude Code would take the env block of its own settings over ours: it gets flag settings.
+    if (options.direct) launch = { args, env: {} }
+    else if (codexArgsStart(command, args) !== undefined) launch = await codexLaunch(command, args, creds, qwenHome())
+    else launch = await claudeLaunch(command, args, creds)
     if (options.direct && codexArgsStart(command, args) !== undefined) {
       logger.warn('codex speaks the Responses API and ignores OPENAI_BASE_URL: with --direct it reaches no Qwen account; run `qwenauth exec -- codex` without --direct')
     }
@@ -71,6 +77,7 @@ export async function runExec(options: ExecOptions): Promise<number> {
     if (creds.anthropicBaseUrl) delete env.ANTHROPIC_API_KEY
     return await runChild(command, launch.args, env)
   } finally {
+    await launch?.cleanup?.().catch((error: Error) => logger.warn(`could not remove a file written for this run: ${error.message}`))
     await proxy?.then((started) => started.close(), () => {})
     await ctx.close()
   }
@@ -92,7 +99,10 @@ const details = [
   'Claude Code: `qwenauth exec -- claude` works as it is. exec also sets ANTHROPIC_BASE_URL (the private proxy, which speaks',
   "Anthropic's Messages API on every account), ANTHROPIC_AUTH_TOKEN (the one-time key), ANTHROPIC_MODEL and",
   'ANTHROPIC_DEFAULT_OPUS_MODEL/ANTHROPIC_DEFAULT_SONNET_MODEL (the model above), and leaves ANTHROPIC_API_KEY out of its',
-  'environment. claude-* names (haiku, say) go to the account\'s default model unless --model-map names another:',
+  'environment. Since Claude Code applies the env block of its settings files over the environment, exec also passes it',
+  '--settings with a private file (removed when it exits) that sets the same variables, empties ANTHROPIC_API_KEY,',
+  'apiKeyHelper and the provider switches (CLAUDE_CODE_USE_BEDROCK…), and outranks your user and project settings.',
+  'claude-* names (haiku, say) go to the account\'s default model unless --model-map names another:',
   '  qwenauth exec --model-map \'claude-*haiku*=qwen3-coder-flash\' -- claude',
   'With --direct the Anthropic variables are set only where the provider serves that API itself (Coding Plan, DashScope).',
   '',
