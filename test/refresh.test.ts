@@ -1,16 +1,23 @@
-import { existsSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { runStatus } from '../src/commands/status.ts'
+import { runToken } from '../src/commands/token.ts'
 import { createContext } from '../src/context.ts'
+import { LOCK_NAMES } from '../src/lib/paths.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
-import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJsonFile } from './helpers/accounts.ts'
-import { collect, runCli, spawnCli, tempHome } from './helpers/cli.ts'
+import { accountsPath, credsPath, expireStoredTokens, loginInProcess, readJsonFile } from './helpers/accounts.ts'
+import { collect, spawnCli, tempHome } from './helpers/cli.ts'
 import { fakeClock } from './helpers/fake-clock.ts'
+import { inProcess, runInProcess } from './helpers/in-process.ts'
+import { waitFor } from './helpers/proxy-fixtures.ts'
 
 let emu: Emulator
 let home: string
 let cleanup: () => void
 const env = () => ({ QWENAUTH_OAUTH_URL: emu.url })
+/** `qwenauth token` in this process. */
+const token = () => runInProcess(['token'], { home, env: env() })
 
 /** What a chat request with this token gets from the emulator. */
 async function apiStatus(token: string): Promise<number> {
@@ -33,7 +40,7 @@ async function refreshLikeOfficialCli(): Promise<{ access_token: string; refresh
 beforeEach(async () => {
   ;({ home, cleanup } = tempHome())
   emu = await startEmulator({ autoApprove: true, interval: 0.05 })
-  await loginViaEmulator(home, emu)
+  await loginInProcess(home, emu)
   emu.reset()
 })
 afterEach(async () => {
@@ -43,9 +50,9 @@ afterEach(async () => {
 
 describe('token and refresh', () => {
   it('prints the cached token without refreshing while it is valid', async () => {
-    const result = await runCli(['token'], { home, env: env() })
+    const result = await token()
     expect(result.code).toBe(0)
-    expect(result.stdout.trim()).toBe(readJsonFile(credsPath(home)).access_token)
+    expect(result.stdout).toBe(`${readJsonFile(credsPath(home)).access_token}\n`)
     expect(emu.stats.refreshAttempts).toBe(0)
   })
 
@@ -80,9 +87,10 @@ describe('token and refresh', () => {
     expireStoredTokens(home)
     const lock = join(home, 'oauth_creds.lock')
     writeFileSync(lock, 'some-uuid-of-the-official-cli')
-    const child = spawnCli(['token'], { home, env: env() })
-    const done = collect(child, undefined, 20_000)
-    await new Promise((r) => setTimeout(r, 800))
+    const done = token()
+    // Holding its account lock, qwenauth now waits for the official one (the lock order).
+    const id = readJsonFile(accountsPath(home)).accounts[0].id
+    await waitFor(() => existsSync(join(home, 'qwenauth', 'locks', `${LOCK_NAMES.account(id)}.lock`)), 10_000, 'the account lock')
     // The "official CLI" refreshes, writes its file, releases its lock.
     const fresh = await refreshLikeOfficialCli()
     writeFileSync(
@@ -90,7 +98,6 @@ describe('token and refresh', () => {
       JSON.stringify({ access_token: fresh.access_token, refresh_token: fresh.refresh_token, token_type: 'Bearer', resource_url: emu.url, expiry_date: Date.now() + fresh.expires_in * 1000 }, null, 2),
     )
     writeFileSync(lock, '') // touched, then removed: still held until unlinked
-    const { unlinkSync } = await import('node:fs')
     unlinkSync(lock)
     const result = await done
     expect(result.code, result.stderr).toBe(0)
@@ -106,7 +113,7 @@ describe('token and refresh', () => {
     writeFileSync(lock, 'dead-process')
     const old = new Date(Date.now() - 120_000)
     utimesSync(lock, old, old)
-    const result = await runCli(['token'], { home, env: env() })
+    const result = await token()
     expect(result.code, result.stderr).toBe(0)
     expect(emu.stats.refreshes).toBe(1)
     expect(existsSync(lock)).toBe(false)
@@ -115,13 +122,13 @@ describe('token and refresh', () => {
   it('a refused refresh token marks the account needs-login and keeps it', async () => {
     expireStoredTokens(home)
     await refreshLikeOfficialCli() // rotates: our stored refresh token is now dead
-    const result = await runCli(['token'], { home, env: env() })
+    const result = await token()
     expect(result.code).toBe(3)
     expect(result.stdout).toBe('')
-    expect(result.stderr).toMatch(/needs a new login/)
-    const status = JSON.parse((await runCli(['status', '--json'], { home })).stdout)
-    expect(status.accounts).toHaveLength(1)
-    expect(status.accounts[0].status).toBe('needs-login')
+    expect(result.error).toMatchObject({ message: expect.stringMatching(/needs a new login/) })
+    const status = (await inProcess({ home }, runStatus)).value!
+    expect(status).toHaveLength(1)
+    expect(status[0]!.status).toBe('needs-login')
   })
 
   it('retries transient refresh failures twice, backing off, then reports without marking the account', async () => {
@@ -146,7 +153,7 @@ describe('token and refresh', () => {
     expireStoredTokens(home)
     const before = readJsonFile(credsPath(home)).refresh_token
     emu.setRefreshOmitsRefreshToken(true)
-    expect((await runCli(['token'], { home, env: env() })).code).toBe(0)
+    expect((await token()).code).toBe(0)
     expect(readJsonFile(credsPath(home)).refresh_token).toBe(before)
     expect(readJsonFile(accountsPath(home)).accounts[0].refreshToken).toBe(before)
   })
@@ -158,8 +165,8 @@ describe('token and refresh', () => {
       JSON.stringify({ access_token: fresh.access_token, refresh_token: fresh.refresh_token, token_type: 'Bearer', resource_url: emu.url, expiry_date: Date.now() + fresh.expires_in * 1000 }, null, 2),
     )
     emu.reset()
-    const result = await runCli(['token'], { home, env: env() })
-    expect(result.stdout.trim()).toBe(fresh.access_token)
+    const result = await inProcess({ home, env: env() }, () => runToken({}))
+    expect(result.value).toBe(fresh.access_token)
     expect(emu.stats.refreshAttempts).toBe(0)
     expect(readJsonFile(accountsPath(home)).accounts).toHaveLength(1)
   })

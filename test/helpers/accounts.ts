@@ -1,13 +1,21 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { runLogin } from '../../src/commands/login.ts'
+import type { Account } from '../../src/store/account-model.ts'
 import type { Emulator } from '../fixtures/qwen-emulator.ts'
 import { runCli, type CliResult } from './cli.ts'
+import { inProcess, succeeded } from './in-process.ts'
 
 /** Logs in through the emulator (which must auto-approve or be approved by the test). */
 export async function loginViaEmulator(home: string, emu: Emulator, extraEnv: Record<string, string> = {}): Promise<CliResult> {
   const result = await runCli(['login'], { home, env: { QWENAUTH_OAUTH_URL: emu.url, ...extraEnv } })
   if (result.code !== 0) throw new Error(`login failed (${result.code}): ${result.stderr}`)
   return result
+}
+
+/** `qwenauth login` in this process: the device flow (and the served check) against the emulator. */
+export async function loginInProcess(home: string, emu: Emulator, extraEnv: Record<string, string> = {}): Promise<Account> {
+  return succeeded(await inProcess({ home, env: { QWENAUTH_OAUTH_URL: emu.url, ...extraEnv } }, () => runLogin({})))
 }
 
 export function readJsonFile<T = any>(path: string): T {
