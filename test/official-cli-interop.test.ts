@@ -7,7 +7,7 @@ import { qwenHome } from '../src/lib/paths.ts'
 import { parseOfficialCreds } from '../src/store/creds-file.ts'
 import { createFileLocker } from '../src/store/file-lock.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
-import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJsonFile } from './helpers/accounts.ts'
+import { accountsPath, credsPath, expireStoredTokens, loginInProcess, readJsonFile } from './helpers/accounts.ts'
 import { cliEnv, collect, spawnCli, tempHome, type CliResult } from './helpers/cli.ts'
 import { execFixture, repoRoot } from './helpers/exec-fixtures.ts'
 import { officialChunk, runOfficialTokenManager, type OfficialResult } from './helpers/official-cli.ts'
@@ -39,7 +39,7 @@ beforeEach(async () => {
   netLog = join(scratch, 'net.log')
   writeFileSync(netLog, '')
   emu = await startEmulator({ autoApprove: true, interval: 0.05 })
-  await loginViaEmulator(home, emu)
+  await loginInProcess(home, emu)
   emu.reset()
 })
 afterEach(async () => {
