@@ -82,6 +82,20 @@ describe('which account token, env and exec --direct hand out', () => {
     }
   })
 
+  it('an unknown account is a usage error (exit 2) naming it, in one line', async () => {
+    await notServedThenKey()
+    const result = await run(['token', '--account', 'nope'])
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect((result.error as Error).message).toMatch(/^no account "nope"[^\n]*$/)
+  })
+
+  it('with no accounts, token exits 3 and says how to log in', async () => {
+    const result = await run(['token'])
+    expect(result.code).toBe(3)
+    expect((result.error as Error).message).toMatch(/qwenauth login/)
+  })
+
   it('--refresh-margin refreshes a token that would not last long enough', async () => {
     await loginInProcess(home, emu)
     emu.reset()

@@ -3,12 +3,10 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runStatus } from '../src/commands/status.ts'
 import { runToken } from '../src/commands/token.ts'
-import { createContext } from '../src/context.ts'
 import { LOCK_NAMES } from '../src/lib/paths.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { accountsPath, credsPath, expireStoredTokens, loginInProcess, readJsonFile } from './helpers/accounts.ts'
-import { collect, spawnCli, tempHome } from './helpers/cli.ts'
-import { fakeClock } from './helpers/fake-clock.ts'
+import { tempHome } from './helpers/cli.ts'
 import { inProcess, runInProcess } from './helpers/in-process.ts'
 import { waitFor } from './helpers/proxy-fixtures.ts'
 
@@ -18,12 +16,6 @@ let cleanup: () => void
 const env = () => ({ QWENAUTH_OAUTH_URL: emu.url })
 /** `qwenauth token` in this process. */
 const token = () => runInProcess(['token'], { home, env: env() })
-
-/** What a chat request with this token gets from the emulator. */
-async function apiStatus(token: string): Promise<number> {
-  const response = await fetch(`${emu.url}/v1/models`, { headers: { Authorization: `Bearer ${token}` } })
-  return response.status
-}
 
 /** Refreshes out of band with the stored refresh token, as the official CLI would. */
 async function refreshLikeOfficialCli(): Promise<{ access_token: string; refresh_token: string; expires_in: number }> {
@@ -48,39 +40,14 @@ afterEach(async () => {
   cleanup()
 })
 
+// What every store does on a refresh (once across callers and processes, retries, a refused or
+// omitted refresh token) is in store-contract.test.ts; here, `token` beside the official CLI.
 describe('token and refresh', () => {
   it('prints the cached token without refreshing while it is valid', async () => {
     const result = await token()
     expect(result.code).toBe(0)
     expect(result.stdout).toBe(`${readJsonFile(credsPath(home)).access_token}\n`)
     expect(emu.stats.refreshAttempts).toBe(0)
-  })
-
-  it('20 concurrent `token` processes on an expired token refresh exactly once and agree', async () => {
-    expireStoredTokens(home)
-    const results = await Promise.all(
-      Array.from({ length: 20 }, () => collect(spawnCli(['token'], { home, env: env() }), undefined, 60_000)),
-    )
-    for (const r of results) expect(r.code, r.stderr).toBe(0)
-    const tokens = new Set(results.map((r) => r.stdout.trim()))
-    expect(tokens.size).toBe(1)
-    expect(emu.stats.refreshes).toBe(1)
-    expect(emu.stats.refreshAttempts).toBe(1)
-    const [token] = [...tokens]
-    expect(await apiStatus(token!)).toBe(200)
-    // Both files carry the rotated refresh token, so the next refresh still works.
-    expect(readJsonFile(credsPath(home)).access_token).toBe(token)
-    expect(readJsonFile(accountsPath(home)).accounts[0].accessToken).toBe(token)
-    expect(existsSync(join(home, 'oauth_creds.lock'))).toBe(false)
-  }, 60_000)
-
-  it('concurrent callers in one process share one refresh', async () => {
-    expireStoredTokens(home)
-    const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url })
-    const id = readJsonFile(accountsPath(home)).accounts[0].id
-    const accounts = await Promise.all(Array.from({ length: 10 }, () => ctx.accounts.fresh(id)))
-    expect(new Set(accounts.map((a) => a.accessToken)).size).toBe(1)
-    expect(emu.stats.refreshes).toBe(1)
   })
 
   it('waits for a lock held by the official CLI and uses the token it wrote', async () => {
@@ -129,33 +96,6 @@ describe('token and refresh', () => {
     const status = (await inProcess({ home }, runStatus)).value!
     expect(status).toHaveLength(1)
     expect(status[0]!.status).toBe('needs-login')
-  })
-
-  it('retries transient refresh failures twice, backing off, then reports without marking the account', async () => {
-    const clock = fakeClock()
-    const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url }, undefined, { clock })
-    const id = readJsonFile(accountsPath(home)).accounts[0].id as string
-    expireStoredTokens(home)
-    emu.failNextRefreshes(2, 503)
-    expect((await ctx.accounts.fresh(id)).accessToken).toBeTruthy()
-    expect(emu.stats.refreshAttempts).toBe(3)
-    expect(clock.slept).toEqual([500, 1500])
-
-    expireStoredTokens(home, Date.now() - 1000)
-    emu.reset()
-    emu.failNextRefreshes(3, 500)
-    await expect(ctx.accounts.fresh(id)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/HTTP 500/) })
-    expect(emu.stats.refreshAttempts).toBe(3)
-    expect(readJsonFile(accountsPath(home)).accounts[0].status).toBe('ok')
-  })
-
-  it('keeps the old refresh token when a refresh answer omits it', async () => {
-    expireStoredTokens(home)
-    const before = readJsonFile(credsPath(home)).refresh_token
-    emu.setRefreshOmitsRefreshToken(true)
-    expect((await token()).code).toBe(0)
-    expect(readJsonFile(credsPath(home)).refresh_token).toBe(before)
-    expect(readJsonFile(accountsPath(home)).accounts[0].refreshToken).toBe(before)
   })
 
   it('picks up a refresh the official CLI made on its own', async () => {

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runLogin } from '../../src/commands/login.ts'
+import { runOAuthLogin } from '../../src/auth/oauth/login.ts'
+import { createContext } from '../../src/context.ts'
 import type { Account } from '../../src/store/account-model.ts'
 import type { Emulator } from '../fixtures/qwen-emulator.ts'
 import { runCli, type CliResult } from './cli.ts'
@@ -13,9 +14,20 @@ export async function loginViaEmulator(home: string, emu: Emulator, extraEnv: Re
   return result
 }
 
-/** `qwenauth login` in this process: the device flow (and the served check) against the emulator. */
+/**
+ * A Qwen OAuth login in this process, as `qwenauth login` does it (the device flow, the served
+ * check, the new account active), into the store the environment names; its connection closed.
+ */
 export async function loginInProcess(home: string, emu: Emulator, extraEnv: Record<string, string> = {}): Promise<Account> {
-  return succeeded(await inProcess({ home, env: { QWENAUTH_OAUTH_URL: emu.url, ...extraEnv } }, () => runLogin({})))
+  const login = async () => {
+    const ctx = createContext()
+    try {
+      return await runOAuthLogin(ctx, { browser: false })
+    } finally {
+      await ctx.close()
+    }
+  }
+  return succeeded(await inProcess({ home, env: { QWENAUTH_OAUTH_URL: emu.url, ...extraEnv } }, login))
 }
 
 export function readJsonFile<T = any>(path: string): T {

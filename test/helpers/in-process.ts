@@ -35,9 +35,10 @@ export interface InProcessResult<T> {
  * stdin replaced by `input`, and everything written to stdout and stderr captured.
  */
 export async function inProcess<T>(options: InProcessOptions, work: () => Promise<T>): Promise<InProcessResult<T>> {
-  const savedEnv = process.env
+  const savedEnv = { ...process.env }
   const savedExitCode = process.exitCode
-  process.env = cliEnv(options)
+  // In place, not a new object: os.homedir() and child processes read the real environment.
+  replaceEnv(cliEnv(options))
   let stdout = ''
   let stderr = ''
   const capture = (append: (text: string) => void) => (chunk: string | Uint8Array, ...rest: unknown[]) => {
@@ -59,10 +60,15 @@ export async function inProcess<T>(options: InProcessOptions, work: () => Promis
     return { value: undefined, error, code: error instanceof QwenauthError ? error.exitCode : 1, stdout, stderr }
   } finally {
     for (const spy of spies) spy.mockRestore()
-    process.env = savedEnv
+    replaceEnv(savedEnv)
     // `exec` sets the code to end with; the test's process must not end with it.
     process.exitCode = savedExitCode
   }
+}
+
+function replaceEnv(next: NodeJS.ProcessEnv): void {
+  for (const key of Object.keys(process.env)) if (!(key in next)) delete process.env[key]
+  Object.assign(process.env, next)
 }
 
 /**
