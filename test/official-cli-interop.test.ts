@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
+import { runToken } from '../src/commands/token.ts'
 import { qwenHome } from '../src/lib/paths.ts'
 import { parseOfficialCreds } from '../src/store/creds-file.ts'
 import { createFileLocker } from '../src/store/file-lock.ts'
@@ -10,6 +11,7 @@ import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { accountsPath, credsPath, expireStoredTokens, loginInProcess, readJsonFile } from './helpers/accounts.ts'
 import { cliEnv, collect, spawnCli, tempHome, type CliResult } from './helpers/cli.ts'
 import { execFixture, repoRoot } from './helpers/exec-fixtures.ts'
+import { inProcess, succeeded } from './helpers/in-process.ts'
 import { officialChunk, runOfficialTokenManager, type OfficialResult } from './helpers/official-cli.ts'
 
 /**
@@ -55,6 +57,14 @@ function qwenauthToken(): Promise<CliResult> {
   return collect(spawnCli(['token'], { home, env: { QWENAUTH_OAUTH_URL: emu.url } }), undefined, 30_000)
 }
 
+/**
+ * `qwenauth token` run `count` times side by side in this process, each with a store of its own
+ * (as separate processes have): they meet the official code only at the files and the lock.
+ */
+async function qwenauthTokensInProcess(count: number): Promise<string[]> {
+  return succeeded(await inProcess({ home, env: { QWENAUTH_OAUTH_URL: emu.url } }, () => Promise.all(Array.from({ length: count }, () => runToken({})))))
+}
+
 /** Waits (bounded) until the emulator has received `n` refresh requests. */
 async function refreshRequestsReached(n: number): Promise<void> {
   for (let i = 0; i < 500 && emu.stats.refreshAttempts < n; i++) await new Promise((r) => setTimeout(r, 20))
@@ -95,30 +105,27 @@ describe('qwenauth and the official CLI token manager on one expired login', { t
   })
 
   it('qwenauth waits for the lock the official code holds and uses the token it wrote', async () => {
-    emu.setRefreshDelay(1500)
+    // Long enough for qwenauth (in this process, so at once) to arrive while the lock is held.
+    emu.setRefreshDelay(600)
     const first = official()
     await refreshRequestsReached(1)
     expect(existsSync(join(home, 'oauth_creds.lock'))).toBe(true)
-    const ours = await Promise.all([qwenauthToken(), qwenauthToken()])
+    const ours = await qwenauthTokensInProcess(2)
     const theirs = await first
     expect(theirs.code, theirs.stderr).toBe(0)
-    for (const r of ours) {
-      expect(r.code, r.stderr).toBe(0)
-      expect(r.stdout.trim()).toBe(theirs.token)
-    }
+    expect(ours).toEqual([theirs.token, theirs.token])
     await expectOneRefreshShared(theirs.token!)
     expect(readJsonFile(accountsPath(home)).accounts[0].refreshToken).toBe(theirs.refreshToken)
   })
 
   it('the official code waits for the lock qwenauth holds and uses the token qwenauth wrote', async () => {
+    // Long enough for the official processes to start and find the lock held.
     emu.setRefreshDelay(1500)
-    const first = qwenauthToken()
+    const first = qwenauthTokensInProcess(1)
     await refreshRequestsReached(1)
     expect(readFileSync(join(home, 'oauth_creds.lock'), 'utf8')).toMatch(/^[0-9a-f-]{36}$/)
     const theirs = await Promise.all([official(), official()])
-    const ours = await first
-    expect(ours.code, ours.stderr).toBe(0)
-    const token = ours.stdout.trim()
+    const token = (await first)[0]!
     for (const r of theirs) {
       expect(r.code, r.stderr).toBe(0)
       expect(r.token).toBe(token)
@@ -145,8 +152,7 @@ describe('qwenauth and the official CLI token manager on one expired login', { t
     const theirs = await official()
     expect(theirs.code, theirs.stderr).toBe(0)
     expireStoredTokens(home)
-    const ours = await qwenauthToken()
-    expect(ours.code, ours.stderr).toBe(0)
+    await qwenauthTokensInProcess(1)
     const [a, b] = emu.oauthRequests.filter((r) => (r.body as Record<string, string>).grant_type === 'refresh_token')
     expect(a && b).toBeTruthy()
     const shape = (r: NonNullable<typeof a>) => {

@@ -179,8 +179,8 @@ for (const backend of BACKENDS) {
 
       it('concurrent updates from several contexts are never lost (the store lock)', async () => {
         const contexts = [store.open(), store.open(), store.open()]
-        await Promise.all(Array.from({ length: 6 }, (_, i) => contexts[i % 3]!.accounts.update((doc) => void doc.accounts.push(keyAccount(`k${i}`)))))
-        expect((await store.open().accounts.read()).accounts.map((a) => a.id).sort()).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5'])
+        await Promise.all(Array.from({ length: 4 }, (_, i) => contexts[i % 3]!.accounts.update((doc) => void doc.accounts.push(keyAccount(`k${i}`)))))
+        expect((await store.open().accounts.read()).accounts.map((a) => a.id).sort()).toEqual(['k0', 'k1', 'k2', 'k3'])
       })
 
       it('a document that is not JSON is set aside, said in one line, and a fresh one started', async () => {
@@ -324,10 +324,10 @@ for (const backend of BACKENDS) {
       })
 
       it('a lock held longer than its lifetime is renewed by its holder, not taken over', async () => {
-        const release = (await store.locker(1_000).acquire('some-lock'))!
+        const release = (await store.locker(800).acquire('some-lock'))!
         const owner = await store.lockOwner('some-lock')
-        await new Promise((r) => setTimeout(r, 1_500))
-        await expect(store.locker(1_000).acquire('some-lock', { signal: AbortSignal.timeout(300) })).rejects.toThrow()
+        await new Promise((r) => setTimeout(r, 1_000))
+        await expect(store.locker(800).acquire('some-lock', { signal: AbortSignal.timeout(300) })).rejects.toThrow()
         expect(await store.lockOwner('some-lock')).toBe(owner)
         await release()
       })
