@@ -225,6 +225,8 @@ describe('exec and the official qwen CLI', { timeout: 60_000 }, () => {
         HOME: scratch,
         PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
         QWEN_USAGE_STATISTICS_ENABLED: 'false',
+        // No second start with a larger heap (see exec-qwen-cli.test.ts).
+        QWEN_CODE_NO_RELAUNCH: 'true',
         OTHER_PROVIDER_KEY: 'sk-other-provider',
         NODE_OPTIONS: `--require=${execFixture('net-guard.cjs')}`,
         NET_GUARD_LOG: netLog,
