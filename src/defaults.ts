@@ -13,6 +13,20 @@ export const DEFAULTS = {
   quotaCooldownMs: 30 * 60_000,
   /** Rest after another 429 that names no Retry-After. */
   rateLimitCooldownMs: 60_000,
+  /**
+   * Rest after a spent quota window whose reset cannot be known and that the provider gives no
+   * time for: a 5-hour window nothing was counted in (its oldest request decides), a month
+   * whose reset day is not set. One request tries the account after it.
+   */
+  quotaWindowCooldownMs: { '5h': 15 * 60_000, month: 24 * 60 * 60_000 } as Readonly<Record<'5h' | 'month', number>>,
+  /** A request that finds the only account's trial request under way is told to retry after this. */
+  trialRetryAfterMs: 1000,
+  /** One `GET /key` of `status --provider-usage`. */
+  providerUsageTimeoutMs: 10_000,
+  /** Conversations whose account `--affinity` remembers, at most (the least recently used go first). */
+  affinityMaxEntries: 10_000,
+  /** A conversation idle this long is forgotten by `--affinity` (providers' prompt caches are gone by then). */
+  affinityMaxAgeMs: 60 * 60_000,
   /** Largest request body (QWENAUTH_MAX_BODY_BYTES). */
   maxBodyBytes: 32 * 1024 * 1024,
   /** Wait for the head of a streaming answer or a GET (QWENAUTH_CONNECT_TIMEOUT_MS). */
@@ -38,4 +52,10 @@ export const DEFAULTS = {
   lockStaleMs: 35_000,
   /** Lifetime of a Redis lock whose holder stopped extending it (QWENAUTH_REDIS_LOCK_TTL_MS). */
   redisLockTtlMs: 10_000,
+  /** Responses kept for `previous_response_id` and `GET /v1/responses/{id}`: how many (QWENAUTH_RESPONSES_KEEP)… */
+  keptResponses: 1000,
+  /** …for how long (QWENAUTH_RESPONSES_KEEP_MS)… */
+  keptResponseMaxAgeMs: 6 * 60 * 60_000,
+  /** …and, kept in memory (no Redis), in how many bytes at most. */
+  keptResponseMaxBytes: 64 * 1024 * 1024,
 } as const

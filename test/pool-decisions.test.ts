@@ -4,10 +4,13 @@
  * client gets when nothing can serve, and how tokens are applied to an account.
  */
 import { describe, expect, it } from 'vitest'
-import { candidateOrder, chooseHandout, earliestCooldownEnd } from '../src/pool/choose.ts'
+import { candidateOrder, chooseHandout, earliestCooldownEnd, limitBlock, onTrial, withLimits } from '../src/pool/choose.ts'
 import { clientModel, upstreamModel } from '../src/pool/model-map.ts'
-import { cooldownMs, nothingUsable, retryAfterMs, type AttemptFailure } from '../src/proxy/failover.ts'
-import { effectiveStatus, type Account, type AccountStatus } from '../src/store/account-model.ts'
+import { retryAfterMs } from '../src/proxy/cooldowns.ts'
+import { nothingUsable, type AttemptFailure } from '../src/proxy/failover.ts'
+import { effectiveStatus, type Account, type AccountStatus, type QuotaLimit } from '../src/store/account-model.ts'
+import type { AccountStats } from '../src/store/stats.ts'
+import { usageDelta, type UsageCounters } from '../src/store/usage-windows.ts'
 import { applyTokens } from '../src/store/tokens.ts'
 
 const NOW = 1_800_000_000_000
@@ -70,6 +73,66 @@ describe('account choice', () => {
   })
 })
 
+describe('trials, affinity and limits', () => {
+  const lapsed = account('t', { status: 'cooling-down', cooldownUntil: NOW - 1 })
+  const pool = [account('a'), lapsed, account('b')]
+
+  it.each<[string, Account, boolean]>([
+    ['a lapsed cooldown still stored', lapsed, true],
+    ['a cooldown still running', account('x', { status: 'cooling-down', cooldownUntil: NOW + 1 }), false],
+    ['an ok account', account('x'), false],
+    ['not-served', account('x', { status: 'not-served' }), false],
+  ])('on trial: %s → %s', (_name, target, expected) => {
+    expect(onTrial(target, NOW)).toBe(expected)
+  })
+
+  it.each<[string, Parameters<typeof candidateOrder>[1], string[]]>([
+    ['an account on trial is a candidate while nobody tries it', { now: NOW, strategy: 'fill-first', turn: 0 }, ['a', 't', 'b']],
+    ['its running trial keeps the others off it', { now: NOW, strategy: 'fill-first', turn: 0, trialsRunning: new Set(['t']) }, ['a', 'b']],
+    ['a running trial of an account not on trial changes nothing', { now: NOW, strategy: 'fill-first', turn: 0, trialsRunning: new Set(['a']) }, ['a', 't', 'b']],
+    ["the conversation's account goes first", { now: NOW, strategy: 'fill-first', turn: 0, affinityId: 'b' }, ['b', 'a', 't']],
+    ['affinity wins over a preferred account and the rotation', { now: NOW, strategy: 'round-robin', turn: 1, preferredId: 'a', affinityId: 'b' }, ['b', 'a', 't']],
+    ['affinity to an account that cannot serve is no affinity', { now: NOW, strategy: 'fill-first', turn: 0, affinityId: 'gone' }, ['a', 't', 'b']],
+  ])('%s', (_name, options, expected) => {
+    expect(ids(candidateOrder(pool, options))).toEqual(expected)
+  })
+
+  // 2026-11-04 (a Wednesday) 12:00 UTC, 20:00 in Beijing.
+  const WED = Date.UTC(2026, 10, 4, 12)
+  const counted = (times: number[], tokens = 100, provider = 'coding-plan'): UsageCounters => {
+    const usage: UsageCounters = {}
+    for (const t of times) for (const [k, n] of Object.entries(usageDelta({ utcOffsetMinutes: provider === 'openrouter' ? 0 : 480, monthResetDay: 1 }, t, tokens))) usage[k] = (usage[k] ?? 0) + n
+    return usage
+  }
+  const limited = (limits: QuotaLimit[], provider = 'coding-plan') => account('l', { provider, limits })
+  const HOUR = 3_600_000
+
+  it.each<[string, Account, UsageCounters, number | undefined]>([
+    ['below every limit', limited([{ window: '5h', unit: 'requests', max: 3 }]), counted([WED - HOUR, WED - 2 * HOUR]), undefined],
+    ['5 hours: free once the oldest requests leave the window', limited([{ window: '5h', unit: 'requests', max: 2 }]), counted([WED - 4 * HOUR, WED - HOUR]), WED + HOUR + 300_000],
+    ['5 hours, tokens', limited([{ window: '5h', unit: 'tokens', max: 150 }]), counted([WED - 2 * HOUR, WED - HOUR]), WED + 3 * HOUR + 300_000],
+    ['a week: free at Monday 00:00 UTC+8', limited([{ window: 'week', unit: 'requests', max: 2 }]), counted([WED - 24 * HOUR, WED]), Date.UTC(2026, 10, 8, 16)],
+    ['a day on OpenRouter: free at 00:00 UTC', limited([{ window: 'day', unit: 'requests', max: 1 }], 'openrouter'), counted([WED], 100, 'openrouter'), Date.UTC(2026, 10, 5)],
+    ['two limits reached: free when both are', limited([{ window: '5h', unit: 'requests', max: 1 }, { window: 'month', unit: 'requests', max: 1 }]), counted([WED]), Date.UTC(2026, 10, 30, 16)],
+    ['last week\'s requests do not count this week', limited([{ window: 'week', unit: 'requests', max: 1 }]), counted([WED - 3 * 24 * HOUR]), undefined],
+  ])('limit: %s', (_name, target, usage, until) => {
+    expect(limitBlock(target, usage, WED)?.until).toBe(until)
+  })
+
+  it('an account at a limit rests (not stored) until its window frees; the others are untouched', () => {
+    const a = limited([{ window: 'week', unit: 'requests', max: 1 }])
+    const b = account('b')
+    const stats: Record<string, AccountStats> = { l: { requests: 1, failures: 0, promptTokens: 0, completionTokens: 0, usage: counted([WED]) } }
+    const [restingA, sameB] = withLimits([a, b], stats, WED)
+    expect(restingA).toMatchObject({ status: 'cooling-down', cooldownUntil: Date.UTC(2026, 10, 8, 16), lastError: { code: 'limit_reached', message: '1 requests a week (1 counted)' } })
+    expect(a.status).toBe('ok')
+    expect(sameB).toBe(b)
+    expect(candidateOrder(withLimits([a, b], stats, WED), { now: WED, strategy: 'fill-first', turn: 0 }).map((x) => x.id)).toEqual(['b'])
+    expect(earliestCooldownEnd(withLimits([a, b], stats, WED), WED)).toBe(Date.UTC(2026, 10, 8, 16))
+    expect(withLimits([a, b], stats, Date.UTC(2026, 10, 8, 16))[0]?.status).toBe('ok')
+  })
+})
+
 describe('model names', () => {
   const oauth = account('q', { kind: 'qwen-oauth', provider: 'qwen-oauth' })
   const dashscope = account('d', { provider: 'dashscope' })
@@ -103,8 +166,7 @@ describe('model names', () => {
   })
 })
 
-describe('Retry-After and cooldowns', () => {
-  const settings = { quotaCooldownMs: 1_800_000, rateLimitCooldownMs: 60_000 }
+describe('Retry-After', () => {
   it.each<[string | null, number | undefined]>([
     [null, undefined],
     ['', undefined],
@@ -116,15 +178,6 @@ describe('Retry-After and cooldowns', () => {
     ['soon', undefined],
   ])('Retry-After %j is %s ms', (value, expected) => {
     expect(retryAfterMs(value, NOW)).toBe(expected)
-  })
-
-  it.each<[boolean, number | undefined, number]>([
-    [true, 5000, 1_800_000],
-    [false, 5000, 5000],
-    [false, undefined, 60_000],
-    [false, 0, 1000],
-  ])('quota %s with Retry-After %s rests %s ms', (quota, retryAfter, expected) => {
-    expect(cooldownMs(quota, retryAfter, settings)).toBe(expected)
   })
 })
 
@@ -140,6 +193,18 @@ describe('the answer when nothing can serve', () => {
     const error = nothingUsable(accounts, failures, NOW)
     expect([error.status, error.code, error.headers?.['retry-after']]).toEqual([status, code, retryAfter])
     for (const a of accounts) expect(error.message).toContain(a.id)
+  })
+})
+
+describe('the answer when nothing can serve, for a client or a trial', () => {
+  it.each<[string, Account[], AttemptFailure[], Set<string>, number, string, string | undefined]>([
+    ['the gate refused the client', [account('a')], [{ accountId: 'a', label: 'a@example.com', reason: 'refused this client', transient: false, gate: { said: 'Coding Plan is currently only available for Coding Agents', userAgent: 'curl/8' } }], new Set(), 403, 'client_not_served', undefined],
+    ['a gate and a cooldown: waiting helps more', [account('a'), account('b', { status: 'cooling-down', cooldownUntil: NOW + 5000 })], [{ accountId: 'a', label: 'a@example.com', reason: 'refused', transient: false, gate: { said: 'x', userAgent: undefined } }], new Set(), 429, 'rate_limit_exceeded', '5'],
+    ["another request holds the only account's trial", [account('t', { status: 'cooling-down', cooldownUntil: NOW - 1 })], [], new Set(['t']), 429, 'rate_limit_exceeded', '1'],
+    ['an account at its limit', [account('l', { status: 'cooling-down', cooldownUntil: NOW + 60_000, lastError: { message: '1 requests a week (1 counted)', at: NOW, code: 'limit_reached' } })], [], new Set(), 429, 'insufficient_quota', '60'],
+  ])('%s', (_name, accounts, failures, trials, status, code, retryAfter) => {
+    const error = nothingUsable(accounts, failures, NOW, trials)
+    expect([error.status, error.code, error.headers?.['retry-after']]).toEqual([status, code, retryAfter])
   })
 })
 

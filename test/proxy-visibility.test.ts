@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { readStats } from '../src/store/stats.ts'
+import { createBufferedStatsStore, emptyStats, mergeStats, readStats, type AccountStats } from '../src/store/stats.ts'
 import { addKeyAccount, chatRequest, loginAs, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 const KEY = 'sk-visibility-key-987654'
@@ -82,5 +82,39 @@ describe('health, counters and logs', () => {
     expect(log).toMatch(/POST \/v1\/chat\/completions - 403 \d+ms \(failed over from verbose@example\.com: not served/)
     expect(log).not.toContain(KEY)
     expect(log).not.toContain(account.accessToken)
+  })
+})
+
+describe('counters while they are being written', () => {
+  it('a read during a flush still sees the counts being written (the status page polls every second)', async () => {
+    let finishWrite = () => {}
+    let writes = 0
+    const stored: Record<string, AccountStats> = {}
+    const store = createBufferedStatsStore(
+      {
+        where: 'a slow backend',
+        readStored: async () => structuredClone(stored),
+        // The first write waits for the test; later ones (close's) go through at once.
+        write: (batch) =>
+          new Promise<void>((resolve) => {
+            finishWrite = () => {
+              for (const [id, delta] of batch) stored[id] = mergeStats(stored[id] ?? emptyStats(), delta)
+              resolve()
+            }
+            if (writes++ > 0) finishWrite()
+          }),
+      },
+      60_000,
+    )
+    store.add('a', { requests: 3 })
+    const flushed = store.flush()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const during = store.read()
+    store.add('a', { requests: 1 })
+    finishWrite()
+    await flushed
+    expect((await during).a?.requests).toBe(4)
+    expect((await store.read()).a?.requests).toBe(4)
+    await store.close()
   })
 })

@@ -1,34 +1,29 @@
-import type { ChildProcess } from 'node:child_process'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { createContext } from '../src/context.ts'
 import { logger } from '../src/lib/logger.ts'
 import { LOCK_NAMES } from '../src/lib/paths.ts'
 import { createRedisBackend } from '../src/store/redis-backend.ts'
-import { startEmulator } from './fixtures/qwen-emulator.ts'
 import { runStatus } from '../src/commands/status.ts'
 import { runStoreCopy } from '../src/commands/store.ts'
 import { tempHome } from './helpers/cli.ts'
 import { inProcess, succeeded } from './helpers/in-process.ts'
 import { addKeyAccount, loginAs, waitFor, type ProxyFixture } from './helpers/proxy-fixtures.ts'
-import { hasRedis, startRedis, type RedisServer } from './helpers/redis.ts'
-import { chat, killAll, linesOf, spread, startServes as startInstances } from './helpers/serve-instances.ts'
+import { hasRedis } from './helpers/redis.ts'
+import { chat, linesOf, redisServes, spread, startServes as startInstances, type RedisServes } from './helpers/serve-instances.ts'
 
 /**
  * Several `qwenauth serve` processes on one Redis, as behind a load balancer: one refresh per
  * expiry, a lock that outlives no holder, marks seen by every instance, and an outage survived.
  */
-let redis: RedisServer
 let fx: ProxyFixture
-/** Each test has a Redis database of its own, so no test sees another's keys. */
-let db = 0
-const children: ChildProcess[] = []
-const storeUrl = () => `${redis.url}/${db}`
+let shared: RedisServes
+const storeUrl = () => shared.storeUrl()
 
 /** Serve processes on the test's Redis database. */
 const serveOptions = (env: Record<string, string>) => ({
   home: fx.home,
   env: { QWENAUTH_OAUTH_URL: fx.emu.url, QWENAUTH_STORAGE: storeUrl(), ...env },
-  children,
+  children: shared.children,
 })
 const startServes = (count: number, env: Record<string, string> = {}) => startInstances(count, serveOptions(env))
 /** `qwenauth status --json`'s accounts for the test's Redis database, in this process. */
@@ -37,33 +32,8 @@ const statusOnRedis = async () => succeeded(await inProcess({ home: fx.home, env
 const storeCopy = (from: string, to: string) => inProcess({ home: fx.home }, () => runStoreCopy({ from, to }))
 
 describe.skipIf(!hasRedis)('several serve instances on one Redis', () => {
-  beforeAll(async () => {
-    redis = await startRedis()
-  })
-  afterAll(async () => {
-    await redis?.stop()
-  })
-  beforeEach(async () => {
-    db++
-    const emu = await startEmulator({ autoApprove: true, interval: 0.02 })
-    const { home, cleanup: removeHome } = tempHome()
-    const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url, QWENAUTH_STORAGE: storeUrl() })
-    fx = {
-      emu,
-      home,
-      ctx,
-      apps: [],
-      async cleanup() {
-        await ctx.close()
-        await emu.close()
-        removeHome()
-      },
-    }
-  })
-  afterEach(async () => {
-    await killAll(children)
-    await fx?.cleanup()
-  })
+  shared = redisServes()
+  beforeEach(() => void (fx = shared.fx))
 
   it('three instances, 300 requests, tokens expired twice mid-way: every request succeeds, one refresh per expiry', async () => {
     await loginAs(fx, 'many@example.com')
@@ -180,7 +150,7 @@ describe.skipIf(!hasRedis)('several serve instances on one Redis', () => {
       const instances = await startServes(2, { QWENAUTH_QUOTA_COOLDOWN_MS: '1500' })
       expect((await spread(instances, 20, 4)).every((x) => x.status === 200)).toBe(true)
 
-      await redis.stop()
+      await shared.redis.stop()
       const stoppedAt = Date.now()
       const during = await spread(instances, 60, 4)
       expect(during.filter((x) => x.status !== 200)).toEqual([])
@@ -205,7 +175,7 @@ describe.skipIf(!hasRedis)('several serve instances on one Redis', () => {
 
       for (const instance of instances) {
         // One line for the outage: not one per request, per failed re-read, flush or mark.
-        const notes = instance.stderr().split('\n').filter((line) => line && !/ (GET|POST) \/\S+ |base URL/.test(line))
+        const notes = instance.stderr().split('\n').filter((line) => line && !/ (GET|POST) \/\S+ |base URL|status page: /.test(line))
         expect(notes).toHaveLength(1)
         expect(notes[0]).toMatch(/lost the connection to Redis at redis:\/\/127\.0\.0\.1:\d+\/\d+; going on with the tokens held/)
       }
@@ -223,7 +193,7 @@ describe.skipIf(!hasRedis)('several serve instances on one Redis', () => {
       // A redis-server without persistence comes back empty, as a real one with no AOF/RDB
       // would: the operator seeds it again from a copy (`store copy`). Its refresh token was
       // never spent, since no refresh could happen while Redis was away.
-      await redis.start()
+      await shared.redis.start()
       const reseeded = await storeCopy(seed.home, storeUrl())
       expect(reseeded.code, reseeded.stderr).toBe(0)
       for (const instance of instances) await waitFor(() => /reconnected to Redis/.test(instance.stderr()), 8000, `${instance.name} reconnecting`)

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { load, type RunFigures } from './load.ts'
+import { formatResponses, responsesInit, type ResponsesRun } from './responses.ts'
 
 const root = resolve(import.meta.dirname, '../..')
 const bun = join(root, 'node_modules/.bin/bun')
@@ -30,6 +31,7 @@ export interface ServeBenchOptions {
 export interface ServeBenchResult {
   concurrency: number
   runs: Array<{ scenario: string; direct: RunFigures; proxied: RunFigures }>
+  responses: ResponsesRun[]
 }
 
 /** Starts a process and resolves with the first stdout line that matches. */
@@ -134,7 +136,22 @@ export async function benchServe(options: ServeBenchOptions = {}): Promise<Serve
     // One stream at a time against an upstream that waits 10 ms between events: any delay the
     // proxy adds per event shows in the gap between chunks.
     await measure('stream, 10 ms between events', paced, true, 30, 1)
-    return { concurrency, runs }
+    // The Responses route against chat passthrough, both through serve: two rounds taken in
+    // turn, the better of each kept, so a busy moment of the machine does not land on one side.
+    const responses: ResponsesRun[] = []
+    for (const [scenario, stream, count] of [['responses, JSON', false, requests], ['responses, stream', true, Math.ceil(requests / 2)]] as const) {
+      const chatRun = () => load(`${fast.serveUrl}/chat/completions`, chatInit(stream), count, concurrency, maxRunMs)
+      const responsesRun = () => load(`${fast.serveUrl}/responses`, responsesInit(stream), count, concurrency, maxRunMs)
+      await load(`${fast.serveUrl}/responses`, responsesInit(stream), 100, concurrency, 2000)
+      const rounds: Array<[RunFigures, RunFigures]> = []
+      for (let round = 1; round <= 2; round++) {
+        log(`serve: ${scenario}, chat and responses through serve, round ${round}`)
+        rounds.push([await chatRun(), await responsesRun()])
+      }
+      const best = (side: 0 | 1) => rounds.map((r) => r[side]).reduce((a, b) => (b.p50 < a.p50 ? b : a))
+      responses.push({ scenario, chat: best(0), responses: best(1) })
+    }
+    return { concurrency, runs, responses }
   } finally {
     for (const cleanup of cleanups.reverse()) cleanup()
   }
@@ -167,7 +184,7 @@ export function formatServe(result: ServeBenchResult): string {
       lines.push(`| ${scenario} | time to first byte p50 | ${ms(d.ttfbP50)} | ${ms(p.ttfbP50)} | ${ratio(p.ttfbP50, d.ttfbP50)} | ${added(p.ttfbP50, d.ttfbP50)} |`)
     }
   }
-  return `${lines.join('\n')}\n`
+  return `${lines.join('\n')}\n\n${formatResponses(result.responses)}`
 }
 
 /** One call for the bench runner: runs the section and returns its Markdown. */

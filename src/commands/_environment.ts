@@ -20,13 +20,16 @@ export const ENVIRONMENT: Record<string, string> = {
   QWENAUTH_API_KEYS: 'client keys, comma-separated (as --api-key)',
   QWENAUTH_ALLOWED_HOSTS: 'more Host names to answer to, comma-separated (as --allowed-host)',
   QWENAUTH_CORS_ORIGINS: 'web origins allowed to call the proxy, comma-separated (as --cors-origin)',
-  QWENAUTH_USER_AGENT: 'User-Agent for Qwen OAuth accounts (as --user-agent)',
-  QWENAUTH_QUOTA_COOLDOWN_MS: `rest after insufficient_quota (default ${DEFAULTS.quotaCooldownMs})`,
+  QWENAUTH_NO_UI: '1: no status page (as --no-ui)',
+  QWENAUTH_METRICS_PUBLIC: '1: GET /metrics without a client key (as --metrics-public)',
+  QWENAUTH_USER_AGENT: "User-Agent for Qwen OAuth accounts (as serve --user-agent); key accounts get the client's",
+  QWENAUTH_QUOTA_COOLDOWN_MS: `rest after a spent quota that names no window and gives no time (default ${DEFAULTS.quotaCooldownMs})`,
+  QWENAUTH_AFFINITY: '1: keep each conversation on the account that served it before (as --affinity)',
   QWENAUTH_MAX_BODY_BYTES: `largest request body (default ${DEFAULTS.maxBodyBytes})`,
   QWENAUTH_CONNECT_TIMEOUT_MS: `wait for the head of a streaming answer or a GET (default ${DEFAULTS.connectTimeoutMs})`,
   QWENAUTH_IDLE_TIMEOUT_MS: `longest upstream silence (default ${DEFAULTS.idleTimeoutMs})`,
   QWENAUTH_MAX_OUTPUT_TOKENS: 'output caps, e.g. coder-model=32768',
-  QWENAUTH_POOL_REFRESH_MS: `how often the account list is re-read (default ${DEFAULTS.poolRefreshMs})`,
+  QWENAUTH_POOL_REFRESH_MS: `how often the account list and the usage limits are checked against are re-read (default ${DEFAULTS.poolRefreshMs})`,
 }
 
 /** What every command that uses the store reads: where it is and how its locks behave. */
@@ -47,4 +50,5 @@ export const PROXY_ENV = [
   'QWENAUTH_MAX_OUTPUT_TOKENS',
   'QWENAUTH_USER_AGENT',
   'QWENAUTH_POOL_REFRESH_MS',
+  'QWENAUTH_AFFINITY',
 ] as const

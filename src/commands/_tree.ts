@@ -10,6 +10,7 @@ export const root = defineCommand({
     login: () => import('./login.ts').then((m) => m.default),
     status: () => import('./status.ts').then((m) => m.default),
     use: () => import('./use.ts').then((m) => m.default),
+    edit: () => import('./edit.ts').then((m) => m.default),
     logout: () => import('./logout.ts').then((m) => m.default),
     reset: () => import('./reset.ts').then((m) => m.default),
     token: () => import('./token.ts').then((m) => m.default),

@@ -6,11 +6,13 @@ import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { splitCommand } from '../exec/argv.ts'
 import { credentialEnv, directCredentials, type ClientCredentials } from '../exec/child-env.ts'
+import { codexArgsStart, codexLaunch } from '../exec/codex.ts'
 import { startExecProxy, type ExecProxy } from '../exec/exec-proxy.ts'
 import { qwenSettingsEnv } from '../exec/qwen-code-settings.ts'
 import { runChild } from '../exec/run-child.ts'
 import { usageError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
+import { logger } from '../lib/logger.ts'
 import { qwenHome } from '../lib/paths.ts'
 import { clientModel, defaultModel } from '../pool/model-map.ts'
 import { AccountPool } from '../pool/pool.ts'
@@ -26,6 +28,8 @@ export interface ExecOptions {
   direct?: boolean
   /** --direct refreshes first when less than this remains (default 10 min). */
   refreshMarginMs?: number
+  /** The proxy keeps each conversation on the account that served it before. */
+  affinity?: boolean
 }
 
 /** Runs the program with OPENAI_* set and resolves with the exit code qwenauth should end with. */
@@ -51,11 +55,16 @@ export async function runExec(options: ExecOptions): Promise<number> {
       // The neutral name: whichever account the proxy fails over to maps it to its own.
       model = options.model || clientModel(account)
       // Started side by side with the rest: every millisecond here delays the user's program.
-      proxy = startExecProxy(ctx, { model, ...(named ? { preferredAccountId: named.id } : {}) })
+      proxy = startExecProxy(ctx, { model, ...(named ? { preferredAccountId: named.id } : {}), ...(options.affinity ? { affinity: true } : {}) })
       credentials = proxy.then((started) => started.credentials)
     }
     const [creds, qwenVars] = await Promise.all([credentials, qwenSettingsEnv(qwenHome(), model)])
-    return await runChild(command, args, { ...process.env, ...credentialEnv(creds), ...qwenVars })
+    // Codex reads no OPENAI_BASE_URL: it gets a provider for the proxy on its command line.
+    const launch = options.direct ? { args, env: {} } : await codexLaunch(command, args, creds, qwenHome())
+    if (options.direct && codexArgsStart(command, args) !== undefined) {
+      logger.warn('codex speaks the Responses API and ignores OPENAI_BASE_URL: with --direct it reaches no Qwen account; run `qwenauth exec -- codex` without --direct')
+    }
+    return await runChild(command, launch.args, { ...process.env, ...credentialEnv(creds), ...qwenVars, ...launch.env })
   } finally {
     await proxy?.then((started) => started.close(), () => {})
     await ctx.close()
@@ -66,6 +75,7 @@ const args = {
   ...accountArg,
   model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
   direct: { type: 'boolean', description: "Give the program the account's real token and base URL instead of a private proxy (see below)" },
+  affinity: { type: 'boolean', description: "Keep each conversation on the account that served it before, so the provider's prompt cache stays warm" },
   'refresh-margin': { type: 'string', description: 'With --direct: refresh the token first when less than this remains', valueHint: 'duration', default: durationFlag(DEFAULTS.directRefreshMarginMs) },
   command: { type: 'positional', required: false, description: 'After `--`: the program and its arguments, passed on exactly as given' },
 } as const
@@ -86,6 +96,9 @@ const details = [
   "qwen's own --auth-type and -m still win.",
   'So `qwenauth exec -- qwen -p "hi"` works whatever ~/.qwen/settings.json says, also for qwen started by a script.',
   '',
+  'Codex (codex, or npx @openai/codex) ignores OPENAI_BASE_URL; exec gives it a provider for the proxy with -c overrides',
+  "before your arguments and a model catalog file, leaving ~/.codex (config, login, history) as it is.",
+  '',
   'stdin, stdout and stderr are the program\'s; its exit code is qwenauth\'s (128+n if signal n killed it; 127: not found);',
   'SIGTERM, SIGHUP and SIGINT are passed on (at a terminal, Ctrl-C already reaches the program, and only once).',
 ].join('\n')
@@ -103,6 +116,7 @@ export default withExtras(defineCommand({
       ...(parsed.account !== undefined ? { account: parsed.account } : {}),
       ...(parsed.model ? { model: parsed.model } : {}),
       direct: Boolean(parsed.direct),
+      ...(parsed.affinity ? { affinity: true } : {}),
       ...(parsed['refresh-margin'] ? { refreshMarginMs: parseDuration(parsed['refresh-margin'], '--refresh-margin') } : {}),
     })
   },

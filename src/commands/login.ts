@@ -1,6 +1,5 @@
 import { defineCommand } from 'citty'
 import { runKeyLogin } from '../auth/api-key/login.ts'
-import { parseAliasFlags } from '../pool/model-map.ts'
 import { runOAuthLogin } from '../auth/oauth/login.ts'
 import { PROVIDERS, QWEN_OAUTH_PROVIDER } from '../auth/api-key/providers.ts'
 import { createContext } from '../context.ts'
@@ -10,7 +9,7 @@ import type { Account } from '../store/account-model.ts'
 import { checkStoreWritable } from '../store/writable.ts'
 import { withExtras } from './_extras.ts'
 import { accountRef } from './_output.ts'
-import { jsonArg, printOut } from './_shared.ts'
+import { accountSettingArgs, accountSettingFlags, jsonArg, printOut } from './_shared.ts'
 
 export interface LoginOptions {
   browser?: boolean
@@ -20,6 +19,9 @@ export interface LoginOptions {
   model?: string
   apiKeyEnv?: string
   aliases?: Record<string, string>
+  limits?: string[]
+  quotaResetDay?: number | null
+  userAgent?: string | null
   verify?: boolean
 }
 
@@ -35,11 +37,14 @@ export async function runLogin(options: LoginOptions): Promise<Account> {
       ...(options.model !== undefined ? { model: options.model } : {}),
       ...(options.apiKeyEnv !== undefined ? { apiKeyEnv: options.apiKeyEnv } : {}),
       ...(options.aliases ? { aliases: options.aliases } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.quotaResetDay !== undefined ? { quotaResetDay: options.quotaResetDay } : {}),
+      ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
     })
     return saved.account
   }
-  const keyOnly = [options.label, options.model, options.apiKeyEnv, options.aliases].some((v) => v !== undefined)
-  if (keyOnly) throw usageError('--label, --model, --api-key-env and --alias are for API-key accounts: add --provider <name|url>')
+  const keyOnly = [options.label, options.model, options.apiKeyEnv, options.aliases, options.limits, options.quotaResetDay, options.userAgent].some((v) => v !== undefined)
+  if (keyOnly) throw usageError('--label, --model, --api-key-env, --alias, --limit, --reset-day and --user-agent are for API-key accounts: add --provider <name|url> (`qwenauth edit` sets limits on any account)')
   const browser = options.browser !== false && process.env.QWENAUTH_NO_BROWSER !== '1'
   return runOAuthLogin(ctx, { browser, probe: options.verify !== false, signal: interruptSignal })
 }
@@ -58,28 +63,13 @@ function refuseKeyFlags(rawArgs: readonly string[]): void {
   }
 }
 
-/** `--alias` may repeat; citty keeps only the last value, so collect them from the raw arguments. */
-function aliasValues(rawArgs: string[]): string[] {
-  const values: string[] = []
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i] ?? ''
-    if (arg === '--') break
-    if (arg.startsWith('--alias=')) values.push(arg.slice('--alias='.length))
-    else if (arg === '--alias') {
-      const value = rawArgs[i + 1]
-      if (value === undefined || value.startsWith('-')) throw usageError('--alias needs a value: --alias coder-model=<provider model>')
-      values.push(value)
-      i++
-    }
-  }
-  return values
-}
-
 const details = [
   'Without --provider: the Qwen OAuth device flow. The URL and the code go to stderr (with a QR code on a terminal):',
   'open the URL on any device, a phone included, and approve. Ctrl-C cancels and writes nothing.',
   'With --provider: an API-key account. The key comes from stdin, from the variable --api-key-env names, or from a',
-  'hidden prompt; never from an argument (anyone can read those in `ps`). It is checked with GET /models before saving.',
+  'hidden prompt; never from an argument (anyone can read those in `ps`). It is checked with GET /models before saving,',
+  'which also picks the default model from what the provider lists (the Coding Plan: its newest qwenX-plus).',
+  '--limit, --reset-day and --user-agent set what `qwenauth edit` changes later (see the README, "Plans and quotas").',
   'Qwen ended the free OAuth tier on 2026-04-15: logins still succeed, but only API-key plans are served.',
   'Exit codes: 2 usage, 4 server unreachable, 5 refused (on the approval page, or the key), 6 code expired,',
   '7 code unknown to the server, 8 code ran out while waiting, 130 cancelled.',
@@ -88,17 +78,16 @@ const details = [
 export default withExtras(defineCommand({
   meta: { name: 'login', description: 'Log in to Qwen with the OAuth device flow, or add an API-key account with --provider' },
   args: {
-    provider: { type: 'string', description: 'Add an API-key account: coding-plan, coding-plan-intl, dashscope, dashscope-intl, modelscope, openrouter, or an https:// base URL', valueHint: 'name|url' },
+    provider: { type: 'string', description: 'Add an API-key account: coding-plan, coding-plan-intl, token-plan, dashscope, dashscope-intl, modelscope, openrouter, or an https:// base URL', valueHint: 'name|url' },
     label: { type: 'string', description: 'Name shown for the key account (default: the provider)' },
-    model: { type: 'string', description: "Default model of the key account (default: the provider's)" },
+    model: { type: 'string', description: "Default model of the key account (default: picked from what the provider lists, else the preset's)" },
     'api-key-env': { type: 'string', description: 'Read the key from this environment variable (else stdin, else a hidden prompt)', valueHint: 'NAME' },
-    alias: { type: 'string', description: 'Model rename for this account, repeatable or comma-separated', valueHint: 'coder-model=name' },
+    ...accountSettingArgs,
     verify: { type: 'boolean', default: true, description: 'Check the key (or that Qwen serves the login) with GET /models before saving', negativeDescription: 'Save without that request' },
     browser: { type: 'boolean', default: true, description: 'Open a browser where one can be opened', negativeDescription: 'Never open a browser; show the URL, code and QR code only' },
     ...jsonArg,
   },
   async run({ args, rawArgs }) {
-    const aliases = aliasValues(rawArgs)
     const account = await runLogin({
       browser: args.browser,
       verify: args.verify,
@@ -106,7 +95,7 @@ export default withExtras(defineCommand({
       ...(args.label !== undefined ? { label: args.label } : {}),
       ...(args.model !== undefined ? { model: args.model } : {}),
       ...(args['api-key-env'] !== undefined ? { apiKeyEnv: args['api-key-env'] } : {}),
-      ...(aliases.length > 0 ? { aliases: parseAliasFlags(aliases) } : {}),
+      ...accountSettingFlags(args, rawArgs),
     })
     if (args.json) printOut(JSON.stringify(accountRef(account)))
   },

@@ -1,8 +1,11 @@
 import { defineCommand } from 'citty'
-import { createContext } from '../context.ts'
+import { createContext, type Context } from '../context.ts'
 import { ExitCode, QwenauthError, usageError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
-import { effectiveStatus, requireAccount, type Account, type AccountStatus } from '../store/account-model.ts'
+import { LIMIT_REACHED, withLimits } from '../pool/choose.ts'
+import { clearedMessage, clearMarks, stillNeedsLogin, type ClearedMarks } from '../pool/pool-edits.ts'
+import { requireAccount, type AccountStatus } from '../store/account-model.ts'
+import { readAllStats } from '../store/stats-backend.ts'
 import { withExtras } from './_extras.ts'
 import { accountRef, type AccountRef } from './_output.ts'
 import { jsonArg, printOut } from './_shared.ts'
@@ -19,20 +22,8 @@ export interface ResetEntry extends AccountRef {
 }
 
 /**
- * A Qwen OAuth account is marked `needs-login` only when the OAuth server refused its refresh
- * token, and a refused refresh token never works again: clearing the mark would only have the
- * next `token` or request try it, fail, and mark it again. Only a new login helps. Every other
- * mark is a judgement the user may have made obsolete (quota topped up, key re-enabled, plan
- * bought), and the next request checks it again anyway.
- */
-function resettable(account: Account): boolean {
-  return !(account.kind === 'qwen-oauth' && account.status === 'needs-login')
-}
-
-/**
  * Clears cooldowns and `not-served`/`needs-login` marks so the accounts serve again at once,
- * instead of after the cooldown or never. `serve` and `exec` pick the change up at their next
- * read of the store (within a second).
+ * instead of after the cooldown or never (pool-edits.ts says which marks can be cleared).
  */
 export async function runReset(options: ResetOptions): Promise<ResetEntry[]> {
   if (options.all && options.account !== undefined) throw usageError('give an account or --all, not both')
@@ -41,40 +32,30 @@ export async function runReset(options: ResetOptions): Promise<ResetEntry[]> {
   const { accounts } = await ctx.accounts.read()
   if (accounts.length === 0) throw new QwenauthError('no accounts yet: run `qwenauth login` first', ExitCode.needsLogin)
   const ids = options.all ? accounts.map((a) => a.id) : [requireAccount({ version: 1, accounts }, options.account!).id]
-  const now = Date.now()
-  const { result: entries } = await ctx.accounts.update((doc) =>
-    doc.accounts
-      .filter((a) => ids.includes(a.id))
-      .map((a): ResetEntry => {
-        const before = effectiveStatus(a, now)
-        if (resettable(a) && (a.status !== 'ok' || a.cooldownUntil !== undefined)) {
-          a.status = 'ok'
-          delete a.cooldownUntil
-          delete a.lastError
-          a.updatedAt = now
-        }
-        return { ...accountRef(a), before, after: effectiveStatus(a, now) }
-      }),
-  )
-  const stuck = entries.find((e) => e.after === 'needs-login')
+  const cleared = await clearMarks(ctx, ids)
+  const stuck = cleared.find((c) => c.after === 'needs-login')
   // One account asked for and not fixable: that is a failure; with --all, one line among others.
-  if (stuck && !options.all) throw loginNeeded(stuck)
-  for (const entry of entries) report(entry)
-  return entries
+  if (stuck && !options.all) throw stillNeedsLogin(stuck.account)
+  for (const entry of cleared) report(entry)
+  await reportLimits(ctx, ids, Date.now())
+  return cleared.map(({ account, before, after }) => ({ ...accountRef(account), before, after }))
 }
 
-function report(entry: ResetEntry): void {
-  const name = `${entry.label} (${entry.id})`
-  if (entry.after === 'needs-login') logger.warn(loginNeeded(entry).message)
-  else if (entry.before === 'ok') logger.info(`${name} was usable already`)
-  else logger.success(`${name}: ${entry.before} cleared; it serves again`)
+/** A rest at one of the account's own limits is no mark reset could clear: say what does. */
+async function reportLimits(ctx: Context, ids: string[], now: number): Promise<void> {
+  const { accounts } = await ctx.accounts.read()
+  if (!accounts.some((a) => ids.includes(a.id) && a.limits?.length)) return
+  for (const a of withLimits(accounts, await readAllStats(ctx).catch(() => undefined), now)) {
+    if (!ids.includes(a.id) || a.lastError?.code !== LIMIT_REACHED) continue
+    logger.info(`${a.label} (${a.id}) rests at its own limit of ${a.lastError.message} until the window frees up; \`qwenauth edit ${a.id} --limit …\` raises or drops it`)
+  }
 }
 
-function loginNeeded(entry: ResetEntry): QwenauthError {
-  return new QwenauthError(
-    `${entry.label} (${entry.id}) still needs a new login: the OAuth server refused its refresh token, which reset cannot undo; run \`qwenauth login\` as ${entry.label}`,
-    ExitCode.needsLogin,
-  )
+function report(entry: ClearedMarks): void {
+  const message = clearedMessage(entry)
+  if (entry.after === 'needs-login') logger.warn(message)
+  else if (entry.before === 'ok') logger.info(message)
+  else logger.success(message)
 }
 
 const details = [
@@ -86,7 +67,8 @@ const details = [
   '                a wrong key needs `qwenauth login --provider …` with the right one instead',
   'A Qwen OAuth account that needs a new login had its refresh token refused by the OAuth server, and that',
   'never works again: reset leaves it marked and says so; run `qwenauth login` as that user.',
-  'If the reason is still there, the next request marks the account again.',
+  'If the reason is still there, the next request marks the account again. A rest at one of the account\'s own',
+  'limits (`qwenauth edit --limit`) is no mark: it ends as the window frees up, or with a higher limit.',
 ].join('\n')
 
 export default withExtras(

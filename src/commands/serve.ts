@@ -22,6 +22,12 @@ export interface ServeOptions {
   allowedHosts?: string[]
   /** Web origins whose pages may call the proxy (CORS). */
   corsOrigins?: string[]
+  /** False with --no-ui: no status page. */
+  ui?: boolean
+  /** `/metrics` without a client key. */
+  metricsPublic?: boolean
+  /** Requests of one conversation go to the account that served it before (prompt caches stay warm). */
+  affinity?: boolean
 }
 
 /** Starts the proxy and prints its base URL (stdout) once it listens. */
@@ -31,6 +37,7 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
   const host = options.host ?? DEFAULTS.host
   const port = options.port ?? DEFAULTS.port
   const ctx = createContext(env)
+  const statusPage = options.ui !== false && env.QWENAUTH_NO_UI !== '1'
   const server = await startProxyServer({
     ctx,
     host,
@@ -42,11 +49,15 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
     ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
     ...(options.allowedHosts?.length ? { allowedHosts: options.allowedHosts } : {}),
     ...(options.corsOrigins?.length ? { corsOrigins: options.corsOrigins } : {}),
+    statusPage,
+    metricsPublic: options.metricsPublic === true || env.QWENAUTH_METRICS_PUBLIC === '1',
+    ...(options.affinity ? { affinity: true } : {}),
   })
   const accounts = (await ctx.accounts.read()).accounts
   logger.info(
     `qwenauth serve: OpenAI-compatible base URL ${server.url}/v1 (${accounts.length} account${accounts.length === 1 ? '' : 's'}, ${options.strategy ?? DEFAULTS.strategy}${apiKeys.length > 0 ? `, ${apiKeys.length} API key${apiKeys.length === 1 ? '' : 's'}` : ', no API key: loopback only'}); Ctrl-C stops`,
   )
+  if (statusPage) logger.info(`status page: ${server.url}/ (${apiKeys.length > 0 ? 'with a client key' : 'read-only: no client key'}); Prometheus metrics: ${server.url}/metrics`)
   if (accounts.length === 0) logger.warn('there are no accounts yet: every request will fail until you run `qwenauth login`')
   // Last, so a script that waits for this line finds the server ready and the notes printed.
   printOut(`${server.url}/v1`)
@@ -100,10 +111,13 @@ export default withExtras(defineCommand({
     port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: String(DEFAULTS.port) },
     'api-key': { type: 'string', description: 'Key clients must send (Bearer or x-api-key); repeatable; also QWENAUTH_API_KEYS=k1,k2', valueHint: 'key' },
     strategy: { type: 'string', description: 'fill-first (active account until it fails) or round-robin', valueHint: 'fill-first|round-robin', default: DEFAULTS.strategy },
-    'user-agent': { type: 'string', description: 'User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT)', valueHint: 'UA' },
+    'user-agent': { type: 'string', description: "User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT); key accounts get the client's", valueHint: 'UA' },
     'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
     'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },
+    affinity: { type: 'boolean', description: "Keep each conversation on the account that served it before, while it is usable, so the provider's prompt cache stays warm (also QWENAUTH_AFFINITY=1)" },
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
+    ui: { type: 'boolean', default: true, description: 'Serve the status page at / and /ui', negativeDescription: 'No status page (also QWENAUTH_NO_UI=1)' },
+    'metrics-public': { type: 'boolean', description: 'Answer GET /metrics without a client key (also QWENAUTH_METRICS_PUBLIC=1)' },
   },
   async run({ args, rawArgs }) {
     const port = parsePort(args.port)
@@ -117,8 +131,11 @@ export default withExtras(defineCommand({
       ...(args['user-agent'] ? { userAgent: args['user-agent'] } : {}),
       allowedHosts: repeatedFlag(rawArgs, 'allowed-host'),
       corsOrigins: repeatedFlag(rawArgs, 'cors-origin'),
+      ui: args.ui !== false,
+      metricsPublic: Boolean(args['metrics-public']),
+      ...(args.affinity ? { affinity: true } : {}),
     })
     await stopOnSignals(server)
     logger.info('stopped')
   },
-}), { env: ['QWENAUTH_API_KEYS', 'QWENAUTH_ALLOWED_HOSTS', 'QWENAUTH_CORS_ORIGINS', ...REFRESH_ENV, ...PROXY_ENV], values: { strategy: STRATEGIES } })
+}), { env: ['QWENAUTH_API_KEYS', 'QWENAUTH_ALLOWED_HOSTS', 'QWENAUTH_CORS_ORIGINS', 'QWENAUTH_NO_UI', 'QWENAUTH_METRICS_PUBLIC', ...REFRESH_ENV, ...PROXY_ENV], values: { strategy: STRATEGIES } })

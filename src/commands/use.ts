@@ -1,21 +1,15 @@
 import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
 import { logger } from '../lib/logger.ts'
-import { requireAccount, type Account } from '../store/account-model.ts'
+import { makeActive } from '../pool/pool-edits.ts'
+import type { Account } from '../store/account-model.ts'
 import { withExtras } from './_extras.ts'
 import { accountRef } from './_output.ts'
 import { jsonArg, printOut } from './_shared.ts'
 
 /** Moves the account to the front of the pool: it serves first, and the official CLI gets it. */
 export async function runUse(idOrLabel: string): Promise<Account> {
-  const ctx = createContext()
-  const { id } = requireAccount(await ctx.accounts.read(), idOrLabel)
-  const { result: account } = await ctx.accounts.update((doc) => {
-    const chosen = requireAccount(doc, id)
-    doc.accounts = [chosen, ...doc.accounts.filter((a) => a.id !== id)]
-    return chosen
-  })
-  await ctx.accounts.syncMirror()
+  const account = await makeActive(createContext(), idOrLabel)
   logger.success(`${account.label} (${account.id}) is now the active account`)
   return account
 }

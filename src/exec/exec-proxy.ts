@@ -13,6 +13,8 @@ export interface ExecProxyOptions {
   model: string
   /** `--account`: this account serves first; the others still take over when it fails. */
   preferredAccountId?: string
+  /** `--affinity`: a conversation stays on the account that served it before. */
+  affinity?: boolean
 }
 
 /** A child that leaves keep-alive sockets open must not hold qwenauth's exit for long. */
@@ -28,6 +30,7 @@ export async function startExecProxy(ctx: Context, options: ExecProxyOptions): P
   const server = await startProxyServer({
     ctx,
     ...(options.preferredAccountId ? { preferredAccountId: options.preferredAccountId } : {}),
+    ...(options.affinity ? { affinity: true } : {}),
     host: '127.0.0.1',
     port: 0,
     apiKeys: [key],

@@ -1,8 +1,9 @@
 import { ExitCode, QwenauthError } from './errors.ts'
 
-/** Durations as people read them (`5:07`, `5h59m`) and type them (`10m`, `90s`). */
+/** Durations as people read them (`5:07`, `5h59m`, `2d03h`) and type them (`10m`, `90s`). */
 export function formatDuration(ms: number): string {
   const total = Math.max(0, Math.round(ms / 1000))
+  if (total >= 86_400) return `${Math.floor(total / 86_400)}d${String(Math.floor((total % 86_400) / 3600)).padStart(2, '0')}h`
   if (total >= 3600) return `${Math.floor(total / 3600)}h${String(Math.floor((total % 3600) / 60)).padStart(2, '0')}m`
   const minutes = Math.floor(total / 60)
   const seconds = total % 60

@@ -1,5 +1,6 @@
 import { formatDuration } from '../lib/duration.ts'
 import { effectiveStatus, type Account } from '../store/account-model.ts'
+import { LIMIT_REACHED } from './choose.ts'
 
 /** What to tell people when an account cannot serve; shared by the proxy and `status`. */
 
@@ -23,6 +24,7 @@ export function keyRefusedMessage(label: string, provider: string): string {
 export function unusableReason(account: Account, now: number): string | undefined {
   switch (effectiveStatus(account, now)) {
     case 'cooling-down':
+      if (account.lastError?.code === LIMIT_REACHED) return `at its limit of ${account.lastError.message} until it frees up in ${formatDuration((account.cooldownUntil ?? now) - now)}`
       return `cooling down for ${formatDuration((account.cooldownUntil ?? now) - now)}${account.lastError ? ` after ${account.lastError.message}` : ''}`
     case 'not-served':
       return 'not served: Qwen ended the free OAuth tier on 2026-04-15'

@@ -35,17 +35,33 @@ export function clientModel(account: Account): string {
 }
 
 /**
+ * Whether the account's own provider family (Alibaba's plans and DashScope) knows this name:
+ * the account's default, or a name in a table of that family. Such a name is the provider's
+ * own, asked for on purpose, and passes unchanged.
+ */
+function ownName(account: Account, model: string): boolean {
+  if (account.model === model) return true
+  const family = familyOf(account.provider)
+  return PROVIDERS.some((p) => familyOf(p.name) === family && (p.defaultModel === model || Object.values(p.aliases).includes(model)))
+}
+
+function familyOf(provider: string): string {
+  return findProvider(provider)?.family ?? provider
+}
+
+/**
  * The name to send upstream for a model a client asked for. Clients configured for Qwen OAuth
  * ask for `coder-model`; a key account serves the same model under its provider's name. A name
  * that another provider uses for a neutral model (`qwen/qwen3-coder`, OpenRouter's coder) goes
  * back to the neutral name and on to this account's name, so a request that fails over from one
  * provider to another still names a model the new one knows. The account's own aliases win over
- * the provider table; names nobody maps pass through unchanged.
+ * the provider table; the provider family's own names, and names nobody maps, pass unchanged.
  */
 export function upstreamModel(account: Account, requested: string | undefined): string {
   if (!requested) return defaultModel(account)
   const direct = aliasOf(account, requested)
   if (direct) return direct
+  if (ownName(account, requested)) return requested
   const neutral = neutralModel(requested, account)
   if (neutral === undefined) return requested
   return aliasOf(account, neutral) ?? neutral

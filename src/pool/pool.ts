@@ -3,9 +3,13 @@ import { DEFAULTS } from '../defaults.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
-import { accountError, effectiveStatus, hasUsableToken, requireAccount, type Account, type AccountsDoc } from '../store/account-model.ts'
-import { candidateOrder, chooseHandout, earliestCooldownEnd, type Strategy } from './choose.ts'
+import { accountError, effectiveStatus, hasUsableToken, requireAccount, type Account } from '../store/account-model.ts'
+import type { AccountStats } from '../store/stats.ts'
+import { AccountsSnapshot } from './accounts-snapshot.ts'
+import { AffinityMap } from './affinity.ts'
+import { candidateOrder, chooseHandout, earliestCooldownEnd, onTrial, withLimits, type Strategy } from './choose.ts'
 import { ADD_SERVED_ACCOUNT, describeAccounts, unusableWarning } from './messages.ts'
+import { UsageSnapshot, type UsageSource } from './usage-snapshot.ts'
 
 export { STRATEGIES, type Strategy } from './choose.ts'
 
@@ -15,36 +19,29 @@ export interface PoolOptions {
   refreshMs?: number
   /** This account serves first whenever it can (`exec --account`); nothing is written. */
   preferredId?: string
+  /** Where the usage that limits are checked against comes from (default: the context's store, read when needed). */
+  stats?: UsageSource
   now?: () => number
 }
 
-type Edit = (account: Account) => void
-
-const CREDENTIAL_FIELDS = ['accessToken', 'refreshToken', 'tokenType', 'expiresAt', 'resourceUrl', 'baseUrl', 'apiKey'] as const
-
 /**
  * The only place that decides which account serves: a proxied request (`candidates`) or a
- * credential handed out (`handout`, for token/env/exec). It keeps a snapshot of the accounts
- * document so the hot path does no file I/O, reads it again at most every `refreshMs` (so marks
- * written by other processes show up within a second), and writes its own marks (cooldowns,
- * not-served) through the store so `status` and other processes see them.
+ * credential handed out (`handout`, for token/env/exec). It decides on a snapshot of the accounts
+ * (accounts-snapshot.ts: no file I/O on the hot path, marks by other processes seen within
+ * `refreshMs`), with their limits applied to the shared usage, and writes its own marks
+ * (cooldowns, not-served) through the store so `status` and other processes see them.
  */
 export class AccountPool {
   readonly strategy: Strategy
   private readonly refreshMs: number
   private readonly preferredId: string | undefined
   private readonly now: () => number
-  private doc: AccountsDoc | undefined
-  private loadedAt = 0
-  private loading: Promise<AccountsDoc> | undefined
-  /** Bumped whenever an edit reaches the store: a read that began before it is outdated. */
-  private writeEpoch = 0
-  /** Edits applied to the snapshot but not yet stored; re-applied over any fresh read. */
-  private readonly unsaved = new Set<{ id: string; edit: Edit }>()
-  private writes: Promise<void> = Promise.resolve()
+  private readonly snapshot: AccountsSnapshot
   private turn = 0
-  /** The last read of the store failed; the snapshot is older than `refreshMs`. */
-  private stale = false
+  private readonly usage: UsageSnapshot
+  /** Accounts on trial whose one trial request is under way (see `onTrial`). */
+  private readonly trials = new Set<string>()
+  private readonly affinity = new AffinityMap(DEFAULTS.affinityMaxEntries, DEFAULTS.affinityMaxAgeMs)
 
   constructor(
     private readonly ctx: Context,
@@ -54,17 +51,69 @@ export class AccountPool {
     this.refreshMs = options.refreshMs ?? (Number(process.env.QWENAUTH_POOL_REFRESH_MS) || DEFAULTS.poolRefreshMs)
     this.preferredId = options.preferredId
     this.now = options.now ?? Date.now
+    this.snapshot = new AccountsSnapshot(ctx, this.refreshMs, this.now)
+    this.usage = new UsageSnapshot(options.stats ?? ctx, this.refreshMs, this.now)
   }
 
-  /** Every account in pool order (first = active), as of at most `refreshMs` ago. */
+  /**
+   * Every account in pool order (first = active), as of at most `refreshMs` ago, with its
+   * limits applied: one at a limit shows as resting until its window frees up.
+   */
   async accounts(): Promise<Account[]> {
-    return (await this.snapshot()).accounts
+    const { accounts } = await this.snapshot.read()
+    if (!accounts.some((a) => a.limits?.length)) return accounts
+    return withLimits(accounts, await this.usage.current(), this.now())
   }
 
-  /** Usable accounts in the order to try them: the preferred or active one first, or rotated for round-robin. */
-  async candidates(): Promise<Account[]> {
+  /**
+   * Usable accounts in the order to try them: the one that served the conversation before
+   * (`affinityKey`), the preferred or active one, or rotated for round-robin. Accounts whose
+   * trial request is under way are left out.
+   */
+  async candidates(options: { affinityKey?: string | undefined } = {}): Promise<Account[]> {
     const accounts = await this.accounts()
-    return candidateOrder(accounts, { now: this.now(), strategy: this.strategy, turn: this.turn++, ...(this.preferredId ? { preferredId: this.preferredId } : {}) })
+    const now = this.now()
+    const affinityId = options.affinityKey === undefined ? undefined : this.affinity.get(options.affinityKey, now)
+    return candidateOrder(accounts, {
+      now,
+      strategy: this.strategy,
+      turn: this.turn++,
+      trialsRunning: this.trials,
+      ...(this.preferredId ? { preferredId: this.preferredId } : {}),
+      ...(affinityId ? { affinityId } : {}),
+    })
+  }
+
+  /**
+   * Whether a request may go to this account now: yes, unless the account is on trial and
+   * another request is already trying it. A yes to a trial holds it until `release`.
+   */
+  claim(account: Account): boolean {
+    const current = this.snapshot.find(account.id) ?? account
+    if (!onTrial(current, this.now())) return true
+    if (this.trials.has(account.id)) return false
+    this.trials.add(account.id)
+    return true
+  }
+
+  /** Accounts whose trial request is under way. */
+  trialsUnderWay(): ReadonlySet<string> {
+    return this.trials
+  }
+
+  /** The attempt on this account is over (its trial, if it was one, succeeded or failed). */
+  release(account: Account): void {
+    this.trials.delete(account.id)
+  }
+
+  /** This conversation's next requests go to this account while it is usable. */
+  remember(affinityKey: string, accountId: string): void {
+    this.affinity.set(affinityKey, accountId, this.now())
+  }
+
+  /** What was counted for an account, for estimates such as when its 5-hour window frees up. */
+  async usageOf(id: string): Promise<AccountStats | undefined> {
+    return (await this.usage.current())?.[id]
   }
 
   /**
@@ -73,16 +122,16 @@ export class AccountPool {
    * warning per account passed over. Throws, saying why for each, when none can.
    */
   async handout(idOrLabel?: string): Promise<Account> {
-    const doc = await this.snapshot()
+    const accounts = await this.accounts()
     const now = this.now()
     if (idOrLabel !== undefined) {
-      const named = requireAccount(doc, idOrLabel)
+      const named = requireAccount({ version: 1, accounts }, idOrLabel)
       if (effectiveStatus(named, now) !== 'ok') logger.warn(`${unusableWarning(named, now)}; using it because --account names it`)
       return named
     }
-    if (doc.accounts.length === 0) throw new QwenauthError('no accounts yet: run `qwenauth login` first', ExitCode.needsLogin)
-    const { account, passedOver } = chooseHandout(doc.accounts, now)
-    if (!account) throw noAccountCanServe(doc.accounts, now)
+    if (accounts.length === 0) throw new QwenauthError('no accounts yet: run `qwenauth login` first', ExitCode.needsLogin)
+    const { account, passedOver } = chooseHandout(accounts, now)
+    if (!account) throw noAccountCanServe(accounts, now)
     for (const skipped of passedOver) logger.warn(`${unusableWarning(skipped, now)}; using ${account.label} (${account.id}) instead`)
     return account
   }
@@ -99,31 +148,30 @@ export class AccountPool {
     if (!options.rejectedToken && hasUsableToken(account, marginMs, this.now())) return { ...account }
     try {
       const fresh = await this.ctx.accounts.fresh(account.id, { ...options, marginMs })
-      this.replace(fresh)
+      this.snapshot.replaceCredential(fresh)
       return fresh
     } catch (error) {
       // The store may have marked it `needs-login`: read that now rather than in a second.
-      this.loadedAt = 0
+      this.snapshot.expire()
       throw error
     }
   }
 
   /** Out of service until `until` (quota, rate limit); an expired cooldown counts as ok again. */
   markCooldown(id: string, until: number, reason: string, code: string): Promise<void> {
-    const current = this.doc?.accounts.find((a) => a.id === id)
+    const current = this.snapshot.find(id)
     if (current && effectiveStatus(current, this.now()) === 'cooling-down' && (current.cooldownUntil ?? 0) >= until) {
       return Promise.resolve()
     }
     const error = accountError(reason, this.now(), code)
-    return this.edit(id, (a) => Object.assign(a, { status: 'cooling-down', cooldownUntil: until, lastError: error }))
+    return this.snapshot.edit(id, (a) => Object.assign(a, { status: 'cooling-down', cooldownUntil: until, lastError: error }))
   }
 
   /** Out of service until the user acts: `not-served` (free tier ended) or `needs-login` (key refused). */
   markUnusable(id: string, status: 'not-served' | 'needs-login', reason: string, code: string): Promise<void> {
-    const current = this.doc?.accounts.find((a) => a.id === id)
-    if (current?.status === status) return Promise.resolve()
+    if (this.snapshot.find(id)?.status === status) return Promise.resolve()
     const error = accountError(reason, this.now(), code)
-    return this.edit(id, (a) => {
+    return this.snapshot.edit(id, (a) => {
       Object.assign(a, { status, lastError: error })
       delete a.cooldownUntil
     })
@@ -132,99 +180,21 @@ export class AccountPool {
   /** A request succeeded on an account whose stored cooldown had run out: store it as ok again. */
   markServedAgain(account: Account): void {
     if (account.status !== 'cooling-down' || effectiveStatus(account, this.now()) !== 'ok') return
-    void this.edit(account.id, (a) => {
+    void this.snapshot.edit(account.id, (a) => {
       if (a.status !== 'cooling-down' || (a.cooldownUntil ?? 0) > this.now()) return
       a.status = 'ok'
       delete a.cooldownUntil
     })
   }
 
+  /** The next read goes to the store: for a change just made there (the status page's actions). */
+  forget(): void {
+    this.snapshot.expire()
+  }
+
   /** Resolves once every mark made so far is stored. */
-  async settled(): Promise<void> {
-    await this.writes
-  }
-
-  private async snapshot(): Promise<AccountsDoc> {
-    if (this.doc && this.now() - this.loadedAt < this.refreshMs) return this.doc
-    this.loading ??= this.load().finally(() => (this.loading = undefined))
-    return this.loading
-  }
-
-  private async load(): Promise<AccountsDoc> {
-    const epoch = this.writeEpoch
-    let doc: AccountsDoc
-    try {
-      doc = await this.ctx.accounts.read()
-    } catch (error) {
-      if (!this.doc) throw error
-      // The store is away (Redis down): serve on with the accounts last read, ask again later.
-      this.reportStale(error)
-      this.loadedAt = this.now()
-      return this.doc
-    }
-    this.stale = false
-    // A mark stored while we read may be missing from what we read: keep the snapshot that has it.
-    if (this.doc && epoch !== this.writeEpoch) return this.doc
-    for (const { id, edit } of this.unsaved) {
-      const account = doc.accounts.find((a) => a.id === id)
-      if (account) edit(account)
-    }
-    this.doc = doc
-    this.loadedAt = this.now()
-    return doc
-  }
-
-  /** Once per streak of failures, and not at all while Redis is away: its backend said so already. */
-  private reportStale(error: unknown): void {
-    const message = `could not re-read the accounts (${(error as Error).message}); serving with the ones read before`
-    if (this.stale || this.storeOffline()) logger.debug(message)
-    else logger.warn(message)
-    this.stale = true
-  }
-
-  private storeOffline(): boolean {
-    return this.ctx.redis?.offline() ?? false
-  }
-
-  /** Takes a refreshed credential into the snapshot; status marks stay as the snapshot has them. */
-  private replace(fresh: Account): void {
-    const account = this.doc?.accounts.find((a) => a.id === fresh.id)
-    if (!account) return
-    for (const field of CREDENTIAL_FIELDS) {
-      if (fresh[field] === undefined) delete account[field]
-      else Object.assign(account, { [field]: fresh[field] })
-    }
-  }
-
-  /** Applies an edit to the snapshot at once and stores it in the background, in order. */
-  private edit(id: string, change: Edit): Promise<void> {
-    const at = this.now()
-    const edit: Edit = (a) => {
-      change(a)
-      a.updatedAt = at
-    }
-    const account = this.doc?.accounts.find((a) => a.id === id)
-    if (account) edit(account)
-    const entry = { id, edit }
-    this.unsaved.add(entry)
-    const stored = this.writes.then(async () => {
-      try {
-        await this.ctx.accounts.update((doc) => {
-          const a = doc.accounts.find((x) => x.id === id)
-          if (a) edit(a)
-        })
-      } catch (error) {
-        // The snapshot keeps the mark; with Redis away, one line about the outage is enough.
-        const message = `could not store the status of account ${id}: ${(error as Error).message}`
-        if (this.storeOffline()) logger.debug(message)
-        else logger.warn(message)
-      } finally {
-        this.writeEpoch++
-        this.unsaved.delete(entry)
-      }
-    })
-    this.writes = stored
-    return stored
+  settled(): Promise<void> {
+    return this.snapshot.settled()
   }
 }
 

@@ -2,15 +2,18 @@ import { logger } from '../lib/logger.ts'
 import { redact } from '../lib/redact.ts'
 import { AccountPool } from '../pool/pool.ts'
 import { openStatsStore } from '../store/stats-backend.ts'
-import { BodyTooLarge, InvalidBody, readJsonBody, UnsupportedMediaType, type JsonBody } from './body.ts'
+import { readRequestBody, type JsonBody } from './body.ts'
 import { createBrowserGuard, isPreflight, preflightHeaders } from './browser-guard.ts'
-import { createKeyCheck } from './client-keys.ts'
+import { withClientIdentity } from './client-identity.ts'
+import { createKeyCheck, unauthorized } from './client-keys.ts'
 import { failover } from './failover.ts'
-import { healthResponse } from './health.ts'
+import { localRoute } from './local-routes.ts'
+import { ProxyMetrics } from './metrics.ts'
 import { resolveProxyOptions, type ProxyAppOptions } from './options.ts'
-import { isProxyError, proxyError, type ProxyError } from './protocols/protocol.ts'
+import { isProxyError, proxyError, type AppServices, type ProxyError } from './protocols/protocol.ts'
+import { RecentRequests } from './recent-requests.ts'
 import { redactedHeaders, RequestRecord } from './request-log.ts'
-import { FALLBACK_ERRORS, matchRoute } from './routes.ts'
+import { FALLBACK_ERRORS, isStatusPageRoute, matchRoute } from './routes.ts'
 import type { ProxyState } from './state.ts'
 
 export type { ProxyAppOptions } from './options.ts'
@@ -29,17 +32,30 @@ export interface ProxyApp {
  */
 export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   const settings = resolveProxyOptions(options)
+  const stats = options.stats ?? openStatsStore(options.ctx, { now: settings.now })
   const pool = new AccountPool(options.ctx, {
     strategy: settings.strategy,
     ...(options.poolRefreshMs === undefined ? {} : { refreshMs: options.poolRefreshMs }),
     ...(options.preferredAccountId ? { preferredId: options.preferredAccountId } : {}),
+    stats,
     now: settings.now,
   })
   const state: ProxyState = {
     pool,
-    stats: options.stats ?? openStatsStore(options.ctx),
+    stats,
     settings,
+    metrics: new ProxyMetrics(settings.now()),
+    recent: new RecentRequests(),
     ...(options.onUnservable ? { onUnservable: options.onUnservable } : {}),
+  }
+  const shared = new Map<string, unknown>()
+  const services: AppServices = {
+    ctx: options.ctx,
+    settings,
+    shared: <T>(key: string, make: () => T): T => {
+      if (!shared.has(key)) shared.set(key, make())
+      return shared.get(key) as T
+    },
   }
   const keyCheck = createKeyCheck(settings.apiKeys)
   const browserGuard = createBrowserGuard(settings)
@@ -57,23 +73,44 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   }
 
   async function routeRequest(request: Request, record: RequestRecord, pathname: string, search: string): Promise<Response> {
-    const matched = matchRoute(request.method, pathname)
+    const matched = matchRoute(request.method, pathname, settings.statusPage ? undefined : isStatusPageRoute)
     const authorized = keyCheck(request)
     if ('error' in matched) return authorized ? matched.errors.error(matched.error) : matched.errors.error(unauthorized(request))
     const { route, path } = matched
-    if (route.protocol === 'health') return healthResponse(pool, state.stats, authorized, settings.now())
+    record.route = path
+    if ('local' in route) return localRoute(route, { request, record, path, authorized }, state, options.ctx)
+    record.protocol = route.client
     const protocol = route.protocol
     if (!authorized) return protocol.error(unauthorized(request))
 
     let body: JsonBody | undefined
     if (route.method === 'POST') {
-      const read = await readBody(request, settings.maxBodyBytes)
+      const read = await readRequestBody(request, settings.maxBodyBytes)
       if (isProxyError(read)) return protocol.error(read)
       body = read
     }
-    const plan = protocol.plan({ path, search, body, headers: request.headers })
+    const plan = await protocol.plan({ path, search, body, headers: request.headers, app: services })
+    if (plan instanceof Response) return plan
     if (isProxyError(plan)) return protocol.error(plan)
-    return failover(state, protocol, plan, request.signal, record)
+    return failover(state, protocol, withClientIdentity(plan, request.headers), request.signal, record)
+  }
+
+  /** A finished request into the metrics and the status page's list. */
+  function observe(record: RequestRecord, status: number | string): void {
+    const promptTokens = record.usage?.promptTokens ?? 0
+    const completionTokens = record.usage?.completionTokens ?? 0
+    state.metrics.request({ route: record.route, protocol: record.protocol, accountId: record.accountId, status, promptTokens, completionTokens })
+    state.recent.add({
+      at: settings.now(),
+      method: record.method,
+      route: record.route === 'unknown' ? redact(record.path.slice(0, 200)) : record.route,
+      protocol: record.protocol,
+      account: record.accountLabel ?? null,
+      status,
+      durationMs: Math.round(record.elapsedMs),
+      promptTokens,
+      completionTokens,
+    })
   }
 
   return {
@@ -86,8 +123,9 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
       inFlight.add(done)
       void done.then(() => inFlight.delete(done))
       const record = new RequestRecord(
-        (line) => {
-          sink(line)
+        (r, status, line) => {
+          if (r.logged) sink(line)
+          if (r.counted) observe(r, status)
           ended()
         },
         request.method,
@@ -121,18 +159,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref?.())
 }
 
-/** The body of a JSON route, or the error that answers it. */
-async function readBody(request: Request, limit: number): Promise<JsonBody | ProxyError> {
-  try {
-    return await readJsonBody(request, limit)
-  } catch (error) {
-    if (error instanceof BodyTooLarge) return proxyError(413, error.message, 'invalid_request_error', 'request_too_large')
-    if (error instanceof UnsupportedMediaType) return proxyError(415, error.message, 'invalid_request_error', 'unsupported_media_type')
-    if (error instanceof InvalidBody) return proxyError(400, error.message, 'invalid_request_error', 'invalid_json')
-    return proxyError(400, `could not read the request body: ${(error as Error).message}`, 'invalid_request_error', 'unreadable_body')
-  }
-}
-
 /** Path and query of a request URL, absolute or not, without throwing. */
 export function requestTarget(url: string): { pathname: string; search: string } {
   let target = url
@@ -146,17 +172,3 @@ export function requestTarget(url: string): { pathname: string; search: string }
   const query = target.indexOf('?')
   return query === -1 ? { pathname: target || '/', search: '' } : { pathname: target.slice(0, query) || '/', search: target.slice(query) }
 }
-
-function unauthorized(request: Request): ProxyError {
-  const sent = request.headers.has('authorization') || request.headers.has('x-api-key')
-  return proxyError(
-    401,
-    sent
-      ? 'the API key is not one this qwenauth serve accepts'
-      : 'an API key is required: send `Authorization: Bearer <key>` or `x-api-key: <key>` with a key given to `qwenauth serve --api-key`',
-    'authentication_error',
-    'invalid_api_key',
-    { 'www-authenticate': 'Bearer' },
-  )
-}
-

@@ -1,3 +1,5 @@
+import { proxyError, type ProxyError } from './protocols/protocol.ts'
+
 /** A body over the configured limit: answered with 413 before any upstream work. */
 export class BodyTooLarge extends Error {}
 
@@ -61,6 +63,18 @@ export async function readJsonBody(request: Request, limit: number): Promise<Jso
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InvalidBody('the request body must be a JSON object')
   return { text, json: json as Record<string, unknown> }
+}
+
+/** The body of a JSON route, or the error that answers it. */
+export async function readRequestBody(request: Request, limit: number): Promise<JsonBody | ProxyError> {
+  try {
+    return await readJsonBody(request, limit)
+  } catch (error) {
+    if (error instanceof BodyTooLarge) return proxyError(413, error.message, 'invalid_request_error', 'request_too_large')
+    if (error instanceof UnsupportedMediaType) return proxyError(415, error.message, 'invalid_request_error', 'unsupported_media_type')
+    if (error instanceof InvalidBody) return proxyError(400, error.message, 'invalid_request_error', 'invalid_json')
+    return proxyError(400, `could not read the request body: ${(error as Error).message}`, 'invalid_request_error', 'unreadable_body')
+  }
 }
 
 function formatBytes(n: number): string {

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { proxyError, type ProxyError } from './protocols/protocol.ts'
 
 /**
  * Checks a client's key against the configured ones in constant time: both sides are hashed to
@@ -31,3 +32,18 @@ export function presentedKey(request: Request): string | undefined {
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest()
 }
+
+/** The answer to a request without a key, or with a key this proxy does not accept. */
+export function unauthorized(request: Request): ProxyError {
+  const sent = request.headers.has('authorization') || request.headers.has('x-api-key')
+  return proxyError(
+    401,
+    sent
+      ? 'the API key is not one this qwenauth serve accepts'
+      : 'an API key is required: send `Authorization: Bearer <key>` or `x-api-key: <key>` with a key given to `qwenauth serve --api-key`',
+    'authentication_error',
+    'invalid_api_key',
+    { 'www-authenticate': 'Bearer' },
+  )
+}
+

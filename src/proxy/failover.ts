@@ -1,14 +1,17 @@
+import { DEFAULTS } from '../defaults.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { errorText, ExitCode, QwenauthError } from '../lib/errors.ts'
-import { redact } from '../lib/redact.ts'
-import { earliestCooldownEnd } from '../pool/choose.ts'
+import { earliestCooldownEnd, LIMIT_REACHED, onTrial } from '../pool/choose.ts'
 import { ADD_SERVED_ACCOUNT, describeAccounts, keyRefusedMessage, notServedMessage } from '../pool/messages.ts'
+import type { AccountPool } from '../pool/pool.ts'
 import { effectiveStatus, type Account } from '../store/account-model.ts'
+import { clientRefused, describeClient, isClientGate } from './client-identity.ts'
 import { proxyError, type InboundProtocol, type Plan, type ProxyError, type UpstreamCall } from './protocols/protocol.ts'
 import { countServed, deliver } from './relay.ts'
 import type { RequestRecord } from './request-log.ts'
 import type { ProxyState } from './state.ts'
-import { readAll, sendUpstream, UpstreamExchange } from './upstream.ts'
+import { readUpstreamError, restAccount, type Sent, type UpstreamError } from './refusals.ts'
+import { sendUpstream, upstreamHeaders, UpstreamExchange } from './upstream.ts'
 
 /** Why one account could not answer one request. */
 export interface AttemptFailure {
@@ -17,6 +20,8 @@ export interface AttemptFailure {
   reason: string
   /** A 5xx, a network error or a timeout: worth trying elsewhere, but bounded. */
   transient: boolean
+  /** The account serves certain clients only (the Coding Plan's 405) and refused this one: no mark, the next account is tried. */
+  gate?: { said: string; userAgent: string | undefined }
 }
 
 /**
@@ -34,33 +39,43 @@ export async function failover(
 ): Promise<Response> {
   const failures: AttemptFailure[] = []
   const tried = new Set<string>()
+  const affinityKey = state.settings.affinity ? plan.affinityKey : undefined
   let transient = 0
   for (;;) {
     if (signal?.aborted) return clientGone(protocol)
-    const next = nextCall(await state.pool.candidates(), tried, plan)
+    const next = nextCall(state.pool, await state.pool.candidates({ affinityKey }), tried, plan)
     if (!next) break
     tried.add(next.account.id)
-    const result = await tryAccount(state, next.account, next.call, signal, record)
+    let result: Response | AttemptFailure
+    try {
+      result = await tryAccount(state, next.account, next.call, signal, record)
+    } finally {
+      state.pool.release(next.account)
+    }
     if (result instanceof Response) {
       record.accountLabel = next.account.label
+      record.accountId = next.account.id
+      if (affinityKey && result.status < 400) state.pool.remember(affinityKey, next.account.id)
       return result
     }
     if (signal?.aborted) return clientGone(protocol)
     failures.push(result)
+    state.metrics.failover(result.accountId)
     record.failovers.push(`${result.label}: ${result.reason}`)
     if (result.transient && ++transient > state.settings.maxTransientRetries) break
   }
-  const error = nothingUsable(await state.pool.accounts(), failures, state.settings.now())
+  const error = nothingUsable(await state.pool.accounts(), failures, state.settings.now(), state.pool.trialsUnderWay())
   state.onUnservable?.(error)
   return protocol.error(error)
 }
 
-function nextCall(candidates: Account[], tried: Set<string>, plan: Plan): { account: Account; call: UpstreamCall } | undefined {
+/** The next account to try and its call; one whose trial another request holds is left for later. */
+function nextCall(pool: AccountPool, candidates: Account[], tried: Set<string>, plan: Plan): { account: Account; call: UpstreamCall } | undefined {
   for (const account of candidates) {
     if (tried.has(account.id)) continue
     const call = plan.callFor(account)
-    if (call) return { account, call }
-    tried.add(account.id)
+    if (!call) tried.add(account.id)
+    else if (pool.claim(account)) return { account, call }
   }
   return undefined
 }
@@ -68,17 +83,6 @@ function nextCall(candidates: Account[], tried: Set<string>, plan: Plan): { acco
 /** Nobody reads it; it only ends the record. */
 function clientGone(protocol: InboundProtocol): Response {
   return protocol.error(proxyError(499, 'the client closed the request', 'invalid_request_error', 'client_closed_request'))
-}
-
-interface Sent {
-  response: Response
-  exchange: UpstreamExchange
-}
-
-interface UpstreamError {
-  code: string | undefined
-  message: string
-  retryAfterMs: number | undefined
 }
 
 /**
@@ -91,11 +95,11 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
   const freshOptions = signal ? { signal } : {}
   let credential: Account
   try {
-    credential = await pool.credential(account, freshOptions)
+    credential = await credentialFor(state, account, freshOptions, account.accessToken)
   } catch (error) {
     return noCredential(state, account, error, signal)
   }
-  let sent = await send(state, credential, call, signal)
+  let sent = await send(state, credential, call, signal, record)
   if (!('response' in sent)) return sent
 
   if (sent.response.status === 401) {
@@ -104,11 +108,11 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
       return markedFailure(state, credential, refused, keyRefusedMessage(credential.label, credential.provider), 'needs-login')
     }
     try {
-      credential = await pool.credential(account, { ...freshOptions, rejectedToken: credential.accessToken ?? '' })
+      credential = await credentialFor(state, account, { ...freshOptions, rejectedToken: credential.accessToken ?? '' }, credential.accessToken)
     } catch (error) {
       return noCredential(state, account, error, signal)
     }
-    sent = await send(state, credential, call, signal)
+    sent = await send(state, credential, call, signal, record)
     if (!('response' in sent)) return sent
     if (sent.response.status === 401) {
       return markedFailure(state, credential, await readUpstreamError(state, sent), notServedMessage(credential.label), 'not-served')
@@ -116,15 +120,16 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
   }
 
   const status = sent.response.status
-  if (status === 429) {
-    const limited = await readUpstreamError(state, sent)
-    const quota = limited.code === 'insufficient_quota' || /quota/i.test(limited.message)
-    const restMs = cooldownMs(quota, limited.retryAfterMs, state.settings)
-    const reason = quota ? `quota exhausted (${limited.message})` : `rate limited (${limited.message})`
-    const now = state.settings.now()
-    countServed(state, credential, 429, undefined, reason)
-    void pool.markCooldown(credential.id, now + restMs, reason, limited.code ?? 'rate_limited')
-    return { accountId: credential.id, label: credential.label, reason, transient: false }
+  if (status === 429) return restAccount(state, credential, await readUpstreamError(state, sent))
+  if (status === 405) {
+    const refused = await readUpstreamError(state, sent)
+    if (credential.kind === 'api-key' && isClientGate(status, refused.message)) {
+      const userAgent = upstreamHeaders(credential, call, state.settings)['user-agent']
+      const reason = `refused this client (${describeClient(userAgent)}): ${refused.message}`
+      countServed(state, credential, status, undefined, reason)
+      return { accountId: credential.id, label: credential.label, reason, transient: false, gate: { said: refused.message, userAgent } }
+    }
+    sent = { response: new Response(refused.text, { status, headers: sent.response.headers }), exchange: sent.exchange }
   }
   if (status >= 500) {
     const failed = await readUpstreamError(state, sent)
@@ -132,59 +137,39 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
     countServed(state, credential, status, undefined, reason)
     return { accountId: credential.id, label: credential.label, reason, transient: true }
   }
+  // Served: a cooldown that ran out is over for everyone now, not only for this trial request.
+  if (sent.response.ok) pool.markServedAgain(credential)
   return deliver(state, credential, call, sent.response, sent.exchange, record)
 }
 
 /**
- * How long an account rests after a 429: the quota cooldown after a spent quota; otherwise the
- * upstream's Retry-After, else the rate-limit default, and at least a second: after
- * `Retry-After: 0` the account must still be resting when the answer is made, or the client gets
- * "no usable account" instead of a 429.
+ * The account's credential from the pool; a token that changed on the way (an OAuth refresh) and
+ * a refresh that failed are counted for the metrics.
  */
-export function cooldownMs(quota: boolean, retryAfterMs: number | undefined, settings: { quotaCooldownMs: number; rateLimitCooldownMs: number }): number {
-  return quota ? settings.quotaCooldownMs : Math.max(1000, retryAfterMs ?? settings.rateLimitCooldownMs)
+async function credentialFor(state: ProxyState, account: Account, options: Parameters<AccountPool['credential']>[1], heldToken: string | undefined): Promise<Account> {
+  try {
+    const credential = await state.pool.credential(account, options)
+    if (account.kind === 'qwen-oauth' && credential.accessToken !== heldToken) state.metrics.refreshed(account.id, credential.accessToken)
+    return credential
+  } catch (error) {
+    if (account.kind === 'qwen-oauth' && !options?.signal?.aborted) state.metrics.refreshFailed(account.id, error)
+    throw error
+  }
 }
 
-async function send(state: ProxyState, account: Account, call: UpstreamCall, signal: AbortSignal | undefined): Promise<Sent | AttemptFailure> {
+async function send(state: ProxyState, account: Account, call: UpstreamCall, signal: AbortSignal | undefined, record: RequestRecord): Promise<Sent | AttemptFailure> {
   const exchange = new UpstreamExchange(signal)
   try {
-    return { response: await sendUpstream(account, call, state.settings, exchange), exchange }
+    record.upstreamSentAt = performance.now()
+    const response = await sendUpstream(account, call, state.settings, exchange)
+    record.upstreamHeadAt = performance.now()
+    return { response, exchange }
   } catch (error) {
     exchange.finish()
     const reason = `could not reach the upstream: ${errorText(error)}`
     if (!exchange.clientGone) countServed(state, account, 502, undefined, reason)
     return { accountId: account.id, label: account.label, reason, transient: true }
   }
-}
-
-/** The code and message of an upstream error, whatever shape it has (OpenAI's, Anthropic's, none). */
-async function readUpstreamError(state: ProxyState, sent: Sent): Promise<UpstreamError> {
-  const { response, exchange } = sent
-  let text = ''
-  try {
-    // Some upstreams echo the request's credential in their errors; this text goes to clients,
-    // logs, `status` and the counters file.
-    text = redact(new TextDecoder().decode(await readAll(response, exchange, state.settings.idleTimeoutMs)))
-  } catch {}
-  exchange.finish()
-  let code: string | undefined
-  let message = text.slice(0, 300) || response.statusText || `status ${response.status}`
-  try {
-    const error = (JSON.parse(text) as { error?: { code?: unknown; type?: unknown; message?: unknown } }).error
-    if (typeof error?.code === 'string') code = error.code
-    else if (typeof error?.type === 'string') code = error.type
-    if (typeof error?.message === 'string') message = error.message
-  } catch {}
-  return { code, message, retryAfterMs: retryAfterMs(response.headers.get('retry-after'), state.settings.now()) }
-}
-
-/** `Retry-After` in seconds or as an HTTP date. */
-export function retryAfterMs(value: string | null, now: number): number | undefined {
-  if (!value) return undefined
-  const seconds = Number(value)
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
-  const at = Date.parse(value)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
 
 function markedFailure(state: ProxyState, account: Account, refused: UpstreamError, message: string, status: 'not-served' | 'needs-login'): AttemptFailure {
@@ -203,12 +188,13 @@ function noCredential(state: ProxyState, account: Account, error: unknown, signa
 
 /**
  * The answer when no account could serve, shaped so clients do not retry in vain: 429 with
- * Retry-After at the earliest cooldown end when waiting helps, 502 when usable accounts all
- * failed upstream (worth a retry), 403 when every account needs the user to act (not served,
- * a refused key, a new login), 503 with no accounts at all. The message names every account
- * and what to do about it.
+ * Retry-After at the earliest cooldown or limit end when waiting helps (a second when an
+ * account's trial request is under way), 403 `client_not_served` when the accounts that could
+ * serve refused this client at their gate, 502 when usable accounts all failed upstream (worth a
+ * retry), 403 when every account needs the user to act (not served, a refused key, a new login),
+ * 503 with no accounts at all. The message names every account and what to do about it.
  */
-export function nothingUsable(accounts: Account[], failures: AttemptFailure[], now: number): ProxyError {
+export function nothingUsable(accounts: Account[], failures: AttemptFailure[], now: number, trialsRunning: ReadonlySet<string> = new Set()): ProxyError {
   if (accounts.length === 0) {
     return proxyError(
       503,
@@ -217,11 +203,15 @@ export function nothingUsable(accounts: Account[], failures: AttemptFailure[], n
       'no_accounts',
     )
   }
-  const described = describeAccounts(accounts, now, new Map(failures.map((f) => [f.accountId, f.reason])))
-  const back = earliestCooldownEnd(accounts, now)
+  const failedNow = new Map(failures.map((f) => [f.accountId, f.reason]))
+  // An account whose trial request is under way can take this one in a moment.
+  const trying = accounts.filter((a) => onTrial(a, now) && trialsRunning.has(a.id) && !failedNow.has(a.id))
+  for (const a of trying) failedNow.set(a.id, 'its cooldown ended; another request is trying it first')
+  const described = describeAccounts(accounts, now, failedNow)
+  const back = trying.length > 0 ? now + DEFAULTS.trialRetryAfterMs : earliestCooldownEnd(accounts, now)
   if (back !== undefined) {
     const seconds = Math.max(1, Math.ceil((back - now) / 1000))
-    const quota = accounts.some((a) => effectiveStatus(a, now) === 'cooling-down' && a.lastError?.code === 'insufficient_quota')
+    const quota = accounts.some((a) => effectiveStatus(a, now) === 'cooling-down' && (a.lastError?.code === 'insufficient_quota' || a.lastError?.code === LIMIT_REACHED))
     return proxyError(
       429,
       `no account can serve right now: ${described}. The first one is usable again in ${formatDuration(back - now)}; or ${ADD_SERVED_ACCOUNT}`,
@@ -229,6 +219,10 @@ export function nothingUsable(accounts: Account[], failures: AttemptFailure[], n
       quota ? 'insufficient_quota' : 'rate_limit_exceeded',
       { 'retry-after': String(seconds) },
     )
+  }
+  const gated = failures.filter((f) => f.gate)
+  if (gated.length > 0 && !failures.some((f) => f.transient)) {
+    return clientRefused(gated.map((f) => f.label), gated[0]?.gate?.userAgent, gated[0]?.gate?.said ?? '')
   }
   if (failures.some((f) => f.transient)) {
     return proxyError(502, `the upstream failed for every account tried: ${described}. Retry shortly; \`qwenauth status\` shows the accounts`, 'server_error', 'upstream_error')

@@ -15,6 +15,10 @@ export interface ProxyAppOptions {
   quotaCooldownMs?: number
   /** How long an account rests after another 429 that names no Retry-After (60 s). */
   rateLimitCooldownMs?: number
+  /** Rest after a spent 5-hour or monthly window whose end cannot be known (15 min, 24 h). */
+  quotaWindowCooldownMs?: Partial<Record<'5h' | 'month', number>>
+  /** Requests of one conversation go to the account that served it before, while it is usable (`--affinity`). */
+  affinity?: boolean
   /** Largest request body accepted (QWENAUTH_MAX_BODY_BYTES, 32 MiB). */
   maxBodyBytes?: number
   /** Time allowed until the upstream answers the head of a streaming request or a GET (QWENAUTH_CONNECT_TIMEOUT_MS, 30 s). */
@@ -35,12 +39,18 @@ export interface ProxyAppOptions {
   corsOrigins?: string[]
   /** Adds the (redacted) headers of each request to the log. */
   verbose?: boolean
+  /** Serve the status page at `/` and `/ui` (serve: on unless --no-ui or QWENAUTH_NO_UI=1; off for exec's proxy). */
+  statusPage?: boolean
+  /** `/metrics` without a client key (--metrics-public, QWENAUTH_METRICS_PUBLIC=1). */
+  metricsPublic?: boolean
   /** Where the one line per request goes (default: the logger, stderr). */
   log?: (line: string) => void
   /** Counters; default: the context's store (a file under QWEN_HOME, or Redis). */
   stats?: StatsStore
   /** Pool snapshot age limit (QWENAUTH_POOL_REFRESH_MS, 1 s). */
   poolRefreshMs?: number
+  /** Responses kept for previous_response_id: how many (QWENAUTH_RESPONSES_KEEP, 1000) and how long (QWENAUTH_RESPONSES_KEEP_MS, 6 h). */
+  keptResponses?: { count?: number; maxAgeMs?: number; maxBytes?: number }
   /** This account serves first whenever it can (`exec --account`). */
   preferredAccountId?: string
   /** Told of every answer no account could serve. */
@@ -53,6 +63,8 @@ export interface ResolvedProxyOptions {
   strategy: Strategy
   quotaCooldownMs: number
   rateLimitCooldownMs: number
+  quotaWindowCooldownMs: Readonly<Record<'5h' | 'month', number>>
+  affinity: boolean
   maxBodyBytes: number
   connectTimeoutMs: number
   idleTimeoutMs: number
@@ -63,6 +75,9 @@ export interface ResolvedProxyOptions {
   allowedHosts: string[]
   corsOrigins: string[]
   verbose: boolean
+  statusPage: boolean
+  metricsPublic: boolean
+  keptResponses: { count: number; maxAgeMs: number; maxBytes: number }
   now: () => number
 }
 
@@ -95,6 +110,8 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     strategy: options.strategy ?? DEFAULTS.strategy,
     quotaCooldownMs: options.quotaCooldownMs ?? envNumber(env, 'QWENAUTH_QUOTA_COOLDOWN_MS') ?? DEFAULTS.quotaCooldownMs,
     rateLimitCooldownMs: options.rateLimitCooldownMs ?? DEFAULTS.rateLimitCooldownMs,
+    quotaWindowCooldownMs: { ...DEFAULTS.quotaWindowCooldownMs, ...options.quotaWindowCooldownMs },
+    affinity: options.affinity ?? env.QWENAUTH_AFFINITY === '1',
     maxBodyBytes: options.maxBodyBytes ?? envNumber(env, 'QWENAUTH_MAX_BODY_BYTES') ?? DEFAULTS.maxBodyBytes,
     connectTimeoutMs: options.connectTimeoutMs ?? envNumber(env, 'QWENAUTH_CONNECT_TIMEOUT_MS') ?? DEFAULTS.connectTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs ?? envNumber(env, 'QWENAUTH_IDLE_TIMEOUT_MS') ?? DEFAULTS.idleTimeoutMs,
@@ -105,6 +122,13 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     allowedHosts: [...(options.allowedHosts ?? []), ...envList(env.QWENAUTH_ALLOWED_HOSTS)],
     corsOrigins: [...(options.corsOrigins ?? []), ...envList(env.QWENAUTH_CORS_ORIGINS)],
     verbose: options.verbose ?? false,
+    statusPage: options.statusPage ?? false,
+    metricsPublic: options.metricsPublic ?? false,
+    keptResponses: {
+      count: options.keptResponses?.count ?? envNumber(env, 'QWENAUTH_RESPONSES_KEEP') ?? DEFAULTS.keptResponses,
+      maxAgeMs: options.keptResponses?.maxAgeMs ?? envNumber(env, 'QWENAUTH_RESPONSES_KEEP_MS') ?? DEFAULTS.keptResponseMaxAgeMs,
+      maxBytes: options.keptResponses?.maxBytes ?? DEFAULTS.keptResponseMaxBytes,
+    },
     now: options.now ?? Date.now,
   }
 }

@@ -1,6 +1,8 @@
 import { errorText } from '../lib/errors.ts'
 import { redact } from '../lib/redact.ts'
+import { quotaClock } from '../pool/limits.ts'
 import type { Account } from '../store/account-model.ts'
+import { usageDelta } from '../store/usage-windows.ts'
 import type { AttemptFailure } from './failover.ts'
 import type { UpstreamCall, UsageFormat } from './protocols/protocol.ts'
 import type { RequestRecord } from './request-log.ts'
@@ -43,6 +45,8 @@ export async function deliver(
       return failedBeforeFirstByte(state, account, exchange, error)
     }
     exchange.finish()
+    // A JSON answer comes whole after its head: the head is its first byte.
+    state.metrics.upstreamAnswer(account.id, record.upstreamHeadAt - record.upstreamSentAt, performance.now() - record.upstreamSentAt)
     if (!upstream.ok) bytes = redactedError(bytes)
     const usage = upstream.ok ? findUsage(tailText(bytes), call.usage) : undefined
     countServed(state, account, upstream.status, usage, upstream.ok ? undefined : `${upstream.status} ${tailText(bytes).slice(0, 200)}`)
@@ -65,6 +69,7 @@ export async function deliver(
     exchange.finish()
     return failedBeforeFirstByte(state, account, exchange, new Error('the upstream ended the stream before its first event'))
   }
+  const firstByteMs = performance.now() - record.upstreamSentAt
   // The idle timeout runs only while the relay waits on the upstream: a client that reads
   // slowly is no silence of the upstream (and aborting a fetch whose body is already in hand
   // leaves its reader hanging forever under Node's undici).
@@ -84,7 +89,10 @@ export async function deliver(
       call.render.streamFailure(
         `the upstream stream of account ${account.label} broke after it started (${errorText(exchange.cause(error))}); the answer is incomplete, retry the request`,
       ),
-    onEnd: (end) => finishStream(state, account, exchange, record, end, usage),
+    onEnd: (end) => {
+      state.metrics.upstreamAnswer(account.id, firstByteMs, performance.now() - record.upstreamSentAt)
+      finishStream(state, account, exchange, record, end, usage)
+    },
     ...(translator ? { translator, keepAliveMs: KEEP_ALIVE_MS } : {}),
   })
   if (translator) headers.set('content-type', 'text/event-stream; charset=utf-8')
@@ -98,7 +106,8 @@ function finishStream(state: ProxyState, account: Account, exchange: UpstreamExc
   record.usage = usage
   if (end.kind === 'failed') {
     const reason = `stream broke: ${errorText(exchange.cause(end.error))}`
-    countServed(state, account, 502, usage, reason)
+    // The provider began the answer: it counts against the quota, tokens known or not.
+    countServed(state, account, 502, usage ?? { promptTokens: 0, completionTokens: 0 }, reason)
     return record.end(200, `(${reason})`)
   }
   countServed(state, account, 200, usage)
@@ -111,10 +120,16 @@ export function failedBeforeFirstByte(state: ProxyState, account: Account, excha
   return { accountId: account.id, label: account.label, reason, transient: true }
 }
 
-/** One request's outcome in the account's counters; a success also ends a lapsed cooldown mark. */
+/**
+ * One request's outcome in the account's counters. What the provider served (an answer, or a
+ * stream that broke after it began: both count against its quota) also goes into the usage
+ * windows, by the account's plan calendar.
+ */
 export function countServed(state: ProxyState, account: Account, status: number, usage?: Usage, error?: string): void {
   const now = state.settings.now()
   const failed = status >= 400
+  const tokens = (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0)
+  const served = !failed || usage !== undefined
   state.stats.add(account.id, {
     requests: 1,
     failures: failed ? 1 : 0,
@@ -122,8 +137,8 @@ export function countServed(state: ProxyState, account: Account, status: number,
     completionTokens: usage?.completionTokens ?? 0,
     lastUsedAt: now,
     ...(failed && error ? { lastError: { message: error, at: now } } : {}),
+    ...(served ? { usage: usageDelta(quotaClock(account), now, tokens) } : {}),
   })
-  if (!failed) state.pool.markServedAgain(account)
 }
 
 const USAGE_FIELDS: Record<UsageFormat, [prompt: RegExp, completion: RegExp]> = {

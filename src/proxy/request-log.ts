@@ -13,20 +13,35 @@ export function redactedHeaders(headers: Headers): string {
 /**
  * One request's line in the log: method, path, the account that served it, status, duration,
  * tokens, and the accounts it failed over from. Written once, when the answer (or the stream)
- * is over.
+ * is over; `onEnd` gets the line and the record, whose outcome is then known in full (the
+ * metrics and the status page's recent requests are fed from there).
  */
 export class RequestRecord {
   accountLabel: string | undefined
+  accountId: string | undefined
   usage: Usage | undefined
   /** `label: reason` for every account that was tried and failed. */
   readonly failovers: string[] = []
   /** Set when a stream carries the answer on: the stream ends the record. */
   deferred = false
+  /** The route as matched, `unknown` for none: a label with few values, unlike the path. */
+  route = 'unknown'
+  /** The client's protocol (`openai`, …); `-` for qwenauth's own routes. */
+  protocol = '-'
+  /** False for the status page's polls and metrics scrapes: they would fill the log. */
+  logged = true
+  /** False for qwenauth's own GET routes (health checks, scrapes, the page): not client traffic. */
+  counted = true
+  /** What qwenauth did on this request, for the log line (the status page's actions). */
+  note: string | undefined
+  /** When the latest upstream request was sent and its head arrived (performance.now()). */
+  upstreamSentAt = 0
+  upstreamHeadAt = 0
   private ended = false
   private readonly startedAt = performance.now()
 
   constructor(
-    private readonly sink: (line: string) => void,
+    private readonly onEnd: (record: RequestRecord, status: number | string, line: string) => void,
     readonly method: string,
     readonly path: string,
   ) {}
@@ -35,13 +50,13 @@ export class RequestRecord {
     return performance.now() - this.startedAt
   }
 
-  end(status: number | string, note?: string): void {
+  end(status: number | string, note = this.note): void {
     if (this.ended) return
     this.ended = true
     const parts = [this.method, this.path, this.accountLabel ?? '-', String(status), `${Math.round(this.elapsedMs)}ms`]
     if (this.usage) parts.push(`${this.usage.promptTokens}+${this.usage.completionTokens} tokens`)
     if (this.failovers.length > 0) parts.push(`(failed over from ${this.failovers.join('; ')})`)
     if (note) parts.push(note)
-    this.sink(redact(parts.join(' ')))
+    this.onEnd(this, status, redact(parts.join(' ')))
   }
 }

@@ -1,19 +1,56 @@
 import { openaiErrorResponse, openaiPassthrough } from './protocols/openai.ts'
 import { proxyError, type InboundProtocol, type ProxyError } from './protocols/protocol.ts'
+import { keptResponseProtocol, responsesProtocol } from './protocols/responses/index.ts'
 
-export interface Route {
+/** A route an inbound protocol serves. */
+export interface ProtocolRoute {
   method: 'GET' | 'POST'
-  /** The inbound protocol that serves it; `health` is answered by the app itself. */
-  protocol: InboundProtocol | 'health'
+  protocol: InboundProtocol
+  /** The protocol's name as logs, metrics and the status page show it (`openai`, …). */
+  client: string
 }
+
+/**
+ * A route qwenauth answers itself: `/health`, `/metrics`, and the status page with its data
+ * and actions (`page-state` and `page-action` are the page's own, not listed for people).
+ */
+export interface LocalRoute {
+  method: 'GET' | 'POST'
+  local: 'health' | 'metrics' | 'page' | 'page-state' | 'page-action'
+}
+
+export type Route = ProtocolRoute | LocalRoute
 
 /** Every path `serve` and `exec`'s proxy answer, and the protocol each speaks. */
 export const ROUTES: Readonly<Record<string, Route>> = {
-  '/v1/chat/completions': { method: 'POST', protocol: openaiPassthrough('/chat/completions', 'chat') },
-  '/v1/completions': { method: 'POST', protocol: openaiPassthrough('/completions', 'completions') },
-  '/v1/embeddings': { method: 'POST', protocol: openaiPassthrough('/embeddings', 'embeddings') },
-  '/v1/models': { method: 'GET', protocol: openaiPassthrough('/models', 'none') },
-  '/health': { method: 'GET', protocol: 'health' },
+  '/v1/chat/completions': { method: 'POST', protocol: openaiPassthrough('/chat/completions', 'chat'), client: 'openai' },
+  '/v1/completions': { method: 'POST', protocol: openaiPassthrough('/completions', 'completions'), client: 'openai' },
+  '/v1/embeddings': { method: 'POST', protocol: openaiPassthrough('/embeddings', 'embeddings'), client: 'openai' },
+  '/v1/models': { method: 'GET', protocol: openaiPassthrough('/models', 'none'), client: 'openai' },
+  '/v1/responses': { method: 'POST', protocol: responsesProtocol, client: 'responses' },
+  '/health': { method: 'GET', local: 'health' },
+  '/metrics': { method: 'GET', local: 'metrics' },
+  '/': { method: 'GET', local: 'page' },
+  '/ui': { method: 'GET', local: 'page' },
+  '/ui/state': { method: 'GET', local: 'page-state' },
+  '/ui/activate': { method: 'POST', local: 'page-action' },
+  '/ui/reset': { method: 'POST', local: 'page-action' },
+  '/ui/remove': { method: 'POST', local: 'page-action' },
+  '/ui/add-key': { method: 'POST', local: 'page-action' },
+}
+
+/** Routes with an id in the path (`{id}`: one path segment), tried after the exact ones. */
+export const PARAM_ROUTES: ReadonlyArray<{ pattern: string; route: Route }> = [
+  { pattern: '/v1/responses/{id}', route: { method: 'GET', protocol: keptResponseProtocol, client: 'responses' } },
+]
+
+function paramRoute(path: string): Route | undefined {
+  for (const { pattern, route } of PARAM_ROUTES) {
+    const prefix = pattern.slice(0, pattern.indexOf('{'))
+    const rest = path.slice(prefix.length)
+    if (path.startsWith(prefix) && rest !== '' && !rest.includes('/')) return route
+  }
+  return undefined
 }
 
 /** Shapes errors of paths that match no route. */
@@ -24,18 +61,32 @@ export interface Matched {
   route: Route
 }
 
-/** The route for a request, or the 404 / 405 answer. A trailing slash is forgiven. */
-export function matchRoute(method: string, pathname: string): Matched | { error: ProxyError; errors: Pick<InboundProtocol, 'error'> } {
+export function isStatusPageRoute(route: Route): boolean {
+  return 'local' in route && (route.local === 'page' || route.local === 'page-state' || route.local === 'page-action')
+}
+
+/**
+ * The route for a request, or the 404 / 405 answer. A trailing slash is forgiven. Routes
+ * `disabled` says are off (the status page with `--no-ui`) answer as unknown.
+ */
+export function matchRoute(
+  method: string,
+  pathname: string,
+  disabled: (route: Route) => boolean = () => false,
+): Matched | { error: ProxyError; errors: Pick<InboundProtocol, 'error'> } {
   const path = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname
-  const route = ROUTES[path]
-  if (!route) {
-    const known = Object.entries(ROUTES).map(([p, r]) => `${r.method} ${p}`).join(', ')
+  const route = ROUTES[path] ?? paramRoute(path)
+  if (!route || disabled(route)) {
+    const known = [...Object.entries(ROUTES), ...PARAM_ROUTES.map((r) => [r.pattern, r.route] as const)]
+      .filter(([, r]) => !disabled(r) && !('local' in r && (r.local === 'page-state' || r.local === 'page-action')))
+      .map(([p, r]) => `${r.method} ${p}`)
+      .join(', ')
     return { error: proxyError(404, `qwenauth serves no route ${path} (routes: ${known})`, 'invalid_request_error', 'unknown_route'), errors: FALLBACK_ERRORS }
   }
   if (method !== route.method && !(method === 'HEAD' && route.method === 'GET')) {
     const allow = route.method === 'GET' ? 'GET, HEAD' : route.method
     const error = proxyError(405, `${method} ${path} is not allowed; use ${route.method}`, 'invalid_request_error', 'method_not_allowed', { allow })
-    return { error, errors: route.protocol === 'health' ? FALLBACK_ERRORS : route.protocol }
+    return { error, errors: 'local' in route ? FALLBACK_ERRORS : route.protocol }
   }
   return { path, route }
 }

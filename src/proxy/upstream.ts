@@ -18,7 +18,12 @@ export function accountUrl(account: Account, path: string, search = ''): string 
   return `${base}${path}${search}`
 }
 
-/** Bearer credential, and for Qwen OAuth the DashScope headers the official CLI sends (docs/qwen-protocol.md §5). */
+/**
+ * Bearer credential; for Qwen OAuth the DashScope headers the official CLI sends
+ * (docs/qwen-protocol.md §5); for a key account the client's own User-Agent (qwenauth is a
+ * transparent hop, and the Coding Plan serves coding agents only), unless the account's owner
+ * fixed one. qwenauth names itself only when the client sent none.
+ */
 export function upstreamHeaders(account: Account, call: UpstreamCall, settings: UpstreamSettings): Record<string, string> {
   const headers: Record<string, string> = {
     ...call.headers,
@@ -27,7 +32,7 @@ export function upstreamHeaders(account: Account, call: UpstreamCall, settings: 
   }
   if (call.body) headers['content-type'] = 'application/json'
   if (account.kind === 'qwen-oauth') Object.assign(headers, qwenOAuthHeaders(settings.userAgent))
-  else headers['user-agent'] = `qwenauth/${VERSION}`
+  else headers['user-agent'] = account.userAgent ?? call.clientUserAgent ?? `qwenauth/${VERSION}`
   return headers
 }
 
@@ -36,6 +41,7 @@ const OUTPUT_FIELDS: Record<BodyKind, readonly string[]> = {
   chat: ['max_tokens', 'max_completion_tokens', 'max_output_tokens'],
   completions: ['max_tokens'],
   embeddings: [],
+  responses: ['max_output_tokens'],
   none: [],
 }
 

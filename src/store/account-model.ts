@@ -1,10 +1,18 @@
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
 import { redact, registerSecret } from '../lib/redact.ts'
+import type { QuotaWindow } from './usage-windows.ts'
 
 /** One credential qwenauth can serve requests with: a Qwen OAuth login or an API key. */
 export type AccountKind = 'qwen-oauth' | 'api-key'
 
 export type AccountStatus = 'ok' | 'needs-login' | 'cooling-down' | 'not-served'
+
+/** A cap the account's owner set on what qwenauth sends it in one window (`--limit week=9000`). */
+export interface QuotaLimit {
+  window: QuotaWindow
+  unit: 'requests' | 'tokens'
+  max: number
+}
 
 export interface AccountError {
   message: string
@@ -36,6 +44,12 @@ export interface Account {
   /** Who the token names (`sub` or email), to recognise the same login again. */
   subject?: string
   apiKey?: string
+  /** Passed over once one is reached, until its window frees up (`--limit`). */
+  limits?: QuotaLimit[]
+  /** Day of the month the plan's monthly quota resets (its subscription day), 1-31 (`--reset-day`). */
+  quotaResetDay?: number
+  /** A User-Agent its owner fixed for a key account, sent instead of the client's (`--user-agent`). */
+  userAgent?: string
   status: AccountStatus
   cooldownUntil?: number
   lastError?: AccountError

@@ -4,7 +4,6 @@ import type { RedisBackend } from './redis-backend.ts'
 import { createRedisStatsStore, readRedisStats } from './redis-stats.ts'
 import { createFileStatsStore, readStats, type AccountStats, type StatsStore } from './stats.ts'
 
-/** The counters of the context's store: a file beside the accounts, or hashes on Redis. */
 /** Where a store keeps its counters: a directory's storage and locks, or Redis. */
 export interface StatsHome {
   storage: Storage
@@ -12,7 +11,8 @@ export interface StatsHome {
   redis?: RedisBackend | undefined
 }
 
-export function openStatsStore(ctx: StatsHome, options: { flushMs?: number } = {}): StatsStore {
+/** The counters of the context's store: a file beside the accounts, or hashes on Redis. */
+export function openStatsStore(ctx: StatsHome, options: { flushMs?: number; now?: () => number } = {}): StatsStore {
   return ctx.redis ? createRedisStatsStore(ctx.redis.client, ctx.redis.prefix, options) : createFileStatsStore(ctx, options)
 }
 

@@ -4,6 +4,7 @@ import { redact } from '../lib/redact.ts'
 import { KEYS, LOCK_NAMES } from '../lib/paths.ts'
 import { readText, writeJson } from './json-item.ts'
 import type { Locker } from './locker.ts'
+import { pruneUsage, type UsageCounters } from './usage-windows.ts'
 
 /** What the proxy counted for one account, across every process that served with it. */
 export interface AccountStats {
@@ -13,6 +14,8 @@ export interface AccountStats {
   completionTokens: number
   lastError?: { message: string; at: number }
   lastUsedAt?: number
+  /** Requests and tokens in time buckets, for the quota windows (see usage-windows.ts). */
+  usage?: UsageCounters
 }
 
 export type StatsDelta = Partial<AccountStats>
@@ -27,6 +30,8 @@ export interface StatsStore {
   flush(): Promise<void>
   /** Stored counters plus what is not flushed yet. */
   read(): Promise<Record<string, AccountStats>>
+  /** What the last `read` found plus everything added since, without waiting; undefined before the first read. */
+  latest(): Readonly<Record<string, AccountStats>> | undefined
   /** Stops the timer and flushes. */
   close(): Promise<void>
 }
@@ -48,6 +53,10 @@ export function mergeStats(into: AccountStats, delta: StatsDelta): AccountStats 
   into.completionTokens += delta.completionTokens ?? 0
   if (delta.lastError && (!into.lastError || delta.lastError.at >= into.lastError.at)) into.lastError = delta.lastError
   if (delta.lastUsedAt && (!into.lastUsedAt || delta.lastUsedAt > into.lastUsedAt)) into.lastUsedAt = delta.lastUsedAt
+  if (delta.usage) {
+    const usage = (into.usage ??= {})
+    for (const [key, n] of Object.entries(delta.usage)) usage[key] = (usage[key] ?? 0) + n
+  }
   return into
 }
 
@@ -80,6 +89,7 @@ export interface StatsBackend {
 export function createBufferedStatsStore(backend: StatsBackend, flushMs: number): StatsStore {
   let pending = new Map<string, AccountStats>()
   let flushing: Promise<void> = Promise.resolve()
+  let known: Record<string, AccountStats> | undefined
 
   const writePending = async (): Promise<void> => {
     if (pending.size === 0) return
@@ -104,13 +114,25 @@ export function createBufferedStatsStore(backend: StatsBackend, flushMs: number)
       let entry = pending.get(id)
       if (!entry) pending.set(id, (entry = emptyStats()))
       mergeStats(entry, delta)
+      if (known) known[id] = mergeStats(known[id] ?? emptyStats(), delta)
     },
     flush,
-    async read() {
-      const stored = await backend.readStored()
-      for (const [id, delta] of pending) stored[id] = mergeStats(stored[id] ?? emptyStats(), delta)
-      return stored
+    read() {
+      // In line with the writes: a batch being written is in neither `pending` nor the store yet,
+      // and a read between the two would show the counts drop (the status page polls every second).
+      const reading = flushing.then(async () => {
+        const stored = await backend.readStored()
+        for (const [id, delta] of pending) stored[id] = mergeStats(stored[id] ?? emptyStats(), delta)
+        known = structuredClone(stored)
+        return stored
+      })
+      flushing = reading.then(
+        () => {},
+        () => {},
+      )
+      return reading
     },
+    latest: () => known,
     async close() {
       clearInterval(timer)
       await flush()
@@ -124,13 +146,16 @@ export function createBufferedStatsStore(backend: StatsBackend, flushMs: number)
  */
 export function createFileStatsStore(
   store: { storage: Storage; locker: Locker },
-  options: { flushMs?: number } = {},
+  options: { flushMs?: number; now?: () => number } = {},
 ): StatsStore {
+  const now = options.now ?? Date.now
   const write = async (batch: Map<string, AccountStats>) => {
     const release = await store.locker.acquire(LOCK_NAMES.store)
     try {
       const accounts = await readStats(store.storage)
       for (const [id, delta] of batch) accounts[id] = mergeStats(accounts[id] ?? emptyStats(), delta)
+      // Buckets that left every window go as the file is written: it never grows past a month's.
+      for (const stats of Object.values(accounts)) if (stats.usage) pruneUsage(stats.usage, now())
       await writeJson(store.storage, KEYS.stats, { version: 1, accounts } satisfies StatsDoc)
     } finally {
       await release?.()

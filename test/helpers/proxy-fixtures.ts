@@ -16,10 +16,11 @@ export interface ProxyFixture {
   cleanup(): Promise<void>
 }
 
-export async function proxyFixture(options: EmulatorOptions = {}): Promise<ProxyFixture> {
+/** `storage`: a store other than the private QWEN_HOME (a Redis URL), as QWENAUTH_STORAGE would name it. */
+export async function proxyFixture(options: EmulatorOptions = {}, storage?: string): Promise<ProxyFixture> {
   const emu = await startEmulator({ autoApprove: true, interval: 0.02, ...options })
   const { home, cleanup: removeHome } = tempHome()
-  const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url })
+  const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url, ...(storage ? { QWENAUTH_STORAGE: storage } : {}) })
   const apps: ProxyApp[] = []
   return {
     emu,
@@ -28,6 +29,7 @@ export async function proxyFixture(options: EmulatorOptions = {}): Promise<Proxy
     apps,
     async cleanup() {
       await Promise.all(apps.splice(0).map((a) => a.close()))
+      await ctx.close()
       await emu.close()
       removeHome()
     },
@@ -41,8 +43,8 @@ export async function loginAs(fx: ProxyFixture, email: string): Promise<Account>
   return saveOAuthLogin(fx.ctx, await pollForTokens(fx.ctx.oauthUrl, auth))
 }
 
-/** A key account for the emulator's /v1, appended last in the pool. */
-export async function addKeyAccount(fx: ProxyFixture, key: string, id = 'key-1'): Promise<Account> {
+/** A key account for the emulator's /v1, appended last in the pool; `fields` make it a preset's (provider, limits, …). */
+export async function addKeyAccount(fx: ProxyFixture, key: string, id = 'key-1', fields: Partial<Account> = {}): Promise<Account> {
   fx.emu.addApiKey(key)
   const now = Date.now()
   const account: Account = {
@@ -55,6 +57,7 @@ export async function addKeyAccount(fx: ProxyFixture, key: string, id = 'key-1')
     status: 'ok',
     createdAt: now,
     updatedAt: now,
+    ...fields,
   }
   await fx.ctx.accounts.update((doc) => void doc.accounts.push(account))
   return account

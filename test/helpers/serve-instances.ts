@@ -1,5 +1,8 @@
 import type { ChildProcess } from 'node:child_process'
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { spawnCli, type CliOptions } from './cli.ts'
+import { proxyFixture, type ProxyFixture } from './proxy-fixtures.ts'
+import { startRedis, type RedisServer } from './redis.ts'
 
 /** One `qwenauth serve` process, as one instance behind a load balancer. */
 export interface Instance extends Served {
@@ -104,4 +107,51 @@ export async function spread(instances: Instance[], count: number, inFlight: num
 /** Lines of an instance's log that match. */
 export function linesOf(instance: Instance, pattern: RegExp): string[] {
   return instance.stderr().split('\n').filter((line) => pattern.test(line))
+}
+
+/**
+ * What tests of `serve` instances on a real Redis share, set up by the hooks this registers (call
+ * it inside the describe): one redis-server for the file, and per test a database of its own (no
+ * test sees another's keys), a fixture on it, and the spawned processes killed at its end.
+ */
+export interface RedisServes {
+  readonly fx: ProxyFixture
+  readonly redis: RedisServer
+  readonly children: ChildProcess[]
+  /** The test's database, as QWENAUTH_STORAGE names it. */
+  storeUrl(): string
+}
+
+export function redisServes(): RedisServes {
+  let redis: RedisServer | undefined
+  let fx: ProxyFixture | undefined
+  let db = 0
+  const children: ChildProcess[] = []
+  const shared: RedisServes = {
+    get fx() {
+      if (!fx) throw new Error('no fixture outside a test')
+      return fx
+    },
+    get redis() {
+      if (!redis) throw new Error('redis-server is not running')
+      return redis
+    },
+    children,
+    storeUrl: () => `${shared.redis.url}/${db}`,
+  }
+  beforeAll(async () => {
+    redis = await startRedis()
+  })
+  afterAll(async () => {
+    await redis?.stop()
+  })
+  beforeEach(async () => {
+    db++
+    fx = await proxyFixture({}, shared.storeUrl())
+  })
+  afterEach(async () => {
+    await killAll(children)
+    await fx?.cleanup()
+  })
+  return shared
 }

@@ -56,6 +56,11 @@ function checkKey(key: string, options: ApiKeyInputOptions): string {
         `name a variable (--api-key-env ${variable}), or run in a terminal to be prompted`,
     )
   }
+  return checkKeyShape(key)
+}
+
+/** Keys travel in an HTTP header; anything else in one is a paste gone wrong. */
+export function checkKeyShape(key: string): string {
   if (!KEY_SHAPE.test(key)) throw usageError('the API key contains spaces, line breaks or non-ASCII characters: give the key alone')
   // A line copied from a .env file. Base64 padding (`…==`) is no variable name, so it passes.
   const assignment = /^([A-Za-z_][A-Za-z0-9_]*)=(?!=*$)/.exec(key)

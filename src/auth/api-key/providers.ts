@@ -1,19 +1,31 @@
 import { usageError } from '../../lib/errors.ts'
+import type { QuotaLimit } from '../../store/account-model.ts'
 
 /**
- * Where an account sends requests, and what its models are called there. One table for code
- * and README alike. Qwen OAuth's base comes from the token's resource_url instead.
+ * Where an account sends requests, what its models are called there, and how its plan counts
+ * quotas. One table for code and README alike. Qwen OAuth's base comes from the token's
+ * resource_url instead.
  */
 export interface ProviderPreset {
   name: string
   title: string
   baseUrl: string
-  /** The model used when a client names none. */
+  /** The model used when a client names none, unless login picked one from what the key lists. */
   defaultModel: string
   /** Where the provider's own docs tell users to keep the key; the key prompt suggests `--api-key-env` with it. */
   keyEnv?: string
   /** Qwen Code's model names mapped to this provider's names for the same model. */
   aliases: Record<string, string>
+  /** Providers of one family serve the same model names, so those pass between them unchanged (default: its own name). */
+  family?: string
+  /** At login, the newest model the key lists that matches this (its version in group 1) becomes the default. */
+  newestModel?: RegExp
+  /** The plan's time zone for daily, weekly and monthly quotas, in minutes east of UTC (default 0, UTC). */
+  quotaUtcOffsetMinutes?: number
+  /** `--limit <name>`: the plan's quotas, where the provider publishes (or users report) them. */
+  limitPresets?: Record<string, QuotaLimit[]>
+  /** What login says about the plan's quotas. */
+  quotaNote?: string
 }
 
 export const QWEN_OAUTH_PROVIDER = 'qwen-oauth'
@@ -22,22 +34,51 @@ export const CUSTOM_PROVIDER = 'custom'
 /** Qwen OAuth's own model ids (docs/qwen-protocol.md §5); `coder-model` is the one left in 0.24.x. */
 export const QWEN_OAUTH_DEFAULT_MODEL = 'coder-model'
 
-export const PROVIDERS: readonly ProviderPreset[] = [
-  {
-    name: 'coding-plan',
-    title: 'Alibaba Cloud Coding Plan (China)',
-    baseUrl: 'https://coding.dashscope.aliyuncs.com/v1',
-    defaultModel: 'qwen3-coder-plus',
-    keyEnv: 'BAILIAN_CODING_PLAN_API_KEY',
-    aliases: { 'coder-model': 'qwen3-coder-plus', 'vision-model': 'qwen3-vl-plus' },
+/**
+ * The Coding Plan's refusal of a client that is not a coding agent: `405 {"error":"Coding Plan
+ * is currently only available for Coding Agents"}`; the User-Agent decides (docs/qwen-protocol.md §8).
+ */
+export const CODING_AGENTS_ONLY = /only available for coding agents/i
+
+/** Alibaba's plans count in Beijing time (UTC+8): the Coding Plan's week turns Monday 00:00 UTC+8. */
+export const BEIJING_UTC_OFFSET_MINUTES = 8 * 60
+
+const ALIBABA_ALIASES = { 'coder-model': 'qwen3-coder-plus', 'vision-model': 'qwen3-vl-plus' }
+/** The flat-rate plans' current models (docs/qwen-protocol.md §8): qwen3.5-plus for every key, qwen3.6-plus on Pro. */
+const PLAN_ALIASES = { 'coder-model': 'qwen3.5-plus', 'vision-model': 'qwen3-vl-plus' }
+const NEWEST_QWEN_PLUS = /^qwen(\d+(?:\.\d+)?)-plus$/
+
+const CODING_PLAN = {
+  defaultModel: 'qwen3.5-plus',
+  keyEnv: 'BAILIAN_CODING_PLAN_API_KEY',
+  aliases: PLAN_ALIASES,
+  family: 'alibaba',
+  newestModel: NEWEST_QWEN_PLUS,
+  quotaUtcOffsetMinutes: BEIJING_UTC_OFFSET_MINUTES,
+  // Alibaba publishes no per-window figures; the monthly ones are reported (Pro five times Lite).
+  limitPresets: {
+    lite: [{ window: 'month', unit: 'requests', max: 18_000 }],
+    pro: [{ window: 'month', unit: 'requests', max: 90_000 }],
   },
+  quotaNote:
+    'the Coding Plan counts requests per 5 hours, per week (from Monday 00:00 UTC+8) and per month (from your subscription day). Alibaba publishes no per-window figures; the monthly ones are reported as 18,000 (Lite) and 90,000 (Pro): `--limit lite` or `--limit pro` and `--reset-day <day>` let qwenauth pass the account over before Alibaba refuses it',
+} satisfies Partial<ProviderPreset>
+
+export const PROVIDERS: readonly ProviderPreset[] = [
+  { name: 'coding-plan', title: 'Alibaba Cloud Coding Plan (China)', baseUrl: 'https://coding.dashscope.aliyuncs.com/v1', ...CODING_PLAN },
+  { name: 'coding-plan-intl', title: 'Alibaba Cloud Coding Plan (international)', baseUrl: 'https://coding-intl.dashscope.aliyuncs.com/v1', ...CODING_PLAN },
   {
-    name: 'coding-plan-intl',
-    title: 'Alibaba Cloud Coding Plan (international)',
-    baseUrl: 'https://coding-intl.dashscope.aliyuncs.com/v1',
-    defaultModel: 'qwen3-coder-plus',
-    keyEnv: 'BAILIAN_CODING_PLAN_API_KEY',
-    aliases: { 'coder-model': 'qwen3-coder-plus', 'vision-model': 'qwen3-vl-plus' },
+    // No international endpoint of the Token Plan is documented.
+    name: 'token-plan',
+    title: 'Alibaba Cloud Token Plan (China)',
+    baseUrl: 'https://token-plan.cn-beijing.maas.aliyuncs.com/compatible-mode/v1',
+    defaultModel: 'qwen3.5-plus',
+    keyEnv: 'BAILIAN_TOKEN_PLAN_API_KEY',
+    aliases: PLAN_ALIASES,
+    family: 'alibaba',
+    newestModel: NEWEST_QWEN_PLUS,
+    quotaUtcOffsetMinutes: BEIJING_UTC_OFFSET_MINUTES,
+    quotaNote: "the Token Plan's quota figures are not published: set yours with `--limit month-tokens=<n>` (or requests, `--limit month=<n>`) and `--reset-day <day>`",
   },
   {
     name: 'dashscope',
@@ -45,7 +86,9 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     baseUrl: 'https://dashscope.aliyuncs.com/compatible-mode/v1',
     defaultModel: 'qwen3-coder-plus',
     keyEnv: 'DASHSCOPE_API_KEY',
-    aliases: { 'coder-model': 'qwen3-coder-plus', 'vision-model': 'qwen3-vl-plus' },
+    aliases: ALIBABA_ALIASES,
+    family: 'alibaba',
+    quotaUtcOffsetMinutes: BEIJING_UTC_OFFSET_MINUTES,
   },
   {
     name: 'dashscope-intl',
@@ -53,7 +96,9 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     baseUrl: 'https://dashscope-intl.aliyuncs.com/compatible-mode/v1',
     defaultModel: 'qwen3-coder-plus',
     keyEnv: 'DASHSCOPE_API_KEY',
-    aliases: { 'coder-model': 'qwen3-coder-plus', 'vision-model': 'qwen3-vl-plus' },
+    aliases: ALIBABA_ALIASES,
+    family: 'alibaba',
+    quotaUtcOffsetMinutes: BEIJING_UTC_OFFSET_MINUTES,
   },
   {
     name: 'modelscope',
@@ -62,6 +107,7 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     defaultModel: 'Qwen/Qwen3-Coder-480B-A35B-Instruct',
     keyEnv: 'MODELSCOPE_API_KEY',
     aliases: { 'coder-model': 'Qwen/Qwen3-Coder-480B-A35B-Instruct', 'vision-model': 'Qwen/Qwen2.5-VL-72B-Instruct' },
+    quotaUtcOffsetMinutes: BEIJING_UTC_OFFSET_MINUTES,
   },
   {
     name: 'openrouter',
@@ -70,6 +116,12 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     defaultModel: 'qwen/qwen3-coder',
     keyEnv: 'OPENROUTER_API_KEY',
     aliases: { 'coder-model': 'qwen/qwen3-coder', 'vision-model': 'qwen/qwen2.5-vl-72b-instruct' },
+    limitPresets: {
+      free: [{ window: 'minute', unit: 'requests', max: 20 }, { window: 'day', unit: 'requests', max: 50 }],
+      'free-credits': [{ window: 'minute', unit: 'requests', max: 20 }, { window: 'day', unit: 'requests', max: 1000 }],
+    },
+    quotaNote:
+      "OpenRouter's free models allow 20 requests a minute and 50 a day (1,000 once 10 credits were bought), the day ending 00:00 UTC: `--limit free` or `--limit free-credits`; `qwenauth status --provider-usage` shows what OpenRouter reports",
   },
 ]
 
@@ -113,4 +165,29 @@ export function normaliseBaseUrl(raw: string): string {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw usageError(`a base URL must start with https:// (got ${url.protocol}//)`)
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
+}
+
+/**
+ * The default model for a new key account from the models the key lists: the newest that
+ * matches the preset's pattern (the Coding Plan's `qwen3.6-plus` over `qwen3.5-plus`), else the
+ * preset's own choice. `listed` is false when that choice is not among a non-empty listing.
+ */
+export function pickDefaultModel(preset: ProviderPreset, models: readonly string[]): { model: string; picked: boolean; listed: boolean } {
+  let newest: { model: string; version: number[] } | undefined
+  for (const model of models) {
+    const match = preset.newestModel?.exec(model)
+    if (!match?.[1]) continue
+    const version = match[1].split('.').map(Number)
+    if (!newest || compareVersions(version, newest.version) > 0) newest = { model, version }
+  }
+  if (newest) return { model: newest.model, picked: newest.model !== preset.defaultModel, listed: true }
+  return { model: preset.defaultModel, picked: false, listed: models.length === 0 || models.includes(preset.defaultModel) }
+}
+
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0)
+    if (d !== 0) return d
+  }
+  return 0
 }

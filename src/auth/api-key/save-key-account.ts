@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto'
 import type { Context } from '../../context.ts'
 import type { Account, AccountsDoc } from '../../store/account-model.ts'
+import { applySettings, type AccountSettings } from '../../store/account-settings.ts'
 import { CUSTOM_PROVIDER } from './providers.ts'
 
-export interface KeyAccountInput {
+export interface KeyAccountInput extends AccountSettings {
   /** A preset name or `custom`. */
   provider: string
   baseUrl: string
@@ -47,6 +48,7 @@ export async function saveKeyAccount(ctx: Context, input: KeyAccountInput): Prom
     if (model) account.model = model
     const aliases = { ...existing?.aliases, ...input.aliases }
     if (Object.keys(aliases).length > 0) account.aliases = aliases
+    applySettings(account, input)
     // A key added again is a fresh start: old cooldowns and errors belonged to the old state.
     delete account.cooldownUntil
     delete account.lastError

@@ -2,6 +2,7 @@ import { ofetch } from 'ofetch'
 import { deadline } from '../../lib/deadline.ts'
 import { ExitCode, QwenauthError } from '../../lib/errors.ts'
 import { logger } from '../../lib/logger.ts'
+import { CODING_AGENTS_ONLY } from './providers.ts'
 
 export interface VerifyKeyOptions {
   timeoutMs?: number
@@ -40,6 +41,11 @@ export async function verifyApiKey(baseUrl: string, apiKey: string, options: Ver
   }
   if (status === 429) {
     logger.warn(`the provider knows the key but answered 429: ${said}; saving it anyway`)
+    return { models: [] }
+  }
+  // The Coding Plan answers clients other than coding agents this way: the key itself is fine.
+  if (status === 405 && CODING_AGENTS_ONLY.test(said)) {
+    logger.info(`the provider serves coding agents only and would not list its models to qwenauth ("${said}"); saving the key: your agent's requests go through with its own User-Agent`)
     return { models: [] }
   }
   const hint = status === 404 ? `check the base URL ${baseUrl}, or ${SKIP_HINT}` : SKIP_HINT

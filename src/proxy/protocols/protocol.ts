@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto'
+import type { Context } from '../../context.ts'
 import type { Account } from '../../store/account-model.ts'
 import type { JsonBody } from '../body.ts'
+import type { ResolvedProxyOptions } from '../options.ts'
 
 /**
  * The seam between an inbound protocol (what the client speaks: OpenAI chat completions,
@@ -12,8 +15,21 @@ import type { JsonBody } from '../body.ts'
 export interface InboundProtocol {
   /** An answer qwenauth makes itself (bad input, no account can serve), in this protocol's shape. */
   error(error: ProxyError): Response
-  /** What to send for this request, or why it cannot be sent (answered with `error`). */
-  plan(request: InboundRequest): Plan | ProxyError
+  /**
+   * What to send for this request, or why it cannot be sent (answered with `error`), or the
+   * answer itself when no upstream is needed (a kept Responses answer). Async where it reads
+   * state kept across requests.
+   */
+  plan(request: InboundRequest): Plan | ProxyError | Response | Promise<Plan | ProxyError | Response>
+}
+
+/** What the app lends its protocols: its store, settings, and state that outlives one request. */
+export interface AppServices {
+  /** The store (a directory, or Redis through `ctx.redis`, shared by every instance). */
+  ctx: Context
+  settings: ResolvedProxyOptions
+  /** One value per app and key, made on first use: state a protocol keeps across requests. */
+  shared<T>(key: string, make: () => T): T
 }
 
 export interface InboundRequest {
@@ -24,15 +40,22 @@ export interface InboundRequest {
   /** The JSON body of a POST; undefined for GET. */
   body: JsonBody | undefined
   headers: Headers
+  app: AppServices
 }
 
 export interface Plan {
   /** The call for this account, or undefined when it cannot serve this kind of request at all. */
   callFor(account: Account): UpstreamCall | undefined
+  /**
+   * What names the conversation this request belongs to (`prompt_cache_key`, or a hash of its
+   * first messages), for `--affinity`: its requests go to the account that served it before,
+   * whose prompt cache holds its context. Undefined when the protocol cannot tell.
+   */
+  affinityKey?: string
 }
 
 /** What a request body is, for the per-account rewrite (model names, output caps) in upstream.ts. */
-export type BodyKind = 'chat' | 'completions' | 'embeddings' | 'none'
+export type BodyKind = 'chat' | 'completions' | 'embeddings' | 'responses' | 'none'
 
 /** Where token counts sit in an answer. */
 export type UsageFormat = 'openai' | 'anthropic' | 'responses'
@@ -48,6 +71,8 @@ export interface UpstreamCall {
   accept: string | null
   /** Headers of the protocol's own (`anthropic-version`, …), beside the credential and provider headers. */
   headers?: Record<string, string>
+  /** The client's User-Agent, which key accounts get (set by the core from the inbound request, see client-identity.ts). */
+  clientUserAgent?: string
   usage: UsageFormat
   /** How the answer goes back to the client. */
   render: Renderer
@@ -101,4 +126,14 @@ export function proxyError(status: number, message: string, type: ErrorType, cod
 
 export function isProxyError(value: unknown): value is ProxyError {
   return typeof value === 'object' && value !== null && 'status' in value && 'code' in value && 'message' in value && !('callFor' in value)
+}
+
+/**
+ * A conversation's affinity key: the client's own cache key when it sends one, else a hash of
+ * the messages that open the conversation (they stay the same on every turn of it).
+ */
+export function conversationKey(cacheKey: unknown, opening: readonly unknown[]): string | undefined {
+  if (typeof cacheKey === 'string' && cacheKey !== '') return `key:${cacheKey}`
+  if (opening.length === 0) return undefined
+  return `hash:${createHash('sha256').update(JSON.stringify(opening)).digest('base64url').slice(0, 32)}`
 }

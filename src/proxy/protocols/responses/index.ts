@@ -1,0 +1,143 @@
+import { logger } from '../../../lib/logger.ts'
+import type { Account } from '../../../store/account-model.ts'
+import type { JsonBody } from '../../body.ts'
+import { accountUrl } from '../../upstream.ts'
+import { openaiErrorResponse } from '../openai.ts'
+import { isProxyError, proxyError, type AppServices, type InboundProtocol, type Plan, type ProxyError, type UpstreamCall } from '../protocol.ts'
+import { BadInput, isRecord, text, type Json } from './json.ts'
+import { keepInBackground, keptResponses, type KeptResponse, type KeptResponses } from './kept.ts'
+import { nativeBody, nativeCanServe, nativeRenderer, servesResponses } from './native.ts'
+import { ResponseWriter } from './output.ts'
+import { reasoningFields } from './reasoning.ts'
+import { chatRequest, checkRequest, inputItems } from './request.ts'
+import { itemOwner, newResponseId, type ResponseShell } from './response-object.ts'
+import { translatedRenderer } from './translated.ts'
+
+/**
+ * `POST /v1/responses`, OpenAI's Responses API, on every account: translated to chat
+ * completions, or forwarded as it is to a provider that serves it (DashScope pay-as-you-go),
+ * with failover between the two within one request. qwenauth keeps the conversations
+ * (`previous_response_id`) itself, so any account can continue any of them.
+ */
+export const responsesProtocol: InboundProtocol = {
+  error: openaiErrorResponse,
+  async plan(request) {
+    const json = request.body?.json ?? {}
+    const store = keptResponses(request.app)
+    try {
+      checkRequest(json)
+      const history = await previousConversation(store, text(json.previous_response_id))
+      if (isProxyError(history)) return history
+      const own = await resolveReferences(store, inputItems(json))
+      if (isProxyError(own)) return own
+      const input = [...history, ...own]
+      const chat = chatRequest(json, input)
+      return planCalls(request.app, json, input, chat, store)
+    } catch (error) {
+      if (error instanceof BadInput) return proxyError(400, error.message, 'invalid_request_error', 'invalid_request')
+      throw error
+    }
+  },
+}
+
+/** `GET /v1/responses/{id}`: a response qwenauth keeps, as it was answered. */
+export const keptResponseProtocol: InboundProtocol = {
+  error: openaiErrorResponse,
+  async plan(request) {
+    const id = decodeURIComponent(request.path.slice(request.path.lastIndexOf('/') + 1))
+    const store = keptResponses(request.app)
+    const kept = await readKept(store, id)
+    if (!kept) return notKeptError(store, id, 'id')
+    if (isProxyError(kept)) return kept
+    return new Response(JSON.stringify(kept.response), { headers: { 'content-type': 'application/json; charset=utf-8' } })
+  },
+}
+
+function planCalls(app: AppServices, json: Json, input: Json[], chat: ReturnType<typeof chatRequest>, store: KeptResponses): Plan {
+  const responseId = newResponseId()
+  const clientStreams = json.stream === true
+  const keep = json.store === false ? () => {} : (response: Json) => keepInBackground(store, { response, input: input.filter((item) => item.type !== 'item_reference') })
+  const shell = (): ResponseShell => ({ id: responseId, createdAt: Math.floor(app.settings.now() / 1000), model: text(json.model) ?? '', request: json })
+  const native = nativeCanServe(json, input) ? asBody(nativeBody(json, input)) : undefined
+  const bodies = new Map<string, JsonBody>()
+  let noted = false
+  return {
+    callFor(account: Account): UpstreamCall {
+      if (native && servesResponses(account)) {
+        return { method: 'POST', url: accountUrl(account, '/responses'), body: native, bodyKind: 'responses', stream: clientStreams, accept: null, usage: 'responses', render: nativeRenderer(responseId, keep) }
+      }
+      if (!noted && chat.dropped.length > 0) {
+        noted = true
+        logger.debug(`POST /v1/responses: left out ${[...new Set(chat.dropped)].join(', ')} (built-in tools no chat upstream can run)`)
+      }
+      const extra = reasoningFields(account, chat.effort)
+      const variant = JSON.stringify(extra)
+      let body = bodies.get(variant)
+      if (!body) bodies.set(variant, (body = asBody({ ...chat.body, ...extra })))
+      return {
+        method: 'POST',
+        url: accountUrl(account, '/chat/completions'),
+        body,
+        bodyKind: 'chat',
+        stream: clientStreams,
+        accept: null,
+        usage: 'openai',
+        render: translatedRenderer(() => new ResponseWriter(shell(), chat.names), clientStreams, keep),
+      }
+    },
+  }
+}
+
+function asBody(json: Json): JsonBody {
+  return { json, text: JSON.stringify(json) }
+}
+
+/** The earlier turns `previous_response_id` names: their input and output, in order. */
+async function previousConversation(store: KeptResponses, id: string | undefined): Promise<Json[] | ProxyError> {
+  if (!id) return []
+  const kept = await readKept(store, id)
+  if (!kept) return notKeptError(store, id, 'previous_response_id')
+  if (isProxyError(kept)) return kept
+  return [...kept.input, ...(Array.isArray(kept.response.output) ? kept.response.output.filter(isRecord) : [])]
+}
+
+/**
+ * `item_reference` items (the AI SDK sends them for earlier output) replaced by the items they
+ * name. A reasoning item no longer kept is left out (no model needs another's reasoning);
+ * anything else that is gone is an error, not a silently shorter conversation.
+ */
+async function resolveReferences(store: KeptResponses, items: Json[]): Promise<Json[] | ProxyError> {
+  const out: Json[] = []
+  for (const item of items) {
+    if (item.type !== 'item_reference') {
+      out.push(item)
+      continue
+    }
+    const id = text(item.id) ?? ''
+    const owner = itemOwner(id)
+    const kept = owner ? await readKept(store, owner.responseId) : undefined
+    if (isProxyError(kept)) return kept
+    const found = kept && owner && Array.isArray(kept.response.output) ? kept.response.output[owner.index] : undefined
+    if (isRecord(found) && found.id === id) out.push(found)
+    else if (!id.startsWith('rs_')) return notKeptError(store, id, 'input')
+  }
+  return out
+}
+
+async function readKept(store: KeptResponses, id: string): Promise<KeptResponse | ProxyError | undefined> {
+  try {
+    return await store.get(id)
+  } catch (error) {
+    return proxyError(503, `could not read kept responses ${store.where}: ${(error as Error).message}`, 'service_unavailable', 'store_unavailable')
+  }
+}
+
+function notKeptError(store: KeptResponses, id: string, param: string): ProxyError {
+  const what = param === 'input' ? `an item of a response, ${id},` : `response ${id}`
+  return proxyError(
+    404,
+    `${what} is not kept by qwenauth (${store.where}): it is older than its limits (QWENAUTH_RESPONSES_KEEP, QWENAUTH_RESPONSES_KEEP_MS), was made with store: false, or never existed. Send the whole conversation in input instead`,
+    'invalid_request_error',
+    param === 'id' ? 'response_not_found' : `${param === 'input' ? 'item' : 'previous_response'}_not_found`,
+  )
+}

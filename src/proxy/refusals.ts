@@ -1,0 +1,80 @@
+import { redact } from '../lib/redact.ts'
+import { quotaClock } from '../pool/limits.ts'
+import type { Account } from '../store/account-model.ts'
+import { windowUsage } from '../store/usage-windows.ts'
+import { classify429, resetHeaderAt, restAfter429, retryAfterMs } from './cooldowns.ts'
+import type { AttemptFailure } from './failover.ts'
+import { countServed } from './relay.ts'
+import type { ProxyState } from './state.ts'
+import { readAll, type UpstreamExchange } from './upstream.ts'
+
+/** What an upstream's refusal says, and the rest a 429 earns an account. */
+export interface Sent {
+  response: Response
+  exchange: UpstreamExchange
+}
+
+export interface UpstreamError {
+  code: string | undefined
+  message: string
+  /** The whole body, redacted. */
+  text: string
+  retryAfterMs: number | undefined
+  /** A reset time the provider sent, in a header or (OpenRouter) in the error's metadata. */
+  resetAt: number | undefined
+}
+
+/** The code and message of an upstream error, whatever shape it has (OpenAI's, Anthropic's, none). */
+export async function readUpstreamError(state: ProxyState, sent: Sent): Promise<UpstreamError> {
+  const { response, exchange } = sent
+  let text = ''
+  try {
+    // Some upstreams echo the request's credential in their errors; this text goes to clients,
+    // logs, `status` and the counters file.
+    text = redact(new TextDecoder().decode(await readAll(response, exchange, state.settings.idleTimeoutMs)))
+  } catch {}
+  exchange.finish()
+  let code: string | undefined
+  let message = text.slice(0, 300) || response.statusText || `status ${response.status}`
+  let resetHeader = response.headers.get('x-ratelimit-reset')
+  try {
+    const error = (JSON.parse(text) as { error?: string | { code?: unknown; type?: unknown; message?: unknown; metadata?: { headers?: Record<string, unknown> } } }).error
+    // The Coding Plan's gate answers `{"error":"…"}`, a bare string.
+    if (typeof error === 'string') message = error
+    else {
+      if (typeof error?.code === 'string') code = error.code
+      else if (typeof error?.type === 'string') code = error.type
+      if (typeof error?.message === 'string') message = error.message
+      const sentInBody = error?.metadata?.headers?.['X-RateLimit-Reset']
+      if (!resetHeader && (typeof sentInBody === 'string' || typeof sentInBody === 'number')) resetHeader = String(sentInBody)
+    }
+  } catch {}
+  const now = state.settings.now()
+  return { code, message, text, retryAfterMs: retryAfterMs(response.headers.get('retry-after'), now), resetAt: resetHeaderAt(resetHeader, now) }
+}
+
+/** A 429: the account rests for the window the provider named (cooldowns.ts) and the request moves on. */
+export async function restAccount(state: ProxyState, account: Account, limited: UpstreamError): Promise<AttemptFailure> {
+  const now = state.settings.now()
+  const refusal = classify429(limited.code, limited.message)
+  const clock = quotaClock(account)
+  const counted = refusal.window === '5h' ? (await state.pool.usageOf(account.id))?.usage : undefined
+  const rest = restAfter429(
+    {
+      refusal,
+      now,
+      retryAfterMs: limited.retryAfterMs,
+      resetAt: limited.resetAt,
+      clock,
+      resetDayKnown: account.quotaResetDay !== undefined,
+      rollingFreeAt: counted ? (windowUsage(counted, '5h', clock, now).resetsAt ?? undefined) : undefined,
+    },
+    state.settings,
+  )
+  const reason = `${refusal.quota ? 'quota exhausted' : 'rate limited'} (${limited.message}); resting ${rest.rule}`
+  countServed(state, account, 429, undefined, reason)
+  state.metrics.cooldown(account.id, refusal.quota ? 'quota' : 'rate_limit')
+  void state.pool.markCooldown(account.id, rest.until, reason, refusal.quota ? 'insufficient_quota' : (limited.code ?? 'rate_limited'))
+  return { accountId: account.id, label: account.label, reason, transient: false }
+}
+
