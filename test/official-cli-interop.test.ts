@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, promises as fsp, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
+import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest'
 import { runToken } from '../src/commands/token.ts'
 import { qwenHome } from '../src/lib/paths.ts'
 import { parseOfficialCreds } from '../src/store/creds-file.ts'
@@ -136,16 +136,24 @@ describe('qwenauth and the official CLI token manager on one expired login', { t
   it('keeps a held oauth_creds.lock young enough for an older CLI, which breaks locks after 10 s', async () => {
     // 0.24.4 breaks a lock whose mtime is over 35 s old, older releases over 10 s. A slow
     // refresh must never look dead to either, even when timers run late on a busy process.
-    const release = await createFileLocker(home, 35_000).acquire('oauth_creds')
-    const lock = join(home, 'oauth_creds.lock')
-    let oldest = 0
-    for (let i = 0; i < 33; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      oldest = Math.max(oldest, Date.now() - statSync(lock).mtimeMs)
+    // The holder's own timer decides: each 2.5 s of it must bring a touch, however late it runs.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    const touches = vi.spyOn(fsp, 'utimes')
+    try {
+      const release = await createFileLocker(home, 35_000).acquire('oauth_creds')
+      const lock = join(home, 'oauth_creds.lock')
+      for (let i = 1; i <= 4; i++) {
+        vi.advanceTimersByTime(2_500)
+        expect(touches.mock.calls.filter(([path]) => path === lock)).toHaveLength(i)
+      }
+      await release?.()
+      vi.advanceTimersByTime(10_000)
+      expect(touches.mock.calls.filter(([path]) => path === lock)).toHaveLength(4)
+      expect(existsSync(lock)).toBe(false)
+    } finally {
+      touches.mockRestore()
+      vi.useRealTimers()
     }
-    await release?.()
-    expect(oldest).toBeLessThan(3_000)
-    expect(existsSync(lock)).toBe(false)
   })
 
   it('sends the same refresh request as the official code', async () => {

@@ -83,9 +83,9 @@ describe.skipIf(!hasRedis)('several serve instances on one Redis', () => {
       const answer = await chat(b!)
       const waited = Date.now() - started
       expect(answer.status, answer.text).toBe(200)
-      // B waited for the dead holder's lock to run out (at most 1 s, extended every 1/3 s).
+      // B waited for the dead holder's lock to run out (at most 1 s, extended every 1/3 s); had
+      // it waited for a lock that never expires, the test's own time limit would end it.
       expect(waited).toBeGreaterThanOrEqual(400)
-      expect(waited).toBeLessThan(5000)
       expect(fx.emu.stats.refreshAttempts).toBe(2)
       expect(fx.emu.stats.refreshes).toBe(1)
       expect(await client.get(lockKey)).toBeNull()
