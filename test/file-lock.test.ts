@@ -42,7 +42,8 @@ describe('file locks', () => {
   it('one of our own locks left by a killed holder is taken over once it goes stale', async () => {
     const locker = createFileLocker(home, 3000)
     const lock = join(home, 'qwenauth', 'locks', `${LOCK_NAMES.account('x')}.lock`)
-    ;(await locker.acquire(LOCK_NAMES.account('y')))!
+    // (Made the locks directory; released at the end, or its heartbeat would outlive the test.)
+    const releaseY = (await locker.acquire(LOCK_NAMES.account('y')))!
     // A holder that was SIGKILLed 2.5 s ago: its file stays, nobody touches it any more.
     writeFileSync(lock, 'killed-holder')
     const killedAt = new Date(Date.now() - 2500)
@@ -54,6 +55,7 @@ describe('file locks', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(300)
     expect(readFileSync(lock, 'utf8')).not.toBe('killed-holder')
     await release!()
+    await releaseY()
   }, 20_000)
 
   it('a lock file whose write failed is removed, so the next taker does not wait for it to go stale', async () => {
