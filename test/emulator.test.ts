@@ -236,7 +236,9 @@ describe('device code polling', () => {
   });
 
   it('answers access_denied after deny and expired_token after expires_in', async () => {
-    const emu = await start({ enforceInterval: false, deviceCodeTtl: 0.1 });
+    // The emulator's own clock: a 0.1 s lifetime must not run out on a busy machine before the first poll.
+    let now = Date.now();
+    const emu = await start({ enforceInterval: false, deviceCodeTtl: 0.1, now: () => now });
     const denied = pkce();
     const deniedDevice = await requestDeviceCode(emu, denied.challenge);
     emu.deny(deniedDevice.user_code);
@@ -246,7 +248,7 @@ describe('device code polling', () => {
 
     const late = pkce();
     const lateDevice = await requestDeviceCode(emu, late.challenge);
-    await sleep(150);
+    now += 150;
     const expired = await poll(emu, lateDevice.device_code, late.verifier);
     expect(expired.status).toBe(400);
     expect(await expired.json()).toEqual({ error: 'expired_token' });
@@ -431,8 +433,14 @@ describe('refresh grant', () => {
     const emu = await start({ enforceInterval: false });
     const tokens = await login(emu);
     emu.setRefreshDelay(300);
-    await expect(refresh(emu, tokens.refresh_token ?? '', AbortSignal.timeout(50))).rejects.toThrow();
-    await expect.poll(() => emu.abortedRequests, { timeout: 1000 }).toBe(1);
+    // The client leaves once the emulator holds its refresh (not after a fixed 50 ms, which on a
+    // busy machine could pass before the request even arrived).
+    const gone = new AbortController();
+    const leaving = refresh(emu, tokens.refresh_token ?? '', gone.signal);
+    await expect.poll(() => emu.stats.refreshAttempts).toBe(1);
+    gone.abort();
+    await expect(leaving).rejects.toThrow();
+    await expect.poll(() => emu.abortedRequests).toBe(1);
     emu.setRefreshDelay(0);
     await sleep(300);
     expect((await refresh(emu, tokens.refresh_token ?? '')).status).toBe(200);
@@ -474,11 +482,12 @@ describe('API authentication and account states', () => {
   });
 
   it('stops accepting an access token after accessTtl', async () => {
-    const emu = await start({ enforceInterval: false, accessTtl: 0.1 });
+    let now = Date.now();
+    const emu = await start({ enforceInterval: false, accessTtl: 0.1, now: () => now });
     const tokens = await login(emu);
     expect(tokens.expires_in).toBe(0.1);
     expect((await api(emu, '/v1/models', tokens.access_token)).status).toBe(200);
-    await sleep(150);
+    now += 150;
     expect((await api(emu, '/v1/models', tokens.access_token)).status).toBe(401);
   });
 
