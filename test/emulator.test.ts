@@ -777,7 +777,12 @@ describe('failure injection and request records', () => {
   it('counts requests whose client disconnected before the response ended', async () => {
     const emu = await start({ apiKeys: ['k'], streamDelayMs: 100 });
     emu.delayNextResponse(500);
-    await expect(api(emu, '/v1/chat/completions', 'k', hello, { signal: AbortSignal.timeout(50) })).rejects.toThrow();
+    // The client leaves once the emulator holds its request (a fixed 50 ms could pass before it arrived).
+    const gone = new AbortController();
+    const leaving = api(emu, '/v1/chat/completions', 'k', hello, { signal: gone.signal });
+    await expect.poll(() => emu.requests.length).toBe(1);
+    gone.abort();
+    await expect(leaving).rejects.toThrow();
     await expect.poll(() => emu.abortedRequests, { timeout: 1000 }).toBe(1);
 
     const controller = new AbortController();

@@ -180,7 +180,7 @@ describe.skipIf(!hasRedis)('several serve instances on one Redis', () => {
       for (const instance of instances) {
         // One line for the outage: not one per request, per failed re-read, flush or mark.
         const notes = instance.stderr().split('\n').filter((line) => line && !/ (GET|POST) \/\S+ |base URL|status page: /.test(line))
-        expect(notes).toHaveLength(1)
+        expect(notes, notes.join('\n')).toHaveLength(1)
         expect(notes[0]).toMatch(/lost the connection to Redis at redis:\/\/127\.0\.0\.1:\d+\/\d+; going on with the tokens held/)
       }
 
