@@ -3,13 +3,15 @@
  * fixed), Qwen OAuth keeps the official CLI's headers, and the Coding Plan's 405 for clients that
  * are not coding agents refuses that request only: failover, no mark, a clear answer.
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { VERSION } from '../src/lib/version.ts'
 import type { Account } from '../src/store/account-model.ts'
 import { messagesRequest } from './helpers/anthropic-fixtures.ts'
-import { runCli } from './helpers/cli.ts'
+import { runInProcess } from './helpers/in-process.ts'
 import { addKeyAccount, chatRequest, loginAs, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
@@ -60,10 +62,12 @@ describe('the User-Agent a provider sees', () => {
     const plan = await codingPlanKey()
     const child = `
       const r = await fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'content-type': 'application/json', 'user-agent': 'claude-cli/2.1.332 (external, cli)' }, body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }) })
-      console.log(r.status)`
-    const result = await runCli(['exec', '--', process.execPath, '--input-type=module', '-e', child], { home: fx.home })
+      ;(await import('node:fs')).writeFileSync(process.argv[1], String(r.status))`
+    // In this process: the child shares the test's stdout, so it writes what it saw to a file.
+    const out = join(fx.home, 'child-output')
+    const result = await runInProcess(['exec', '--', process.execPath, '--input-type=module', '-e', child, out], { home: fx.home })
     expect(result.code, result.stderr).toBe(0)
-    expect(result.stdout.trim()).toBe('200')
+    expect(readFileSync(out, 'utf8')).toBe('200')
     expect(fx.emu.requests.map((r) => [r.auth, r.headers['user-agent'], (r.body as { model: string }).model])).toEqual([[plan.apiKey, 'claude-cli/2.1.332 (external, cli)', 'qwen3.5-plus']])
   })
 })
