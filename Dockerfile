@@ -33,9 +33,6 @@ COPY --from=build /src/dist/qwenauth /usr/local/bin/qwenauth
 # Accounts, the official CLI's oauth_creds.json and the lock files live here. Mount a volume
 # (or a host directory owned by uid 10001) so logins survive the container.
 ENV QWEN_HOME=/data
-# Bun's fetch holds at most 256 requests in flight per process unless told more; every stream
-# an LLM answers is one for its whole length (README: performance).
-ENV BUN_CONFIG_MAX_HTTP_REQUESTS=4096
 VOLUME ["/data"]
 USER qwenauth
 WORKDIR /data

@@ -14,6 +14,7 @@ export interface BenchSection {
 const SECTIONS: BenchSection[] = [
   { name: 'proxy', run: async (log) => (await import('./bench/proxy.ts')).proxySection({ log }) },
   { name: 'serve', run: async (log) => (await import('./bench/serve.ts')).serveSection({ log }) },
+  { name: 'streams', run: async (log) => (await import('./bench/streams.ts')).streamsSection({ log }) },
   { name: 'startup', run: async (log) => (await import('./bench/startup.ts')).startupSection({ log }) },
   { name: 'exec', run: async (log) => (await import('./bench/exec.ts')).execSection({ log }) },
 ]

@@ -1,6 +1,6 @@
 /**
  * Builds qwenauth.
- *   bun scripts/build.ts          the Node bundle (npm `bin`, dist/node/cli.mjs) and the binary
+ *   bun scripts/build.ts          the Node bundle (npm `bin` dist/node/cli.mjs and its chunks) and the binary
  *                                 for this machine (dist/qwenauth)
  *   bun scripts/build.ts --node   the Node bundle only (what `npm pack` ships; run by prepack)
  *   bun scripts/build.ts --all    also every release binary (dist/qwenauth-<os>-<arch>[-musl]);
@@ -16,7 +16,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { spawnSync } from 'node:child_process'
 import { basename, join } from 'pathe'
 import pkg from '../package.json' with { type: 'json' }
-import { COMPILE_FLAGS, RELEASE_TARGETS, SUMS_FILE } from './release-targets.ts'
+import { COMPILE_FLAGS, NODE_BUNDLE_FLAGS, RELEASE_TARGETS, SUMS_FILE } from './release-targets.ts'
 
 const root = join(import.meta.dirname, '..')
 const dist = join(root, 'dist')
@@ -42,8 +42,7 @@ async function sha256(path: string): Promise<string> {
 async function buildNodeBundle(): Promise<void> {
   const out = join(dist, 'node/cli.mjs')
   await rm(join(dist, 'node'), { recursive: true, force: true })
-  // Whitespace and syntax only: readable identifiers keep stack traces from users useful.
-  run(bun, ['build', entry, '--target=node', '--format=esm', '--minify-syntax', '--minify-whitespace', `--outfile=${out}`])
+  run(bun, ['build', entry, ...NODE_BUNDLE_FLAGS, `--outdir=${join(dist, 'node')}`])
   // The bin needs its shebang first; Node ignores it on import.
   const code = (await readFile(out, 'utf8')).replace(/^#!.*\n/, '')
   await writeFile(out, `#!/usr/bin/env node\n${code}`, { mode: 0o755 })

@@ -39,3 +39,19 @@ export const COMPILE_FLAGS = [
   '--no-compile-autoload-dotenv',
   '--no-compile-autoload-bunfig',
 ] as const
+
+/**
+ * Flags for the Node bundle (with `--outdir`): `cli.mjs`, the npm `bin`, and chunks it imports
+ * when a command needs them. Split, a start parses only what it runs: the token counter's 1 MB
+ * table (count_tokens) and the sub-commands are loaded on first use. Whitespace and syntax
+ * minified only: readable identifiers keep stack traces from users useful.
+ */
+export const NODE_BUNDLE_FLAGS = [
+  '--target=node',
+  '--format=esm',
+  '--minify-syntax',
+  '--minify-whitespace',
+  '--splitting',
+  '--entry-naming=cli.mjs',
+  '--chunk-naming=chunks/[name]-[hash].mjs',
+] as const

@@ -33,10 +33,34 @@ export const DEFAULTS = {
   connectTimeoutMs: 30_000,
   /** Longest upstream silence, a non-streaming answer included (QWENAUTH_IDLE_TIMEOUT_MS). */
   idleTimeoutMs: 10 * 60_000,
+  /**
+   * Longest silence from a client while `serve` waits on it (QWENAUTH_CLIENT_TIMEOUT_MS): a
+   * connection with no request in flight is closed, headers or a body that stop arriving get a
+   * 408. Answers in flight, streamed or not, are not affected.
+   */
+  clientTimeoutMs: 10_000,
+  /** Largest whole (non-streaming) upstream answer held for one request (QWENAUTH_MAX_ANSWER_BYTES). */
+  maxAnswerBytes: 64 * 1024 * 1024,
+  /** Largest single streamed event held until its end arrives (QWENAUTH_MAX_EVENT_BYTES). */
+  maxEventBytes: 16 * 1024 * 1024,
+  /**
+   * Upstream requests Bun runs at once in `serve` (BUN_CONFIG_MAX_HTTP_REQUESTS, which `serve`
+   * sets for itself when unset): Bun's most. Its own default, 256, would queue the rest.
+   */
+  runtimeFetchLimit: 65_535,
+  /** Bun's own limit when BUN_CONFIG_MAX_HTTP_REQUESTS is unset (`exec`, `token`). */
+  bunDefaultFetchLimit: 256,
+  /** Runtime fetch slots model traffic leaves free, so a token refresh never queues behind it. */
+  refreshFetchReserve: 64,
+  /**
+   * How often a silent upstream gets a keep-alive event where the client's protocol has one
+   * (Anthropic's `ping`; Claude Code aborts a stream silent for 300 s).
+   */
+  keepAliveMs: 10_000,
   /** Upstream 5xx answers and network errors tolerated per request before giving up. */
   maxTransientRetries: 2,
   /** Output token caps by model (Qwen OAuth's models, docs/qwen-protocol.md §5; QWENAUTH_MAX_OUTPUT_TOKENS). */
-  outputLimits: { 'coder-model': 65_536, 'vision-model': 8_192 } as Readonly<Record<string, number>>,
+  outputLimits: { 'coder-model': 65_536, 'vision-model': 8_192, 'qwen3-coder-plus': 65_536 } as Readonly<Record<string, number>>,
   /** How old the pool's snapshot of the accounts may get (QWENAUTH_POOL_REFRESH_MS). */
   poolRefreshMs: 1000,
   /** The official CLI's User-Agent shape, sent for Qwen OAuth accounts (QWENAUTH_USER_AGENT). */
@@ -46,6 +70,10 @@ export const DEFAULTS = {
   port: 8787,
   /** How long `serve` lets requests in flight finish on SIGTERM. */
   drainMs: 5000,
+  /** `anthropic-version` sent to a native Anthropic upstream when the client sent none (the Messages API's current one). */
+  anthropicVersion: '2023-06-01',
+  /** count_tokens' estimate of one image: Qwen-VL's most tokens per image (1280 patches of 28×28 pixels). */
+  imageTokens: 1280,
   /** One refresh request (QWENAUTH_REFRESH_TIMEOUT_MS; the official CLI's 30 s). */
   refreshTimeoutMs: 30_000,
   /** Age after which a lock file counts as abandoned (QWENAUTH_LOCK_STALE_MS): 35 s as in qwen-code 0.24.4; an older CLI uses 10 s, which the lock heartbeat also satisfies. */

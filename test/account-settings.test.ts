@@ -11,6 +11,7 @@ import { applyLimitEdits } from '../src/store/account-settings.ts'
 import type { QuotaLimit } from '../src/store/account-model.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { runCli, tempHome, type CliOptions, type CliResult } from './helpers/cli.ts'
+import { runInProcess } from './helpers/in-process.ts'
 
 describe('--limit values', () => {
   it.each<[string[], string, QuotaLimit[] | undefined]>([
@@ -53,7 +54,12 @@ describe('login and edit', () => {
   })
   afterEach(() => cleanup())
 
-  const cli = (args: string[], options: Partial<CliOptions> = {}): Promise<CliResult> => runCli(args, { home, ...options })
+  /** `qwenauth <args>` in this process; an error it throws reads as the line the CLI would print. */
+  const cli = async (args: string[], options: Partial<CliOptions> = {}): Promise<CliResult> => {
+    const result = await runInProcess(args, { home, ...options })
+    const line = result.error === undefined ? '' : `[error] ${result.error instanceof Error ? result.error.message : String(result.error)}\n`
+    return { code: result.code, signal: null, stdout: result.stdout, stderr: result.stderr + line }
+  }
   const stored = (): Array<Record<string, unknown>> => {
     const file = join(home, 'qwenauth', 'accounts.json')
     return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { accounts: Array<Record<string, unknown>> }).accounts : []
@@ -94,8 +100,10 @@ describe('login and edit', () => {
   })
 
   it('refuses what makes no sense, with one line and exit 2, before anything is asked or changed', async () => {
-    const oauth = await cli(['login', '--no-browser', '--limit', 'week=10'], { env: { QWENAUTH_OAUTH_URL: emu.url } })
+    // One process for the exit code and the one line; the rest in this process.
+    const oauth = await runCli(['login', '--no-browser', '--limit', 'week=10'], { home, env: { QWENAUTH_OAUTH_URL: emu.url } })
     expect(oauth.code).toBe(2)
+    expect(oauth.stderr.trim().split('\n')).toHaveLength(1)
     expect(oauth.stderr).toContain('are for API-key accounts: add --provider <name|url> (`qwenauth edit` sets limits on any account)')
     const bad = await cli(['login', '--provider', `${emu.url}/v1`, '--limit', 'fortnight=3'], { input: KEY })
     expect(bad.code).toBe(2)

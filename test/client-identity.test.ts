@@ -3,12 +3,15 @@
  * fixed), Qwen OAuth keeps the official CLI's headers, and the Coding Plan's 405 for clients that
  * are not coding agents refuses that request only: failover, no mark, a clear answer.
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { VERSION } from '../src/lib/version.ts'
 import type { Account } from '../src/store/account-model.ts'
-import { runCli } from './helpers/cli.ts'
+import { messagesRequest } from './helpers/anthropic-fixtures.ts'
+import { runInProcess } from './helpers/in-process.ts'
 import { addKeyAccount, chatRequest, loginAs, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
@@ -59,10 +62,12 @@ describe('the User-Agent a provider sees', () => {
     const plan = await codingPlanKey()
     const child = `
       const r = await fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'content-type': 'application/json', 'user-agent': 'claude-cli/2.1.332 (external, cli)' }, body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }) })
-      console.log(r.status)`
-    const result = await runCli(['exec', '--', process.execPath, '--input-type=module', '-e', child], { home: fx.home })
+      ;(await import('node:fs')).writeFileSync(process.argv[1], String(r.status))`
+    // In this process: the child shares the test's stdout, so it writes what it saw to a file.
+    const out = join(fx.home, 'child-output')
+    const result = await runInProcess(['exec', '--', process.execPath, '--input-type=module', '-e', child, out], { home: fx.home })
     expect(result.code, result.stderr).toBe(0)
-    expect(result.stdout.trim()).toBe('200')
+    expect(readFileSync(out, 'utf8')).toBe('200')
     expect(fx.emu.requests.map((r) => [r.auth, r.headers['user-agent'], (r.body as { model: string }).model])).toEqual([[plan.apiKey, 'claude-cli/2.1.332 (external, cli)', 'qwen3.5-plus']])
   })
 })
@@ -84,6 +89,25 @@ describe("the Coding Plan's gate", () => {
     await app.close()
     expect(await stored(plan.id)).toMatchObject({ status: 'ok' })
     expect((await stored(plan.id))?.cooldownUntil).toBeUndefined()
+  })
+
+  it("gates the plan's Anthropic route too: Claude Code reaches it natively, an SDK's request goes to the next account", async () => {
+    fx = await proxyFixture({ extraModels: PLAN_MODELS })
+    const plan = await codingPlanKey('coding-plan-0001', { anthropicBaseUrl: `${fx.emu.url}/apps/anthropic` })
+    const spare = await addKeyAccount(fx, 'sk-spare-key-0000000000', 'spare-0001')
+    const app = proxyApp(fx)
+    const claude = await app.fetch(messagesRequest({}, { authorization: 'Bearer sk-client-key', 'user-agent': 'claude-cli/2.1.332 (external, cli)' }))
+    expect(claude.status, await claude.clone().text()).toBe(200)
+    const sdk = await app.fetch(messagesRequest({}, { authorization: 'Bearer sk-client-key', 'user-agent': 'Anthropic/JS 1.14.0' }))
+    expect(sdk.status, await sdk.clone().text()).toBe(200)
+    expect(((await sdk.json()) as { type: string }).type).toBe('message')
+    expect(fx.emu.requests.map((r) => [r.path, r.auth, r.status])).toEqual([
+      ['/apps/anthropic/v1/messages', plan.apiKey, 200],
+      ['/apps/anthropic/v1/messages', plan.apiKey, 405],
+      ['/v1/chat/completions', spare.apiKey, 200],
+    ])
+    await app.close()
+    expect(await stored(plan.id)).toMatchObject({ status: 'ok' })
   })
 
   it('when no account takes the client, the answer names the gate and the User-Agent refused', async () => {

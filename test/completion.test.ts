@@ -7,6 +7,7 @@ import { completionSpec } from '../src/completion/spec.ts'
 import { createContext } from '../src/context.ts'
 import type { Account } from '../src/store/account-model.ts'
 import { cliEnv, runCli, tempHome } from './helpers/cli.ts'
+import { runInProcess } from './helpers/in-process.ts'
 import { completeInBash, completeInFish, completeInZsh, type Completer } from './helpers/shell-complete.ts'
 
 const installed = (bin: string) => spawnSync(bin, ['--version']).status === 0
@@ -81,8 +82,8 @@ describe('qwenauth completion <shell>, loaded in that shell', () => {
   })
 
   it('an unknown shell is a usage error', async () => {
-    const result = await runCli(['completion', 'tcsh'], { home })
+    const result = await runInProcess(['completion', 'tcsh'], { home })
     expect(result.code).toBe(2)
-    expect(result.stderr).toContain('completion is for bash, zsh, fish, not "tcsh"')
+    expect((result.error as Error).message).toContain('completion is for bash, zsh, fish, not "tcsh"')
   })
 })

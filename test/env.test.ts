@@ -8,6 +8,7 @@ import { createContext } from '../src/context.ts'
 import { formatEnv, quoteDotenv, type ShellFormat } from '../src/lib/shell-quote.ts'
 import { runCli } from './helpers/cli.ts'
 import { loggedIn, type LoggedIn } from './helpers/exec-fixtures.ts'
+import { runInProcess } from './helpers/in-process.ts'
 
 const NAMES = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'] as const
 
@@ -98,6 +99,9 @@ describe('qwenauth env', () => {
     await fx.cleanup()
   })
 
+  /** `qwenauth env <argv>` in this process. */
+  const env = (argv: string[], home = fx.home) => runInProcess(['env', ...argv], { home, env: fx.env })
+
   const expectedVars = async () => {
     const token = (await fx.account()).accessToken
     return { OPENAI_API_KEY: token, OPENAI_BASE_URL: `${fx.emu.url}/v1`, OPENAI_MODEL: 'coder-model', QWEN_MODEL: 'coder-model' }
@@ -118,7 +122,7 @@ describe('qwenauth env', () => {
   for (const format of ['bash', 'zsh', 'fish', 'powershell'] as const) {
     const bin = READERS[format]?.bin ?? format
     it.skipIf(!installed(bin))(`--shell ${format} is read back by ${bin}`, async () => {
-      const result = await runCli(['env', '--shell', format], { home: fx.home, env: fx.env })
+      const result = await env(['--shell', format])
       expect(result.code).toBe(0)
       const text = result.stdout.replace(/(OPENAI_API_KEY|OPENAI_BASE_URL|OPENAI_MODEL|QWEN_MODEL)/g, (m) => NAMES[['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_MODEL', 'QWEN_MODEL'].indexOf(m)] ?? m)
       expect(readBack(format, text).slice(0, 4)).toEqual(Object.values(await expectedVars()))
@@ -127,10 +131,10 @@ describe('qwenauth env', () => {
 
   it('--shell json and --shell dotenv carry the same variables', async () => {
     const want = await expectedVars()
-    const json = JSON.parse((await runCli(['env', '--shell', 'json'], { home: fx.home, env: fx.env })).stdout)
+    const json = JSON.parse((await env(['--shell', 'json'])).stdout)
     expect(json).toMatchObject(want)
     expect(json.QWEN_CODE_SYSTEM_SETTINGS_PATH).toContain(fx.home)
-    const dotenv = parseEnv((await runCli(['env', '--shell', 'dotenv'], { home: fx.home, env: fx.env })).stdout)
+    const dotenv = parseEnv((await env(['--shell', 'dotenv'])).stdout)
     expect(dotenv).toEqual(json)
   })
 
@@ -141,7 +145,7 @@ describe('qwenauth env', () => {
       if (a) a.expiresAt = Date.now() + 2 * 60_000
     })
     const old = (await fx.account()).accessToken
-    const json = JSON.parse((await runCli(['env', '--shell', 'json'], { home: fx.home, env: fx.env })).stdout)
+    const json = JSON.parse((await env(['--shell', 'json'])).stdout)
     expect(fx.emu.stats.refreshes).toBe(1)
     expect(json.OPENAI_API_KEY).not.toBe(old)
     expect(json.OPENAI_API_KEY).toBe((await fx.account()).accessToken)
@@ -152,14 +156,14 @@ describe('qwenauth env', () => {
     await ctx.accounts.update((doc) => {
       doc.accounts.push({ id: 'key-2', label: 'second', kind: 'api-key', provider: 'openrouter', baseUrl: 'https://openrouter.ai/api/v1', apiKey: "sk-or-v1-it's-a-key", status: 'ok', createdAt: 1, updatedAt: 1 })
     })
-    const json = JSON.parse((await runCli(['env', '--shell', 'json', '--account', 'key-2'], { home: fx.home, env: fx.env })).stdout)
+    const json = JSON.parse((await env(['--shell', 'json', '--account', 'key-2'])).stdout)
     expect(json).toMatchObject({ OPENAI_API_KEY: "sk-or-v1-it's-a-key", OPENAI_BASE_URL: 'https://openrouter.ai/api/v1', OPENAI_MODEL: 'qwen/qwen3-coder' })
-    const withModel = JSON.parse((await runCli(['env', '--shell', 'json', '-a', 'key-2', '--model', 'x/y'], { home: fx.home, env: fx.env })).stdout)
+    const withModel = JSON.parse((await env(['--shell', 'json', '-a', 'key-2', '--model', 'x/y'])).stdout)
     expect(withModel.QWEN_MODEL).toBe('x/y')
   })
 
   it('an unknown shell is a usage error; no account exits 3', async () => {
-    expect((await runCli(['env', '--shell', 'tcsh'], { home: fx.home, env: fx.env })).code).toBe(2)
-    expect((await runCli(['env'], { home: join(fx.home, 'empty'), env: fx.env })).code).toBe(3)
+    expect((await env(['--shell', 'tcsh'])).code).toBe(2)
+    expect((await env([], join(fx.home, 'empty'))).code).toBe(3)
   })
 })

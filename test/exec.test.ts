@@ -1,9 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
+import { resolveCommand } from '../src/commands/_tree.ts'
+import { renderHelp } from '../src/commands/_usage.ts'
 import { createContext } from '../src/context.ts'
 import { cliEnv, collect, runCli, spawnCli, type CliOptions } from './helpers/cli.ts'
 import { execFixture, loggedIn, waitForStdout, type LoggedIn } from './helpers/exec-fixtures.ts'
+import { runInProcess, type InProcessOptions } from './helpers/in-process.ts'
 
 let fx: LoggedIn
 beforeEach(async () => {
@@ -14,14 +18,25 @@ afterEach(async () => {
 })
 
 const opts = (extra: Partial<CliOptions> = {}): CliOptions => ({ home: fx.home, ...extra, env: { ...fx.env, ...extra.env } })
-const printEnv = `console.log(JSON.stringify({ key: process.env.OPENAI_API_KEY, base: process.env.OPENAI_BASE_URL, model: process.env.OPENAI_MODEL, qwenModel: process.env.QWEN_MODEL, keep: process.env.KEEP_ME, settings: process.env.QWEN_CODE_SYSTEM_SETTINGS_PATH }))`
+
+/**
+ * `qwenauth exec` in this process. The program it starts shares the test's stdout, so programs
+ * here write what they have to say to the file `out()` names (their first argument).
+ */
+const exec = (argv: string[], extra: Partial<InProcessOptions> = {}) => runInProcess(['exec', ...argv], { home: fx.home, ...extra, env: { ...fx.env, ...extra.env } })
+const out = () => join(fx.home, 'child-output')
+const childSaid = () => readFileSync(out(), 'utf8')
+const printEnv = `require('node:fs').writeFileSync(process.argv[1], JSON.stringify({ key: process.env.OPENAI_API_KEY, base: process.env.OPENAI_BASE_URL, model: process.env.OPENAI_MODEL, qwenModel: process.env.QWEN_MODEL, keep: process.env.KEEP_ME, settings: process.env.QWEN_CODE_SYSTEM_SETTINGS_PATH }))`
+/** `-- node -e printEnv <file>`: the child writes the variables it got as JSON. */
+const printEnvArgs = () => ['--', process.execPath, '-e', printEnv, out()]
+const seenEnv = () => JSON.parse(childSaid())
 
 describe('exec through the private proxy', () => {
   it('gives the child a one-time key and a loopback URL, never the real token, and keeps the rest of the environment', async () => {
-    const result = await runCli(['exec', '--', process.execPath, '-e', printEnv], opts({ env: { KEEP_ME: 'kept' } }))
+    const result = await exec(printEnvArgs(), { env: { KEEP_ME: 'kept' } })
     expect(result.stderr).toBe('')
     expect(result.code).toBe(0)
-    const seen = JSON.parse(result.stdout)
+    const seen = seenEnv()
     const account = await fx.account()
     expect(seen.key).toMatch(/^qwenauth-exec-/)
     expect(seen.key).not.toBe(account.accessToken)
@@ -61,9 +76,9 @@ describe('exec through the private proxy', () => {
       doc.accounts.push({ id: 'key-2', label: 'second', kind: 'api-key', provider: 'custom', baseUrl: `${fx.emu.url}/v1`, apiKey: 'sk-second-account-key', model: 'coder-model', status: 'ok', createdAt: 1, updatedAt: 1 })
     })
     const curl = `fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }) }).then((r) => process.exit(r.status === 200 ? 0 : 1))`
-    expect((await runCli(['exec', '--account', 'key-2', '--', process.execPath, '-e', curl], opts())).code).toBe(0)
+    expect((await exec(['--account', 'key-2', '--', process.execPath, '-e', curl])).code).toBe(0)
     expect(fx.emu.requests.at(-1)?.auth).toBe('sk-second-account-key')
-    expect((await runCli(['exec', '--', process.execPath, '-e', curl], opts())).code).toBe(0)
+    expect((await exec(['--', process.execPath, '-e', curl])).code).toBe(0)
     expect(fx.emu.requests.at(-1)?.auth).toBe((await fx.account()).accessToken)
     expect((await ctx.accounts.read()).accounts.map((a) => a.id)[1]).toBe('key-2')
   })
@@ -78,9 +93,9 @@ describe('exec when no account can serve', () => {
     await ctx.accounts.update((doc) => void Object.assign(doc.accounts[0]!, { status: 'cooling-down', cooldownUntil: Date.now() + 30 * 60_000 }))
     fx.emu.reset()
     const started = `${fx.home}/started`
-    const result = await runCli(['exec', '--', process.execPath, '-e', marker, started], opts())
+    const result = await exec(['--', process.execPath, '-e', marker, started])
     expect(result.code).toBe(10)
-    expect(result.stderr).toMatch(new RegExp(`no account can serve right now: .*\\(${account.id}\\): cooling down for (29|30):\\d\\d.*can serve again in`))
+    expect((result.error as Error).message).toMatch(new RegExp(`no account can serve right now: .*\\(${account.id}\\): cooling down for (29|30):\\d\\d.*can serve again in`))
     expect(existsSync(started)).toBe(false)
     expect(fx.emu.requests).toHaveLength(0)
   })
@@ -100,10 +115,10 @@ describe('exec when no account can serve', () => {
     const child = `
       const ask = () => fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }) })
       const a = await ask(); const b = await ask(); const c = await ask()
-      console.log(a.status, b.status, c.status, b.headers.get('retry-after') > 0)`
-    const result = await runCli(['exec', '--', process.execPath, '--input-type=module', '-e', child], opts())
+      require('node:fs').writeFileSync(process.argv[1], [a.status, b.status, c.status, b.headers.get('retry-after') > 0].join(' '))`
+    const result = await exec(['--', process.execPath, '-e', `(async () => {${child}})()`, out()])
     expect(result.code, result.stderr).toBe(0)
-    expect(result.stdout.trim()).toBe('429 429 429 true')
+    expect(childSaid()).toBe('429 429 429 true')
     const lines = result.stderr.split('\n').filter((l) => l.includes('no account can serve right now'))
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(/^\[warn\] .*runs-out \(key-1\): cooling down for/)
@@ -112,9 +127,9 @@ describe('exec when no account can serve', () => {
 
 describe('exec --direct', () => {
   it("hands over the account's real token and base URL", async () => {
-    const result = await runCli(['exec', '--direct', '--', process.execPath, '-e', printEnv], opts())
+    const result = await exec(['--direct', ...printEnvArgs()])
     expect(result.code).toBe(0)
-    const seen = JSON.parse(result.stdout)
+    const seen = seenEnv()
     const account = await fx.account()
     expect(seen).toMatchObject({ key: account.accessToken, base: `${fx.emu.url}/v1`, model: 'coder-model' })
     expect(fx.emu.stats.refreshes).toBe(0)
@@ -127,19 +142,19 @@ describe('exec --direct', () => {
       if (a) a.expiresAt = Date.now() + 5 * 60_000
     })
     const old = (await fx.account()).accessToken
-    const keep = await runCli(['exec', '--direct', '--refresh-margin', '1m', '--', process.execPath, '-e', printEnv], opts())
-    expect(JSON.parse(keep.stdout).key).toBe(old)
+    expect((await exec(['--direct', '--refresh-margin', '1m', ...printEnvArgs()])).code).toBe(0)
+    expect(seenEnv().key).toBe(old)
     expect(fx.emu.stats.refreshes).toBe(0)
-    const renewed = await runCli(['exec', '--direct', '--', process.execPath, '-e', printEnv], opts())
+    expect((await exec(['--direct', ...printEnvArgs()])).code).toBe(0)
     expect(fx.emu.stats.refreshes).toBe(1)
-    const seen = JSON.parse(renewed.stdout)
+    const seen = seenEnv()
     expect(seen.key).not.toBe(old)
     expect(seen.key).toBe((await fx.account()).accessToken)
   })
 
   it('uses --model for OPENAI_MODEL and QWEN_MODEL', async () => {
-    const result = await runCli(['exec', '--direct', '--model', 'qwen3-coder-plus', '--', process.execPath, '-e', printEnv], opts())
-    expect(JSON.parse(result.stdout)).toMatchObject({ model: 'qwen3-coder-plus', qwenModel: 'qwen3-coder-plus' })
+    expect((await exec(['--direct', '--model', 'qwen3-coder-plus', ...printEnvArgs()])).code).toBe(0)
+    expect(seenEnv()).toMatchObject({ model: 'qwen3-coder-plus', qwenModel: 'qwen3-coder-plus' })
   })
 })
 
@@ -202,28 +217,20 @@ describe('exec runs the program as if qwenauth were not there', () => {
   })
 
   it('shows its own help before --, with what --direct trades away and the qwen CLI note', async () => {
-    const result = await runCli(['exec', '--help'], opts())
-    expect(result.code).toBe(0)
-    expect(result.stdout).toContain('--direct')
-    expect(result.stdout).toContain('QWEN_CODE_SYSTEM_SETTINGS_PATH')
-    expect(result.stdout).toContain('holds the real token')
+    const help = await renderHelp(await resolveCommand(['exec', '--help']), { isTTY: false })
+    expect(help).toContain('--direct')
+    expect(help).toContain('QWEN_CODE_SYSTEM_SETTINGS_PATH')
+    expect(help).toContain('holds the real token')
   })
 
-  it.each([
-    [['exec']],
-    [['exec', '--']],
-    [['exec', 'true']],
-    [['exec', '--dierct', '--', 'true']],
-    [['exec', '--model']],
-  ])('%j is a usage error', async (args) => {
-    const result = await runCli(args, opts())
+  it.each([[[]], [['--']], [['true']], [['--dierct', '--', 'true']], [['--model']]])('exec %j is a usage error', async (args) => {
+    const result = await exec(args)
     expect(result.code).toBe(2)
-    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect((result.error as Error).message).not.toContain('\n')
   })
 
   it('needs an account', async () => {
-    const result = await runCli(['exec', '--', 'true'], { home: `${fx.home}/empty`, env: fx.env })
-    expect(result.code).toBe(3)
+    expect((await exec(['--', 'true'], { home: `${fx.home}/empty` })).code).toBe(3)
   })
 })
 

@@ -2,12 +2,14 @@
  * A request that fails over from one provider to another names a model the second knows, and
  * whatever an upstream said about an account is shown only redacted, by every view.
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createContext } from '../src/context.ts'
 import type { Account } from '../src/store/account-model.ts'
-import { runCli } from './helpers/cli.ts'
+import { runInProcess } from './helpers/in-process.ts'
 import { chatRequest, loginAs, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
@@ -39,10 +41,12 @@ describe('a model name after failover', () => {
     await spentOpenRouterFirst(fx)
     const child = `
       const r = await fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }) })
-      console.log(process.env.OPENAI_MODEL, r.status)`
-    const result = await runCli(['exec', '--', process.execPath, '--input-type=module', '-e', child], { home: fx.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url } })
+      ;(await import('node:fs')).writeFileSync(process.argv[1], process.env.OPENAI_MODEL + ' ' + r.status)`
+    // In this process: the child shares the test's stdout, so it writes what it saw to a file.
+    const out = join(fx.home, 'child-output')
+    const result = await runInProcess(['exec', '--', process.execPath, '--input-type=module', '-e', child, out], { home: fx.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url } })
     expect(result.code, result.stderr).toBe(0)
-    expect(result.stdout.trim()).toBe('coder-model 200')
+    expect(readFileSync(out, 'utf8')).toBe('coder-model 200')
     // The OpenRouter account was tried first under its own name, then Qwen OAuth under its own.
     expect(fx.emu.requests.map((r) => (r.body as { model: string }).model)).toEqual(['qwen/qwen3-coder', 'coder-model'])
   })
@@ -78,7 +82,7 @@ describe('what an upstream said about an account', () => {
     const text = await health.text()
     expect(text).toContain('Invalid refresh token')
     expect(text).not.toContain(login.refreshToken)
-    const status = await runCli(['status', '--json'], { home: fx.home })
+    const status = await runInProcess(['status', '--json'], { home: fx.home })
     expect(status.stdout).toContain('Invalid refresh token')
     expect(status.stdout).not.toContain(login.refreshToken)
   })

@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { PROVIDERS } from '../src/auth/api-key/providers.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
-import { runCli, tempHome, type CliOptions, type CliResult } from './helpers/cli.ts'
+import { runCli, tempHome } from './helpers/cli.ts'
+import { runInProcess, type InProcessOptions, type InProcessResult } from './helpers/in-process.ts'
 import { runCliOnPty } from './helpers/pty.ts'
 
 const GOOD_KEY = 'sk-good-1234'
@@ -38,8 +39,11 @@ beforeEach(() => {
 afterEach(() => cleanup())
 
 const base = () => `${emu.url}/v1`
-const cli = (args: string[], options: Partial<CliOptions> = {}): Promise<CliResult> =>
-  runCli(args, { home, ...options, env: { QWENAUTH_OAUTH_URL: emu.url, ...options.env } })
+/** `qwenauth <args>` in this process; `stderr` holds what it logged, or the error it ended with. */
+const cli = async (args: string[], options: Partial<InProcessOptions> = {}): Promise<InProcessResult<void>> => {
+  const result = await runInProcess(args, { home, ...options, env: { QWENAUTH_OAUTH_URL: emu.url, ...options.env } })
+  return result.error instanceof Error ? { ...result, stderr: `${result.stderr}${result.error.message}\n` } : result
+}
 
 async function statusJson(): Promise<StatusJsonEntry[]> {
   const result = await cli(['status', '--json'])
@@ -57,7 +61,8 @@ const modelChecks = () => emu.requests.filter((r) => r.method === 'GET' && r.pat
 
 describe('adding a key account', () => {
   it('reads the key from stdin, checks it with GET /models and stores it like an OAuth account', async () => {
-    const result = await cli(['login', '--provider', `${base()}//`], { input: `${GOOD_KEY}\n` })
+    // A real pipe, as a process: the rest of this file passes stdin in-process.
+    const result = await runCli(['login', '--provider', `${base()}//`], { home, input: `${GOOD_KEY}\n` })
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).toContain('Added')
     expect(result.stderr).toContain('active account')

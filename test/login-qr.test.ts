@@ -5,6 +5,9 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { DeviceAuthorization } from '../src/auth/oauth/device-flow.ts'
 import { showLoginPrompt } from '../src/auth/oauth/login-prompt.ts'
+import { startEmulator } from './fixtures/qwen-emulator.ts'
+import { tempHome } from './helpers/cli.ts'
+import { runCliOnPty } from './helpers/pty.ts'
 import { DARK_THEME, LIGHT_THEME, renderCells, writePgm, type Theme } from './helpers/terminal-image.ts'
 
 const zbarimg = spawnSync('zbarimg', ['--version']).status === 0
@@ -74,5 +77,29 @@ describe('the login QR code', () => {
     const lines = qrLines({ NO_COLOR: '1' })
     expect(lines.join('')).not.toContain('\x1b')
     expect(decode(renderCells(lines, LIGHT_THEME), LIGHT_THEME)).toBe(URL_TO_SCAN)
+  })
+})
+
+describe('login on a terminal', () => {
+  it('draws a QR code of the URL and a countdown', async () => {
+    const emu = await startEmulator({ autoApprove: true, interval: 0.05 })
+    const { home, cleanup } = tempHome()
+    try {
+      const result = await runCliOnPty(['login'], {
+        home,
+        env: { QWENAUTH_OAUTH_URL: emu.url },
+        waitFor: 'Waiting for approval',
+        answer: '',
+        timeoutMs: 15_000,
+      })
+      expect(result.code, result.stdout).toBe(0)
+      // Two QR rows per line in half blocks; a URL this long needs 15+ lines.
+      expect(result.stdout.split('\n').filter((line) => /[▀▄█]/.test(line)).length).toBeGreaterThanOrEqual(15)
+      expect(result.stdout).toMatch(/Waiting for approval\.\.\. \d+:\d\d left \(Ctrl-C cancels\)/)
+      expect(result.stdout).toMatch(/confirm the code: [A-Z0-9]{8}/)
+    } finally {
+      await emu.close()
+      cleanup()
+    }
   })
 })

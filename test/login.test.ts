@@ -1,11 +1,15 @@
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { pollForTokens, requestDeviceAuthorization } from '../src/auth/oauth/device-flow.ts'
+import { runLogin } from '../src/commands/login.ts'
+import { runStatus } from '../src/commands/status.ts'
+import { canOpenBrowser } from '../src/lib/open-browser.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { accountsPath, credsPath, readJsonFile } from './helpers/accounts.ts'
-import { pollForTokens, requestDeviceAuthorization } from '../src/auth/oauth/device-flow.ts'
 import { collect, runCli, spawnCli, tempHome } from './helpers/cli.ts'
 import { fakeClock } from './helpers/fake-clock.ts'
+import { inProcess, runInProcess } from './helpers/in-process.ts'
 
 let emu: Emulator
 let home: string
@@ -19,8 +23,9 @@ afterEach(async () => {
   cleanup()
 })
 
-const login = (extra: { env?: Record<string, string>; timeoutMs?: number } = {}) =>
-  runCli(['login'], { home, env: { QWENAUTH_OAUTH_URL: emu.url, ...extra.env }, timeoutMs: extra.timeoutMs ?? 15_000 })
+/** `qwenauth login` in this process. */
+const login = (argv: string[] = []) => runInProcess(['login', ...argv], { home, env: { QWENAUTH_OAUTH_URL: emu.url } })
+const status = async () => (await inProcess({ home }, runStatus)).value!
 
 describe('login (device flow against the emulator)', () => {
   it('without a TTY prints the URL and code on stderr, logs in, and writes both files', async () => {
@@ -49,18 +54,19 @@ describe('login (device flow against the emulator)', () => {
     expect(doc.accounts[0]).toMatchObject({ label: 'ada@example.com', kind: 'qwen-oauth', status: 'ok', baseUrl: `${emu.url}/v1` })
     expect(doc.mirrored).toBe(doc.accounts[0].id)
 
-    const status = await runCli(['status', '--json'], { home })
-    expect(JSON.parse(status.stdout).accounts[0]).toMatchObject({ label: 'ada@example.com', active: true, status: 'ok', provider: 'qwen-oauth' })
+    expect((await status())[0]).toMatchObject({ label: 'ada@example.com', active: true, status: 'ok', provider: 'qwen-oauth' })
   })
 
   it('keeps polling through authorization_pending and never polls faster than the interval', async () => {
-    emu = await startEmulator({ autoApprove: true, interval: 0.2 })
+    const clock = fakeClock()
+    emu = await startEmulator({ autoApprove: true, interval: 0.2, now: clock.now })
     emu.queuePollAnswers('authorization_pending', 'authorization_pending')
-    const result = await login()
-    expect(result.code).toBe(0)
+    const auth = await requestDeviceAuthorization(emu.url, undefined, clock)
+    expect((await pollForTokens(emu.url, auth, undefined, clock)).accessToken).toBeTruthy()
     expect(emu.stats.polls).toBe(3)
+    expect(clock.slept).toEqual([200, 200, 200])
     const gaps = emu.stats.pollTimes.slice(1).map((t, i) => t - emu.stats.pollTimes[i]!)
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(190)
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(200)
   })
 
   it('slows down by 5 s after slow_down (RFC 8628), for this and every later poll, and then succeeds', async () => {
@@ -85,20 +91,22 @@ describe('login (device flow against the emulator)', () => {
     emu.queuePollAnswers(answer)
     const result = await login()
     expect(result.code).toBe(code)
-    expect(result.stderr).toMatch(message)
+    expect((result.error as Error).message).toMatch(message)
     expect(existsSync(credsPath(home))).toBe(false)
     expect(existsSync(accountsPath(home))).toBe(false)
   })
 
   it('gives up at the expires_in deadline', async () => {
-    emu = await startEmulator({ interval: 0.1, deviceCodeTtl: 1 })
+    const clock = fakeClock()
+    emu = await startEmulator({ interval: 0.1, deviceCodeTtl: 1, now: clock.now })
     // The server keeps saying "pending" past the code's lifetime: the client's own deadline ends it.
     emu.queuePollAnswers(...Array<'authorization_pending'>(50).fill('authorization_pending'))
-    const started = Date.now()
-    const result = await login()
-    expect(result.code).toBe(8)
-    expect(result.stderr).toMatch(/expired before it was approved/)
-    expect(Date.now() - started).toBeLessThan(8000)
+    const started = clock.now()
+    const auth = await requestDeviceAuthorization(emu.url, undefined, clock)
+    await expect(pollForTokens(emu.url, auth, undefined, clock)).rejects.toMatchObject({ exitCode: 8, message: expect.stringMatching(/expired before it was approved/) })
+    // Polled up to the deadline, not past it.
+    expect(clock.now() - started).toBe(1000)
+    expect(emu.stats.polls).toBe(9)
   })
 
   it('Ctrl-C cancels cleanly and writes nothing', async () => {
@@ -140,27 +148,26 @@ describe('login (device flow against the emulator)', () => {
 
   it('a login Qwen does not serve is stored not-served behind the accounts that serve, and login says so with exit 11', async () => {
     emu = await startEmulator({ autoApprove: true, interval: 0.05, notServed: true, nextEmail: 'free@example.com', apiKeys: ['sk-served-0123456789'] })
-    const key = await runCli(['login', '--provider', `${emu.url}/v1`], { home, input: 'sk-served-0123456789' })
+    const key = await inProcess({ home, input: 'sk-served-0123456789' }, () => runLogin({ provider: `${emu.url}/v1` }))
     expect(key.code, key.stderr).toBe(0)
     const result = await login()
     expect(result.code).toBe(11)
-    const errors = result.stderr.split('\n').filter((l) => l.startsWith('[error]'))
-    expect(errors).toHaveLength(1)
-    expect(errors[0]).toMatch(/logged in as free@example\.com \(account qwen-\w+\), but Qwen does not serve it \(invalid access token or token expired\): Qwen ended the free OAuth tier on 2026-04-15\. It is stored as not-served/)
+    const message = (result.error as Error).message
+    expect(message).not.toContain('\n')
+    expect(message).toMatch(/^logged in as free@example\.com \(account qwen-\w+\), but Qwen does not serve it \(invalid access token or token expired\): Qwen ended the free OAuth tier on 2026-04-15\. It is stored as not-served/)
     expect(emu.requests.filter((r) => r.path === '/v1/models').map((r) => r.headers['x-dashscope-authtype'])).toContain('qwen-oauth')
-    const status = JSON.parse((await runCli(['status', '--json'], { home })).stdout) as { accounts: Array<{ label: string; status: string; active: boolean }> }
-    expect(status.accounts.map((a) => [a.label, a.status, a.active])).toEqual([
+    expect((await status()).map((a) => [a.label, a.status, a.active])).toEqual([
       [expect.any(String), 'ok', true],
       ['free@example.com', 'not-served', false],
     ])
     // What token hands out is the served key, with no warning about the new login.
-    const token = await runCli(['token'], { home })
+    const token = await runInProcess(['token'], { home })
     expect([token.code, token.stdout, token.stderr]).toEqual([0, 'sk-served-0123456789\n', ''])
   })
 
   it('with --no-verify, login makes no API request and the new login becomes active as before', async () => {
     emu = await startEmulator({ autoApprove: true, interval: 0.05, notServed: true })
-    const result = await runCli(['login', '--no-verify'], { home, env: { QWENAUTH_OAUTH_URL: emu.url } })
+    const result = await login(['--no-verify'])
     expect(result.code, result.stderr).toBe(0)
     expect(emu.requests).toHaveLength(0)
   })
@@ -185,6 +192,7 @@ describe('login (device flow against the emulator)', () => {
       expect(result.code, result.stderr).toBe(1)
       expect(result.stderr.trim().split('\n')).toHaveLength(1)
       expect(result.stderr).toMatch(/cannot use .*a-file.*: a part of the path is a file, not a directory \(ENOTDIR\); check QWEN_HOME/)
+      expect(result.stderr).not.toMatch(/\n\s+at /) // no stack trace
     }
     expect(emu.oauthRequests).toEqual([])
     expect(emu.requests).toEqual([])
@@ -199,5 +207,19 @@ describe('login (device flow against the emulator)', () => {
     expect(statSync(`${home}/qwenauth`).mode & 0o777).toBe(0o700)
     // No temporary or lock files are left behind.
     expect(readdirSync(home).sort()).toEqual(['oauth_creds.json', 'qwenauth'])
+  })
+})
+
+describe('opening a browser', () => {
+  it.each([
+    [{ DISPLAY: ':0' }, 'linux', true],
+    [{}, 'linux', false],
+    [{ DISPLAY: ':0', SSH_CONNECTION: '1.2.3.4 5 6.7.8.9 22' }, 'linux', false],
+    [{ DISPLAY: ':0', CI: 'true' }, 'linux', false],
+    [{ DISPLAY: ':0', QWENAUTH_NO_BROWSER: '1' }, 'linux', false],
+    [{}, 'darwin', true],
+    [{ SSH_TTY: '/dev/pts/1' }, 'darwin', false],
+  ] as const)('%o on %s → %s', (env, platform, expected) => {
+    expect(canOpenBrowser(env as NodeJS.ProcessEnv, platform)).toBe(expected)
   })
 })

@@ -29,17 +29,27 @@ function captureStderr(): () => string {
 describe('what login says about the OAuth server', () => {
   it('says it is waiting when the server takes the connection but does not answer', async () => {
     // Accepts, reads the request, never answers.
-    const url = await serve(() => {})
+    let received = false
+    const url = await serve(() => void (received = true))
     const stderr = captureStderr()
     const stop = new AbortController()
-    const started = Date.now()
-    const login = requestDeviceAuthorization(url, stop.signal).catch((error: unknown) => error)
-    for (let i = 0; i < 150 && !stderr().includes('waiting for'); i++) await new Promise((r) => setTimeout(r, 100))
-    const waitedMs = Date.now() - started
-    stop.abort(new Error('test over'))
-    await login
-    expect(stderr()).toContain(`waiting for the Qwen OAuth server at ${url}: no answer after 2 s (giving up after 30 s; Ctrl-C cancels)`)
-    expect(waitedMs).toBeGreaterThanOrEqual(1900)
+    // The notice's timer runs on a fake clock: 2 s pass at once, and exactly.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const login = requestDeviceAuthorization(url, stop.signal).catch((error: unknown) => error)
+      // (vi.waitUntil would move the fake clock on; setImmediate is left real.)
+      const deadline = Date.now() + 10_000
+      while (!received && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+      expect(received).toBe(true)
+      vi.advanceTimersByTime(1_999)
+      expect(stderr()).not.toContain('waiting for')
+      vi.advanceTimersByTime(1)
+      expect(stderr()).toContain(`waiting for the Qwen OAuth server at ${url}: no answer after 2 s (giving up after 30 s; Ctrl-C cancels)`)
+      stop.abort(new Error('test over'))
+      await login
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('hints that QWENAUTH_OAUTH_URL is the server root when it has a path and the server refuses', async () => {

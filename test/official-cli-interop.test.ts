@@ -1,15 +1,17 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, promises as fsp, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
+import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest'
+import { runToken } from '../src/commands/token.ts'
 import { qwenHome } from '../src/lib/paths.ts'
 import { parseOfficialCreds } from '../src/store/creds-file.ts'
 import { createFileLocker } from '../src/store/file-lock.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
-import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJsonFile } from './helpers/accounts.ts'
+import { accountsPath, credsPath, expireStoredTokens, loginInProcess, readJsonFile } from './helpers/accounts.ts'
 import { cliEnv, collect, spawnCli, tempHome, type CliResult } from './helpers/cli.ts'
 import { execFixture, repoRoot } from './helpers/exec-fixtures.ts'
+import { inProcess, succeeded } from './helpers/in-process.ts'
 import { officialChunk, runOfficialTokenManager, type OfficialResult } from './helpers/official-cli.ts'
 
 /**
@@ -39,7 +41,7 @@ beforeEach(async () => {
   netLog = join(scratch, 'net.log')
   writeFileSync(netLog, '')
   emu = await startEmulator({ autoApprove: true, interval: 0.05 })
-  await loginViaEmulator(home, emu)
+  await loginInProcess(home, emu)
   emu.reset()
 })
 afterEach(async () => {
@@ -53,6 +55,14 @@ const official = (startAt?: number): Promise<OfficialResult> =>
 
 function qwenauthToken(): Promise<CliResult> {
   return collect(spawnCli(['token'], { home, env: { QWENAUTH_OAUTH_URL: emu.url } }), undefined, 30_000)
+}
+
+/**
+ * `qwenauth token` run `count` times side by side in this process, each with a store of its own
+ * (as separate processes have): they meet the official code only at the files and the lock.
+ */
+async function qwenauthTokensInProcess(count: number): Promise<string[]> {
+  return succeeded(await inProcess({ home, env: { QWENAUTH_OAUTH_URL: emu.url } }, () => Promise.all(Array.from({ length: count }, () => runToken({})))))
 }
 
 /** Waits (bounded) until the emulator has received `n` refresh requests. */
@@ -95,30 +105,27 @@ describe('qwenauth and the official CLI token manager on one expired login', { t
   })
 
   it('qwenauth waits for the lock the official code holds and uses the token it wrote', async () => {
-    emu.setRefreshDelay(1500)
+    // Long enough for qwenauth (in this process, so at once) to arrive while the lock is held.
+    emu.setRefreshDelay(600)
     const first = official()
     await refreshRequestsReached(1)
     expect(existsSync(join(home, 'oauth_creds.lock'))).toBe(true)
-    const ours = await Promise.all([qwenauthToken(), qwenauthToken()])
+    const ours = await qwenauthTokensInProcess(2)
     const theirs = await first
     expect(theirs.code, theirs.stderr).toBe(0)
-    for (const r of ours) {
-      expect(r.code, r.stderr).toBe(0)
-      expect(r.stdout.trim()).toBe(theirs.token)
-    }
+    expect(ours).toEqual([theirs.token, theirs.token])
     await expectOneRefreshShared(theirs.token!)
     expect(readJsonFile(accountsPath(home)).accounts[0].refreshToken).toBe(theirs.refreshToken)
   })
 
   it('the official code waits for the lock qwenauth holds and uses the token qwenauth wrote', async () => {
+    // Long enough for the official processes to start and find the lock held.
     emu.setRefreshDelay(1500)
-    const first = qwenauthToken()
+    const first = qwenauthTokensInProcess(1)
     await refreshRequestsReached(1)
     expect(readFileSync(join(home, 'oauth_creds.lock'), 'utf8')).toMatch(/^[0-9a-f-]{36}$/)
     const theirs = await Promise.all([official(), official()])
-    const ours = await first
-    expect(ours.code, ours.stderr).toBe(0)
-    const token = ours.stdout.trim()
+    const token = (await first)[0]!
     for (const r of theirs) {
       expect(r.code, r.stderr).toBe(0)
       expect(r.token).toBe(token)
@@ -129,24 +136,31 @@ describe('qwenauth and the official CLI token manager on one expired login', { t
   it('keeps a held oauth_creds.lock young enough for an older CLI, which breaks locks after 10 s', async () => {
     // 0.24.4 breaks a lock whose mtime is over 35 s old, older releases over 10 s. A slow
     // refresh must never look dead to either, even when timers run late on a busy process.
-    const release = await createFileLocker(home, 35_000).acquire('oauth_creds')
-    const lock = join(home, 'oauth_creds.lock')
-    let oldest = 0
-    for (let i = 0; i < 33; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      oldest = Math.max(oldest, Date.now() - statSync(lock).mtimeMs)
+    // The holder's own timer decides: each 2.5 s of it must bring a touch, however late it runs.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    const touches = vi.spyOn(fsp, 'utimes')
+    try {
+      const release = await createFileLocker(home, 35_000).acquire('oauth_creds')
+      const lock = join(home, 'oauth_creds.lock')
+      for (let i = 1; i <= 4; i++) {
+        vi.advanceTimersByTime(2_500)
+        expect(touches.mock.calls.filter(([path]) => path === lock)).toHaveLength(i)
+      }
+      await release?.()
+      vi.advanceTimersByTime(10_000)
+      expect(touches.mock.calls.filter(([path]) => path === lock)).toHaveLength(4)
+      expect(existsSync(lock)).toBe(false)
+    } finally {
+      touches.mockRestore()
+      vi.useRealTimers()
     }
-    await release?.()
-    expect(oldest).toBeLessThan(3_000)
-    expect(existsSync(lock)).toBe(false)
   })
 
   it('sends the same refresh request as the official code', async () => {
     const theirs = await official()
     expect(theirs.code, theirs.stderr).toBe(0)
     expireStoredTokens(home)
-    const ours = await qwenauthToken()
-    expect(ours.code, ours.stderr).toBe(0)
+    await qwenauthTokensInProcess(1)
     const [a, b] = emu.oauthRequests.filter((r) => (r.body as Record<string, string>).grant_type === 'refresh_token')
     expect(a && b).toBeTruthy()
     const shape = (r: NonNullable<typeof a>) => {
@@ -219,6 +233,8 @@ describe('exec and the official qwen CLI', { timeout: 60_000 }, () => {
         HOME: scratch,
         PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
         QWEN_USAGE_STATISTICS_ENABLED: 'false',
+        // No second start with a larger heap (see exec-qwen-cli.test.ts).
+        QWEN_CODE_NO_RELAUNCH: 'true',
         OTHER_PROVIDER_KEY: 'sk-other-provider',
         NODE_OPTIONS: `--require=${execFixture('net-guard.cjs')}`,
         NET_GUARD_LOG: netLog,

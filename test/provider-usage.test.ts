@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { fetchProviderUsage } from '../src/auth/api-key/provider-usage.ts'
-import { runCli } from './helpers/cli.ts'
+import { runInProcess } from './helpers/in-process.ts'
 import { addKeyAccount, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture
@@ -18,7 +18,7 @@ describe("the providers' own usage figures", () => {
     fx.emu.setKeyPlan(router.apiKey!, { kind: 'openrouter', freeTier: false, credits: { limit: 5, usage: 1.25 } })
     const plan = await addKeyAccount(fx, 'sk-sp-noreport-0000000000', 'coding-plan-0001', { provider: 'coding-plan' })
 
-    const json = await runCli(['status', '--json', '--provider-usage'], { home: fx.home })
+    const json = await runInProcess(['status', '--json', '--provider-usage'], { home: fx.home })
     expect(json.code, json.stderr).toBe(0)
     const entries = (JSON.parse(json.stdout) as { accounts: Array<{ id: string; providerUsage: unknown }> }).accounts
     expect(entries.map((e) => [e.id, e.providerUsage])).toEqual([
@@ -28,14 +28,14 @@ describe("the providers' own usage figures", () => {
     expect(fx.emu.requests.map((r) => [r.method, r.path, r.auth])).toEqual([['GET', '/v1/key', router.apiKey]])
     for (const output of [json.stdout, json.stderr]) expect(output).not.toContain('sk-or-v1-report')
 
-    const table = await runCli(['status', '--provider-usage'], { home: fx.home })
+    const table = await runInProcess(['status', '--provider-usage'], { home: fx.home })
     expect(table.stdout).toContain("The providers' own figures:")
     expect(table.stdout).toContain(`  ${router.id}: credits bought; 1.25 of 5 credits used (3.75 left); today 1.25, this week 1.25, this month 1.25`)
     expect(table.stdout).toContain(`  ${plan.id}: coding-plan does not report usage over its API`)
 
     // Without the flag nothing is asked.
     fx.emu.reset()
-    expect((await runCli(['status'], { home: fx.home })).stdout).not.toContain("providers' own figures")
+    expect((await runInProcess(['status'], { home: fx.home })).stdout).not.toContain("providers' own figures")
     expect(fx.emu.requests).toEqual([])
   })
 

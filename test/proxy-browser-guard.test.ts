@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { connect } from 'node:net'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ProxyApp } from '../src/proxy/app.ts'
 import { runCli, tempHome } from './helpers/cli.ts'
+import { runInProcess } from './helpers/in-process.ts'
 import { chatRequest, loginAs, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 import { killAll, spawnServe, type Served } from './helpers/serve-instances.ts'
 import type { ChildProcess } from 'node:child_process'
@@ -150,9 +153,11 @@ describe('serve and exec apply the guard on their real sockets', () => {
   })
 
   it('the private proxy of exec refuses a page request the child might relay', async () => {
-    const script = `fetch(process.env.OPENAI_BASE_URL + '/models', { headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, origin: 'http://evil.example' } }).then(async (r) => { console.log(r.status) })`
-    const result = await runCli(['exec', '--', process.execPath, '-e', script], { home: home.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url } })
-    expect(result.stdout.trim()).toBe('403')
+    const script = `fetch(process.env.OPENAI_BASE_URL + '/models', { headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, origin: 'http://evil.example' } }).then(async (r) => { require('node:fs').writeFileSync(process.argv[1], String(r.status)) })`
+    // In this process: the child shares the test's stdout, so it writes what it saw to a file.
+    const out = join(home.home, 'child-output')
+    const result = await runInProcess(['exec', '--', process.execPath, '-e', script, out], { home: home.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url } })
+    expect(readFileSync(out, 'utf8')).toBe('403')
     expect(result.code).toBe(0)
   })
 

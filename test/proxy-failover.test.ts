@@ -46,7 +46,9 @@ describe('failover', () => {
     const oauth = await loginAs(fx, 'oauth@example.com')
     const key = await addKeyAccount(fx, 'sk-emulator-key-123456')
     fx.emu.setUserState('oauth@example.com', 'quota')
-    const app = proxyApp(fx, { quotaCooldownMs: 400 })
+    // The proxy's own clock: the cooldown ends when the test says, not after a real wait.
+    let clock = Date.now()
+    const app = proxyApp(fx, { quotaCooldownMs: 400, now: () => clock })
 
     const first = await app.fetch(chatRequest({ max_tokens: 200_000 }))
     expect(first.status).toBe(200)
@@ -64,7 +66,7 @@ describe('failover', () => {
     expect((await app.fetch(chatRequest({}))).status).toBe(200)
     expect(fx.emu.requests.map((r) => r.auth)).toEqual([key.apiKey])
 
-    await new Promise((r) => setTimeout(r, 450))
+    clock += 450
     fx.emu.reset()
     expect((await app.fetch(chatRequest({}))).status).toBe(200)
     expect(fx.emu.requests.map((r) => r.auth)).toEqual([oauth.accessToken])
@@ -240,13 +242,15 @@ describe('failover', () => {
   it('sees a cooldown another process stored within the pool refresh interval', async () => {
     fx = await proxyFixture()
     const { a, b, tokenB } = await twoAccounts()
-    const app = proxyApp(fx, { poolRefreshMs: 200 })
+    let clock = Date.now()
+    const app = proxyApp(fx, { poolRefreshMs: 200, now: () => clock })
     expect((await app.fetch(chatRequest({}))).status).toBe(200)
     await fx.ctx.accounts.update((doc) => {
       const acc = doc.accounts.find((x) => x.id === a)
       if (acc) Object.assign(acc, { status: 'cooling-down', cooldownUntil: Date.now() + 60_000 })
     })
-    await new Promise((r) => setTimeout(r, 250))
+    // Past the refresh interval on the proxy's own clock: its next request reads the store again.
+    clock += 250
     fx.emu.reset()
     expect((await app.fetch(chatRequest({}))).status).toBe(200)
     expect(fx.emu.requests.map((r) => r.auth)).toEqual([tokenB])

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest'
-import { runCli } from './helpers/cli.ts'
+import { runInProcess } from './helpers/in-process.ts'
 import { addKeyAccount, waitFor, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 import { hasRedis } from './helpers/redis.ts'
 import { redisServes, spread, startServes, type RedisServes } from './helpers/serve-instances.ts'
@@ -19,8 +19,9 @@ interface StatusEntry {
   usage: Record<string, { requests: number; tokens: number; limits: { requests?: number } }>
 }
 
+/** `qwenauth status --json`'s accounts for the test's Redis database, in this process (it is polled). */
 async function statusEntries(): Promise<StatusEntry[]> {
-  const status = await runCli(['status', '--json'], { home: fx.home, env: { QWENAUTH_STORAGE: storeUrl() } })
+  const status = await runInProcess(['status', '--json'], { home: fx.home, env: { QWENAUTH_STORAGE: storeUrl() } })
   expect(status.code, status.stderr).toBe(0)
   return (JSON.parse(status.stdout) as { accounts: StatusEntry[] }).accounts
 }

@@ -1,22 +1,21 @@
-import { existsSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createContext } from '../src/context.ts'
+import { runStatus } from '../src/commands/status.ts'
+import { runToken } from '../src/commands/token.ts'
+import { LOCK_NAMES } from '../src/lib/paths.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
-import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJsonFile } from './helpers/accounts.ts'
-import { collect, runCli, spawnCli, tempHome } from './helpers/cli.ts'
-import { fakeClock } from './helpers/fake-clock.ts'
+import { accountsPath, credsPath, expireStoredTokens, loginInProcess, readJsonFile } from './helpers/accounts.ts'
+import { tempHome } from './helpers/cli.ts'
+import { inProcess, runInProcess } from './helpers/in-process.ts'
+import { waitFor } from './helpers/proxy-fixtures.ts'
 
 let emu: Emulator
 let home: string
 let cleanup: () => void
 const env = () => ({ QWENAUTH_OAUTH_URL: emu.url })
-
-/** What a chat request with this token gets from the emulator. */
-async function apiStatus(token: string): Promise<number> {
-  const response = await fetch(`${emu.url}/v1/models`, { headers: { Authorization: `Bearer ${token}` } })
-  return response.status
-}
+/** `qwenauth token` in this process. */
+const token = () => runInProcess(['token'], { home, env: env() })
 
 /** Refreshes out of band with the stored refresh token, as the official CLI would. */
 async function refreshLikeOfficialCli(): Promise<{ access_token: string; refresh_token: string; expires_in: number }> {
@@ -33,7 +32,7 @@ async function refreshLikeOfficialCli(): Promise<{ access_token: string; refresh
 beforeEach(async () => {
   ;({ home, cleanup } = tempHome())
   emu = await startEmulator({ autoApprove: true, interval: 0.05 })
-  await loginViaEmulator(home, emu)
+  await loginInProcess(home, emu)
   emu.reset()
 })
 afterEach(async () => {
@@ -41,48 +40,24 @@ afterEach(async () => {
   cleanup()
 })
 
+// What every store does on a refresh (once across callers and processes, retries, a refused or
+// omitted refresh token) is in store-contract.test.ts; here, `token` beside the official CLI.
 describe('token and refresh', () => {
   it('prints the cached token without refreshing while it is valid', async () => {
-    const result = await runCli(['token'], { home, env: env() })
+    const result = await token()
     expect(result.code).toBe(0)
-    expect(result.stdout.trim()).toBe(readJsonFile(credsPath(home)).access_token)
+    expect(result.stdout).toBe(`${readJsonFile(credsPath(home)).access_token}\n`)
     expect(emu.stats.refreshAttempts).toBe(0)
-  })
-
-  it('20 concurrent `token` processes on an expired token refresh exactly once and agree', async () => {
-    expireStoredTokens(home)
-    const results = await Promise.all(
-      Array.from({ length: 20 }, () => collect(spawnCli(['token'], { home, env: env() }), undefined, 60_000)),
-    )
-    for (const r of results) expect(r.code, r.stderr).toBe(0)
-    const tokens = new Set(results.map((r) => r.stdout.trim()))
-    expect(tokens.size).toBe(1)
-    expect(emu.stats.refreshes).toBe(1)
-    expect(emu.stats.refreshAttempts).toBe(1)
-    const [token] = [...tokens]
-    expect(await apiStatus(token!)).toBe(200)
-    // Both files carry the rotated refresh token, so the next refresh still works.
-    expect(readJsonFile(credsPath(home)).access_token).toBe(token)
-    expect(readJsonFile(accountsPath(home)).accounts[0].accessToken).toBe(token)
-    expect(existsSync(join(home, 'oauth_creds.lock'))).toBe(false)
-  }, 60_000)
-
-  it('concurrent callers in one process share one refresh', async () => {
-    expireStoredTokens(home)
-    const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url })
-    const id = readJsonFile(accountsPath(home)).accounts[0].id
-    const accounts = await Promise.all(Array.from({ length: 10 }, () => ctx.accounts.fresh(id)))
-    expect(new Set(accounts.map((a) => a.accessToken)).size).toBe(1)
-    expect(emu.stats.refreshes).toBe(1)
   })
 
   it('waits for a lock held by the official CLI and uses the token it wrote', async () => {
     expireStoredTokens(home)
     const lock = join(home, 'oauth_creds.lock')
     writeFileSync(lock, 'some-uuid-of-the-official-cli')
-    const child = spawnCli(['token'], { home, env: env() })
-    const done = collect(child, undefined, 20_000)
-    await new Promise((r) => setTimeout(r, 800))
+    const done = token()
+    // Holding its account lock, qwenauth now waits for the official one (the lock order).
+    const id = readJsonFile(accountsPath(home)).accounts[0].id
+    await waitFor(() => existsSync(join(home, 'qwenauth', 'locks', `${LOCK_NAMES.account(id)}.lock`)), 10_000, 'the account lock')
     // The "official CLI" refreshes, writes its file, releases its lock.
     const fresh = await refreshLikeOfficialCli()
     writeFileSync(
@@ -90,7 +65,6 @@ describe('token and refresh', () => {
       JSON.stringify({ access_token: fresh.access_token, refresh_token: fresh.refresh_token, token_type: 'Bearer', resource_url: emu.url, expiry_date: Date.now() + fresh.expires_in * 1000 }, null, 2),
     )
     writeFileSync(lock, '') // touched, then removed: still held until unlinked
-    const { unlinkSync } = await import('node:fs')
     unlinkSync(lock)
     const result = await done
     expect(result.code, result.stderr).toBe(0)
@@ -106,7 +80,7 @@ describe('token and refresh', () => {
     writeFileSync(lock, 'dead-process')
     const old = new Date(Date.now() - 120_000)
     utimesSync(lock, old, old)
-    const result = await runCli(['token'], { home, env: env() })
+    const result = await token()
     expect(result.code, result.stderr).toBe(0)
     expect(emu.stats.refreshes).toBe(1)
     expect(existsSync(lock)).toBe(false)
@@ -115,40 +89,13 @@ describe('token and refresh', () => {
   it('a refused refresh token marks the account needs-login and keeps it', async () => {
     expireStoredTokens(home)
     await refreshLikeOfficialCli() // rotates: our stored refresh token is now dead
-    const result = await runCli(['token'], { home, env: env() })
+    const result = await token()
     expect(result.code).toBe(3)
     expect(result.stdout).toBe('')
-    expect(result.stderr).toMatch(/needs a new login/)
-    const status = JSON.parse((await runCli(['status', '--json'], { home })).stdout)
-    expect(status.accounts).toHaveLength(1)
-    expect(status.accounts[0].status).toBe('needs-login')
-  })
-
-  it('retries transient refresh failures twice, backing off, then reports without marking the account', async () => {
-    const clock = fakeClock()
-    const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url }, undefined, { clock })
-    const id = readJsonFile(accountsPath(home)).accounts[0].id as string
-    expireStoredTokens(home)
-    emu.failNextRefreshes(2, 503)
-    expect((await ctx.accounts.fresh(id)).accessToken).toBeTruthy()
-    expect(emu.stats.refreshAttempts).toBe(3)
-    expect(clock.slept).toEqual([500, 1500])
-
-    expireStoredTokens(home, Date.now() - 1000)
-    emu.reset()
-    emu.failNextRefreshes(3, 500)
-    await expect(ctx.accounts.fresh(id)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/HTTP 500/) })
-    expect(emu.stats.refreshAttempts).toBe(3)
-    expect(readJsonFile(accountsPath(home)).accounts[0].status).toBe('ok')
-  })
-
-  it('keeps the old refresh token when a refresh answer omits it', async () => {
-    expireStoredTokens(home)
-    const before = readJsonFile(credsPath(home)).refresh_token
-    emu.setRefreshOmitsRefreshToken(true)
-    expect((await runCli(['token'], { home, env: env() })).code).toBe(0)
-    expect(readJsonFile(credsPath(home)).refresh_token).toBe(before)
-    expect(readJsonFile(accountsPath(home)).accounts[0].refreshToken).toBe(before)
+    expect(result.error).toMatchObject({ message: expect.stringMatching(/needs a new login/) })
+    const status = (await inProcess({ home }, runStatus)).value!
+    expect(status).toHaveLength(1)
+    expect(status[0]!.status).toBe('needs-login')
   })
 
   it('picks up a refresh the official CLI made on its own', async () => {
@@ -158,8 +105,8 @@ describe('token and refresh', () => {
       JSON.stringify({ access_token: fresh.access_token, refresh_token: fresh.refresh_token, token_type: 'Bearer', resource_url: emu.url, expiry_date: Date.now() + fresh.expires_in * 1000 }, null, 2),
     )
     emu.reset()
-    const result = await runCli(['token'], { home, env: env() })
-    expect(result.stdout.trim()).toBe(fresh.access_token)
+    const result = await inProcess({ home, env: env() }, () => runToken({}))
+    expect(result.value).toBe(fresh.access_token)
     expect(emu.stats.refreshAttempts).toBe(0)
     expect(readJsonFile(accountsPath(home)).accounts).toHaveLength(1)
   })

@@ -36,11 +36,10 @@ describe('qwenauth serve as a process', () => {
     const slow = post(served.baseUrl, chatRequest({}))
     await waitFor(() => fx.emu.requests.length === 2, 3000, 'the slow request upstream')
     served.child.kill('SIGTERM')
-    const signalledAt = Date.now()
     expect((await slow).status).toBe(200)
+    // (That idle keep-alive connections do not hold the exit up until the drain limit is
+    // proxy-slow-clients-and-shutdown.test.ts's, without a clock.)
     expect(await served.exited).toBe(0)
-    // Idle keep-alive connections do not hold the exit up until the drain limit.
-    expect(Date.now() - signalledAt).toBeLessThan(3000)
     const log = served.stderr()
     expect(log.match(/POST \/v1\/chat\/completions proc@example\.com 200 \d+ms \d+\+\d+ tokens/g)).toHaveLength(2)
     expect(log).not.toContain(account.accessToken)

@@ -52,6 +52,13 @@ describe('--storage, QWENAUTH_STORAGE and store copy take a directory or a redis
     await expect(runStoreCopy({ from: 'foo://x', to: home })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^--from foo:\/\/x: unknown scheme/) })
   })
 
+  it('a Redis that cannot be reached is one line and exit 4', async () => {
+    const result = await runCli(['status'], { home, env: { QWENAUTH_STORAGE: 'redis://127.0.0.1:1/0' } })
+    expect(result.code).toBe(4)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect(result.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/)
+  })
+
   it('a directory (relative, absolute, a Windows drive path) and redis URLs are accepted', async () => {
     const result = await runCli([...addKey, '--storage', 'store dir'], { home, cwd, input: KEY })
     expect(result.code, result.stderr).toBe(0)

@@ -10,7 +10,7 @@ import { accountViews } from '../src/pool/account-view.ts'
 import { AccountPool } from '../src/pool/pool.ts'
 import { readStats } from '../src/store/stats.ts'
 import { isStale, usageDelta, windowUsage, type QuotaWindow } from '../src/store/usage-windows.ts'
-import { runCli } from './helpers/cli.ts'
+import { runInProcess } from './helpers/in-process.ts'
 import { addKeyAccount, chatRequest, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 const MINUTE = 60_000
@@ -145,10 +145,10 @@ describe('what is counted, and what status shows', () => {
     await app.close()
 
     const child = `for (let i = 0; i < 2; i++) { const r = await fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }) }); if (r.status !== 200) process.exit(1) }`
-    const exec = await runCli(['exec', '--', process.execPath, '--input-type=module', '-e', child], { home: fx.home })
+    const exec = await runInProcess(['exec', '--', process.execPath, '--input-type=module', '-e', child], { home: fx.home })
     expect(exec.code, exec.stderr).toBe(0)
 
-    const json = await runCli(['status', '--json'], { home: fx.home })
+    const json = await runInProcess(['status', '--json'], { home: fx.home })
     expect(json.code, json.stderr).toBe(0)
     const entry = (JSON.parse(json.stdout) as { accounts: Array<{ id: string; model: string; usage: Record<string, { requests: number; tokens: number; limits: Record<string, number>; resetsAt: number | null }> }> }).accounts[0]!
     expect(entry.id).toBe(key.id)
@@ -159,7 +159,7 @@ describe('what is counted, and what status shows', () => {
     expect(entry.usage.week?.tokens).toBeGreaterThan(0)
     expect(entry.usage.day?.resetsAt).toBe(Math.floor(Date.now() / DAY) * DAY + DAY)
 
-    const table = await runCli(['status'], { home: fx.home })
+    const table = await runInProcess(['status'], { home: fx.home })
     expect(table.stdout).toMatch(/^#\s+ACTIVE\s+ID\s+LABEL\s+PROVIDER\s+MODEL\s+STATUS/m)
     expect(table.stdout).toContain('Usage: requests counted / your limit (time until the window frees up)')
     expect(table.stdout).toMatch(/^ID\s+5 HOURS\s+TODAY\s+WEEK\s+MONTH$/m)

@@ -139,12 +139,15 @@ export function chatInit(stream: boolean, token?: string): RequestInit {
   }
 }
 
+/** The options with their defaults, once the binary is current. */
+export function prepare(options: ServeBenchOptions): Required<ServeBenchOptions> {
+  const settings = { log: () => {}, concurrency: 8, requests: 3000, maxRunMs: 6000, ...options }
+  ensureBinary(settings.log)
+  return settings
+}
+
 export async function benchServe(options: ServeBenchOptions = {}): Promise<ServeBenchResult> {
-  const log = options.log ?? (() => {})
-  const concurrency = options.concurrency ?? 8
-  const requests = options.requests ?? 3000
-  const maxRunMs = options.maxRunMs ?? 6000
-  ensureBinary(log)
+  const { concurrency, requests, maxRunMs, log } = prepare(options)
   const cleanups: Cleanup[] = []
   try {
     const fast = await startTarget([], cleanups)
@@ -218,9 +221,10 @@ export function formatServe(result: ServeBenchResult): string {
   return `${lines.join('\n')}\n\n${formatResponses(result.responses)}`
 }
 
-/** One call for the bench runner: runs the section and returns its Markdown. */
+/** One call for the bench runner: runs the section and returns its Markdown (the Anthropic translation's table too). */
 export async function serveSection(options: ServeBenchOptions = {}): Promise<string> {
-  return formatServe(await benchServe(options))
+  const { anthropicSection } = await import('./anthropic.ts')
+  return `${formatServe(await benchServe(options))}\n${await anthropicSection(options)}`
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

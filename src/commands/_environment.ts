@@ -29,6 +29,7 @@ export const ENVIRONMENT: Record<string, string> = {
   QWENAUTH_CONNECT_TIMEOUT_MS: `wait for the head of a streaming answer or a GET (default ${DEFAULTS.connectTimeoutMs})`,
   QWENAUTH_IDLE_TIMEOUT_MS: `longest upstream silence (default ${DEFAULTS.idleTimeoutMs})`,
   QWENAUTH_MAX_OUTPUT_TOKENS: 'output caps, e.g. coder-model=32768',
+  QWENAUTH_MODEL_MAP: 'requested model → model sent, for every account, e.g. claude-*haiku*=qwen3-coder-flash (as --model-map)',
   QWENAUTH_POOL_REFRESH_MS: `how often the account list and the usage limits are checked against are re-read (default ${DEFAULTS.poolRefreshMs})`,
 }
 
@@ -48,6 +49,7 @@ export const PROXY_ENV = [
   'QWENAUTH_CONNECT_TIMEOUT_MS',
   'QWENAUTH_IDLE_TIMEOUT_MS',
   'QWENAUTH_MAX_OUTPUT_TOKENS',
+  'QWENAUTH_MODEL_MAP',
   'QWENAUTH_USER_AGENT',
   'QWENAUTH_POOL_REFRESH_MS',
   'QWENAUTH_AFFINITY',

@@ -36,9 +36,17 @@ export function repeatedValues(rawArgs: readonly string[], name: string, example
   return values
 }
 
+export const modelMapArg = {
+  'model-map': {
+    type: 'string',
+    description: 'Requested model → model sent, for every account (e.g. claude-*haiku*=qwen3-coder-flash); repeatable or comma-separated; also QWENAUTH_MODEL_MAP',
+    valueHint: 'from=to',
+  },
+} as const
+
 /** Flags that set what an account's owner decides beside its credential (login and edit share them). */
 export const accountSettingArgs = {
-  alias: { type: 'string', description: 'Model rename for this account, repeatable or comma-separated', valueHint: 'coder-model=name' },
+  alias: { type: 'string', description: 'Model rename for this account (patterns such as claude-*haiku*=name too), repeatable or comma-separated', valueHint: 'coder-model=name' },
   limit: { type: 'string', description: 'Pass the account over at a limit: 5h=1200, week=9000, month-tokens=50M, a preset of the plan (lite, pro, free, free-credits), or none; repeatable', valueHint: 'window=count' },
   'reset-day': { type: 'string', description: "Day of the month the plan's monthly quota resets (its subscription day), or none", valueHint: '1-31' },
   'user-agent': { type: 'string', description: "Send this User-Agent instead of the client's (only if you, the account's owner, decide so), or none", valueHint: 'UA' },

@@ -81,9 +81,9 @@ function startWorker(index: number, count: number, port: number): Worker {
   const { command, args } = selfCommand()
   // The last --port wins: every worker listens on the port the primary claimed.
   const child = spawn(command, [...args, '--port', String(port)], {
-    // Bun's fetch holds 256 upstream requests in flight per process by default, read at start:
-    // each long stream holds one. The workers get more unless the user chose a number.
-    env: { BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', ...process.env, [WORKER_ENV]: `${index}/${count}` },
+    // The primary already started over with Bun's fetch limit lifted (runtime-fetch.ts): the
+    // workers inherit it.
+    env: { ...process.env, [WORKER_ENV]: `${index}/${count}` },
     stdio: ['pipe', 'pipe', 'inherit'],
     detached: true,
   })

@@ -48,17 +48,23 @@ const details = [
   '  PowerShell: qwenauth env --shell powershell | Invoke-Expression    files: --shell dotenv | json',
   "The token is the account's real one, refreshed first when less than --refresh-margin remains; it is not renewed",
   'afterwards (Qwen OAuth tokens last about 6 h): run it again, or use `qwenauth exec`, which keeps tokens fresh.',
+  '',
+  "Claude Code: where the account's provider serves Anthropic's API itself (coding-plan, coding-plan-intl, dashscope,",
+  'dashscope-intl, or a custom account added with --anthropic-base-url), env also prints ANTHROPIC_BASE_URL,',
+  'ANTHROPIC_AUTH_TOKEN, ANTHROPIC_MODEL, ANTHROPIC_DEFAULT_OPUS_MODEL and ANTHROPIC_DEFAULT_SONNET_MODEL. Other accounts',
+  '(Qwen OAuth, OpenRouter, ModelScope, other OpenAI-compatible URLs) speak only OpenAI\'s API: Claude Code needs',
+  '`qwenauth exec -- claude` or `qwenauth serve`, which translate.',
 ].join('\n')
 
 export default withExtras(defineCommand({
   meta: {
     name: 'env',
-    description: 'Print OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL for eval, fish, PowerShell, dotenv or JSON',
+    description: 'Print OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL (and ANTHROPIC_* where the provider speaks it) for eval, fish, PowerShell, dotenv or JSON',
   },
   args: {
     shell: { type: 'string', description: 'Output format', valueHint: SHELL_FORMATS.join('|'), default: 'bash' },
     ...accountArg,
-    model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
+    model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL, QWEN_MODEL and ANTHROPIC_MODEL (default: the account's)", valueHint: 'model' },
     'refresh-margin': { type: 'string', description: 'Refresh the token first when less than this remains', valueHint: 'duration', default: durationFlag(DEFAULTS.directRefreshMarginMs) },
   },
   async run({ args }) {

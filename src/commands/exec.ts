@@ -6,18 +6,20 @@ import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { splitCommand } from '../exec/argv.ts'
 import { credentialEnv, directCredentials, type ClientCredentials } from '../exec/child-env.ts'
+import { claudeLaunch } from '../exec/claude.ts'
 import { codexArgsStart, codexLaunch } from '../exec/codex.ts'
 import { startExecProxy, type ExecProxy } from '../exec/exec-proxy.ts'
+import type { Launch } from '../exec/program-args.ts'
 import { qwenSettingsEnv } from '../exec/qwen-code-settings.ts'
 import { runChild } from '../exec/run-child.ts'
 import { usageError } from '../lib/errors.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
 import { logger } from '../lib/logger.ts'
 import { qwenHome } from '../lib/paths.ts'
-import { clientModel, defaultModel } from '../pool/model-map.ts'
+import { clientModel, defaultModel, parseAliasFlags } from '../pool/model-map.ts'
 import { AccountPool } from '../pool/pool.ts'
 import { effectiveStatus } from '../store/account-model.ts'
-import { accountArg } from './_shared.ts'
+import { accountArg, modelMapArg, repeatedValues } from './_shared.ts'
 
 export interface ExecOptions {
   /** The program and its arguments, exactly as the child gets them. */
@@ -28,6 +30,8 @@ export interface ExecOptions {
   direct?: boolean
   /** --direct refreshes first when less than this remains (default 10 min). */
   refreshMarginMs?: number
+  /** `--model-map`: requested model → model sent, through the proxy. */
+  modelMap?: Record<string, string>
   /** The proxy keeps each conversation on the account that served it before. */
   affinity?: boolean
 }
@@ -38,6 +42,7 @@ export async function runExec(options: ExecOptions): Promise<number> {
   if (!command) throw usageError('missing command after `--`')
   const ctx = createContext()
   let proxy: Promise<ExecProxy> | undefined
+  let launch: Launch | undefined
   try {
     const pool = new AccountPool(ctx)
     // Before the program starts: when no account can serve, say why instead of starting a
@@ -55,17 +60,24 @@ export async function runExec(options: ExecOptions): Promise<number> {
       // The neutral name: whichever account the proxy fails over to maps it to its own.
       model = options.model || clientModel(account)
       // Started side by side with the rest: every millisecond here delays the user's program.
-      proxy = startExecProxy(ctx, { model, ...(named ? { preferredAccountId: named.id } : {}), ...(options.affinity ? { affinity: true } : {}) })
+      proxy = startExecProxy(ctx, { model, ...(named ? { preferredAccountId: named.id } : {}), ...(options.affinity ? { affinity: true } : {}), ...(options.modelMap ? { modelMap: options.modelMap } : {}) })
       credentials = proxy.then((started) => started.credentials)
     }
     const [creds, qwenVars] = await Promise.all([credentials, qwenSettingsEnv(qwenHome(), model)])
     // Codex reads no OPENAI_BASE_URL: it gets a provider for the proxy on its command line.
-    const launch = options.direct ? { args, env: {} } : await codexLaunch(command, args, creds, qwenHome())
+    // Claude Code would take the env block of its own settings over ours: it gets flag settings.
+    if (options.direct) launch = { args, env: {} }
+    else if (codexArgsStart(command, args) !== undefined) launch = await codexLaunch(command, args, creds, qwenHome())
+    else launch = await claudeLaunch(command, args, creds)
     if (options.direct && codexArgsStart(command, args) !== undefined) {
       logger.warn('codex speaks the Responses API and ignores OPENAI_BASE_URL: with --direct it reaches no Qwen account; run `qwenauth exec -- codex` without --direct')
     }
-    return await runChild(command, launch.args, { ...process.env, ...credentialEnv(creds), ...qwenVars, ...launch.env })
+    const env: NodeJS.ProcessEnv = { ...process.env, ...credentialEnv(creds), ...qwenVars, ...launch.env }
+    // Claude Code would send (and prefer) a key of the user's own beside the one handed over.
+    if (creds.anthropicBaseUrl) delete env.ANTHROPIC_API_KEY
+    return await runChild(command, launch.args, env)
   } finally {
+    await launch?.cleanup?.().catch((error: Error) => logger.warn(`could not remove a file written for this run: ${error.message}`))
     await proxy?.then((started) => started.close(), () => {})
     await ctx.close()
   }
@@ -73,15 +85,26 @@ export async function runExec(options: ExecOptions): Promise<number> {
 
 const args = {
   ...accountArg,
-  model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL/QWEN_MODEL (default: the account's)", valueHint: 'model' },
+  model: { type: 'string', alias: 'm', description: "Model for OPENAI_MODEL, QWEN_MODEL and ANTHROPIC_MODEL (default: the account's)", valueHint: 'model' },
   direct: { type: 'boolean', description: "Give the program the account's real token and base URL instead of a private proxy (see below)" },
   affinity: { type: 'boolean', description: "Keep each conversation on the account that served it before, so the provider's prompt cache stays warm" },
   'refresh-margin': { type: 'string', description: 'With --direct: refresh the token first when less than this remains', valueHint: 'duration', default: durationFlag(DEFAULTS.directRefreshMarginMs) },
+  ...modelMapArg,
   command: { type: 'positional', required: false, description: 'After `--`: the program and its arguments, passed on exactly as given' },
 } as const
 
 const details = [
   'Run a program with OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL set; the rest of the environment is kept.',
+  '',
+  'Claude Code: `qwenauth exec -- claude` works as it is. exec also sets ANTHROPIC_BASE_URL (the private proxy, which speaks',
+  "Anthropic's Messages API on every account), ANTHROPIC_AUTH_TOKEN (the one-time key), ANTHROPIC_MODEL and",
+  'ANTHROPIC_DEFAULT_OPUS_MODEL/ANTHROPIC_DEFAULT_SONNET_MODEL (the model above), and leaves ANTHROPIC_API_KEY out of its',
+  'environment. Since Claude Code applies the env block of its settings files over the environment, exec also passes it',
+  '--settings with a private file (removed when it exits) that sets the same variables, empties ANTHROPIC_API_KEY,',
+  'apiKeyHelper and the provider switches (CLAUDE_CODE_USE_BEDROCK…), and outranks your user and project settings.',
+  'claude-* names (haiku, say) go to the account\'s default model unless --model-map names another:',
+  '  qwenauth exec --model-map \'claude-*haiku*=qwen3-coder-flash\' -- claude',
+  'With --direct the Anthropic variables are set only where the provider serves that API itself (Coding Plan, DashScope).',
   '',
   'By default the program talks to a private proxy inside qwenauth on 127.0.0.1 with a one-time key: it never sees the real',
   'token, and for as long as it runs tokens are refreshed, Qwen headers added and failing accounts replaced by the next',
@@ -106,11 +129,12 @@ const details = [
 export default withExtras(defineCommand({
   meta: {
     name: 'exec',
-    description: 'Run a program with OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL and QWEN_MODEL set (a private proxy keeps them working)',
+    description: 'Run a program (any OpenAI client, Claude Code) with OPENAI_* and ANTHROPIC_* set; a private proxy keeps them working',
   },
   args,
   async run({ args: parsed, rawArgs }) {
     const command = splitCommand(rawArgs)
+    const modelMap = repeatedValues(rawArgs, 'model-map', 'claude-*haiku*=qwen3-coder-flash')
     process.exitCode = await runExec({
       command,
       ...(parsed.account !== undefined ? { account: parsed.account } : {}),
@@ -118,6 +142,7 @@ export default withExtras(defineCommand({
       direct: Boolean(parsed.direct),
       ...(parsed.affinity ? { affinity: true } : {}),
       ...(parsed['refresh-margin'] ? { refreshMarginMs: parseDuration(parsed['refresh-margin'], '--refresh-margin') } : {}),
+      ...(modelMap.length > 0 ? { modelMap: parseAliasFlags(modelMap, '--model-map') } : {}),
     })
   },
 }), {

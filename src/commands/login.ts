@@ -19,6 +19,8 @@ export interface LoginOptions {
   model?: string
   apiKeyEnv?: string
   aliases?: Record<string, string>
+  /** The provider's Anthropic Messages base URL (a custom provider's; presets know theirs). */
+  anthropicBaseUrl?: string
   limits?: string[]
   quotaResetDay?: number | null
   userAgent?: string | null
@@ -40,11 +42,12 @@ export async function runLogin(options: LoginOptions): Promise<Account> {
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.quotaResetDay !== undefined ? { quotaResetDay: options.quotaResetDay } : {}),
       ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
+      ...(options.anthropicBaseUrl !== undefined ? { anthropicBaseUrl: options.anthropicBaseUrl } : {}),
     })
     return saved.account
   }
-  const keyOnly = [options.label, options.model, options.apiKeyEnv, options.aliases, options.limits, options.quotaResetDay, options.userAgent].some((v) => v !== undefined)
-  if (keyOnly) throw usageError('--label, --model, --api-key-env, --alias, --limit, --reset-day and --user-agent are for API-key accounts: add --provider <name|url> (`qwenauth edit` sets limits on any account)')
+  const keyOnly = [options.label, options.model, options.apiKeyEnv, options.aliases, options.limits, options.quotaResetDay, options.userAgent, options.anthropicBaseUrl].some((v) => v !== undefined)
+  if (keyOnly) throw usageError('--label, --model, --api-key-env, --alias, --limit, --reset-day, --user-agent and --anthropic-base-url are for API-key accounts: add --provider <name|url> (`qwenauth edit` sets limits on any account)')
   const browser = options.browser !== false && process.env.QWENAUTH_NO_BROWSER !== '1'
   return runOAuthLogin(ctx, { browser, probe: options.verify !== false, signal: interruptSignal })
 }
@@ -83,6 +86,7 @@ export default withExtras(defineCommand({
     model: { type: 'string', description: "Default model of the key account (default: picked from what the provider lists, else the preset's)" },
     'api-key-env': { type: 'string', description: 'Read the key from this environment variable (else stdin, else a hidden prompt)', valueHint: 'NAME' },
     ...accountSettingArgs,
+    'anthropic-base-url': { type: 'string', description: "The provider's Anthropic Messages API base URL (without /v1), so Claude Code's requests reach it as they are", valueHint: 'url' },
     verify: { type: 'boolean', default: true, description: 'Check the key (or that Qwen serves the login) with GET /models before saving', negativeDescription: 'Save without that request' },
     browser: { type: 'boolean', default: true, description: 'Open a browser where one can be opened', negativeDescription: 'Never open a browser; show the URL, code and QR code only' },
     ...jsonArg,
@@ -96,6 +100,7 @@ export default withExtras(defineCommand({
       ...(args.model !== undefined ? { model: args.model } : {}),
       ...(args['api-key-env'] !== undefined ? { apiKeyEnv: args['api-key-env'] } : {}),
       ...accountSettingFlags(args, rawArgs),
+      ...(args['anthropic-base-url'] !== undefined ? { anthropicBaseUrl: args['anthropic-base-url'] } : {}),
     })
     if (args.json) printOut(JSON.stringify(accountRef(account)))
   },

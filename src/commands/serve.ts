@@ -5,12 +5,14 @@ import { usageError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
 import { bufferLines, flushLines, logger, timestampLines } from '../lib/logger.ts'
 import { STRATEGIES, type Strategy } from '../pool/pool.ts'
+import { restartWithFetchLimit } from '../proxy/runtime-fetch.ts'
 import { isLoopbackHost, startProxyServer, type ProxyServer } from '../proxy/server.ts'
 import { workerIdentity } from '../proxy/worker.ts'
+import { parseAliasFlags } from '../pool/model-map.ts'
 import { PROXY_ENV, REFRESH_ENV } from './_environment.ts'
 import { withExtras } from './_extras.ts'
 import { parseWorkers, runWorkers } from './_workers.ts'
-import { printOut } from './_shared.ts'
+import { modelMapArg, printOut, repeatedValues } from './_shared.ts'
 
 export interface ServeOptions {
   host?: string
@@ -24,6 +26,8 @@ export interface ServeOptions {
   allowedHosts?: string[]
   /** Web origins whose pages may call the proxy (CORS). */
   corsOrigins?: string[]
+  /** Requested model → model sent (`--model-map`), names or patterns. */
+  modelMap?: Record<string, string>
   /** False with --no-ui: no status page. */
   ui?: boolean
   /** `/metrics` without a client key. */
@@ -54,6 +58,7 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
     ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
     ...(options.allowedHosts?.length ? { allowedHosts: options.allowedHosts } : {}),
     ...(options.corsOrigins?.length ? { corsOrigins: options.corsOrigins } : {}),
+    ...(options.modelMap ? { modelMap: options.modelMap } : {}),
     statusPage,
     metricsPublic: options.metricsPublic === true || env.QWENAUTH_METRICS_PUBLIC === '1',
     ...(options.affinity ? { affinity: true } : {}),
@@ -66,7 +71,7 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
     return { url: server.url, close: () => server.close().finally(() => ctx.close()) }
   }
   logger.info(
-    `qwenauth serve: OpenAI-compatible base URL ${server.url}/v1 (${accounts.length} account${accounts.length === 1 ? '' : 's'}, ${options.strategy ?? DEFAULTS.strategy}${apiKeys.length > 0 ? `, ${apiKeys.length} API key${apiKeys.length === 1 ? '' : 's'}` : ', no API key: loopback only'}); Ctrl-C stops`,
+    `qwenauth serve: OpenAI-compatible base URL ${server.url}/v1 (${accounts.length} account${accounts.length === 1 ? '' : 's'}, ${options.strategy ?? DEFAULTS.strategy}${apiKeys.length > 0 ? `, ${apiKeys.length} API key${apiKeys.length === 1 ? '' : 's'}` : ', no API key: loopback only'}); Anthropic base URL (Claude Code's ANTHROPIC_BASE_URL) ${server.url}; Ctrl-C stops`,
   )
   if (statusPage) logger.info(`status page: ${server.url}/ (${apiKeys.length > 0 ? 'with a client key' : 'read-only: no client key'}); Prometheus metrics: ${server.url}/metrics`)
   if (accounts.length === 0) logger.warn('there are no accounts yet: every request will fail until you run `qwenauth login`')
@@ -110,19 +115,8 @@ function parseStrategy(value: string | undefined): Strategy | undefined {
   return value as Strategy
 }
 
-/** citty keeps only the last value of a repeated string flag, so `--api-key` is collected here. */
-function repeatedFlag(rawArgs: string[], name: string): string[] {
-  const values: string[] = []
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i] ?? ''
-    if (arg === `--${name}` && rawArgs[i + 1] !== undefined) values.push(rawArgs[++i] ?? '')
-    else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3))
-  }
-  return values
-}
-
 export default withExtras(defineCommand({
-  meta: { name: 'serve', description: 'Run an OpenAI-compatible proxy that keeps tokens fresh and fails over between accounts' },
+  meta: { name: 'serve', description: 'Run an OpenAI- and Anthropic-compatible proxy that keeps tokens fresh and fails over between accounts' },
   args: {
     host: { type: 'string', description: 'Address to listen on (anything beyond loopback needs --api-key)', default: DEFAULTS.host },
     port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: String(DEFAULTS.port) },
@@ -131,6 +125,7 @@ export default withExtras(defineCommand({
     'user-agent': { type: 'string', description: "User-Agent sent for Qwen OAuth accounts (also QWENAUTH_USER_AGENT); key accounts get the client's", valueHint: 'UA' },
     'allowed-host': { type: 'string', description: 'Also answer requests for this Host name (a reverse proxy\'s; .example.com takes subdomains); repeatable; also QWENAUTH_ALLOWED_HOSTS', valueHint: 'name' },
     'cors-origin': { type: 'string', description: 'Let web pages of this origin call the proxy (CORS); repeatable; also QWENAUTH_CORS_ORIGINS', valueHint: 'https://app.example' },
+    ...modelMapArg,
     affinity: { type: 'boolean', description: "Keep each conversation on the account that served it before, while it is usable, so the provider's prompt cache stays warm (also QWENAUTH_AFFINITY=1)" },
     verbose: { type: 'boolean', description: 'Also log request headers (credentials redacted)' },
     ui: { type: 'boolean', default: true, description: 'Serve the status page at / and /ui', negativeDescription: 'No status page (also QWENAUTH_NO_UI=1)' },
@@ -138,13 +133,15 @@ export default withExtras(defineCommand({
     workers: { type: 'string', description: 'Processes answering on the one port, sharing the accounts (Linux; auto = one per core)', valueHint: 'N|auto', default: '1' },
   },
   async run({ args, rawArgs }) {
+    // First: it may start the process over (Bun's fetch limit is read only at start-up).
+    await restartWithFetchLimit()
     const port = parsePort(args.port)
     const strategy = parseStrategy(args.strategy)
     const workers = parseWorkers(args.workers)
     if (workers > 1 && !workerIdentity()) {
       const host = args.host ?? DEFAULTS.host
       // The workers would each refuse this; once is enough.
-      const keyless = ![...repeatedFlag(rawArgs, 'api-key'), ...(process.env.QWENAUTH_API_KEYS ?? '').split(',')].some((k) => k.trim())
+      const keyless = ![...repeatedValues(rawArgs, 'api-key', '<key>'), ...(process.env.QWENAUTH_API_KEYS ?? '').split(',')].some((k) => k.trim())
       if (keyless && !isLoopbackHost(host)) throw usageError(`refusing to listen on ${host} without an API key: anyone who can reach it could use your accounts; pass --api-key <key> (or QWENAUTH_API_KEYS), or keep --host 127.0.0.1`)
       timestampLines()
       process.exitCode = await runWorkers(host, port ?? DEFAULTS.port, workers)
@@ -153,12 +150,13 @@ export default withExtras(defineCommand({
     const server = await runServe({
       host: args.host,
       ...(port === undefined ? {} : { port }),
-      apiKeys: repeatedFlag(rawArgs, 'api-key'),
+      apiKeys: repeatedValues(rawArgs, 'api-key', '<key>'),
       ...(strategy ? { strategy } : {}),
       verbose: Boolean(args.verbose),
       ...(args['user-agent'] ? { userAgent: args['user-agent'] } : {}),
-      allowedHosts: repeatedFlag(rawArgs, 'allowed-host'),
-      corsOrigins: repeatedFlag(rawArgs, 'cors-origin'),
+      allowedHosts: repeatedValues(rawArgs, 'allowed-host', 'proxy.example.com'),
+      corsOrigins: repeatedValues(rawArgs, 'cors-origin', 'https://app.example'),
+      modelMap: parseAliasFlags(repeatedValues(rawArgs, 'model-map', 'claude-*haiku*=qwen3-coder-flash'), '--model-map'),
       ui: args.ui !== false,
       metricsPublic: Boolean(args['metrics-public']),
       ...(args.affinity ? { affinity: true } : {}),

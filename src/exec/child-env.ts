@@ -1,24 +1,39 @@
+import { anthropicBaseOf } from '../auth/api-key/providers.ts'
 import { bearerOf } from '../store/account-model.ts'
 import type { Account } from '../store/account-model.ts'
 import type { AccountPool } from '../pool/pool.ts'
 
-/** What an OpenAI-compatible client needs: where to send requests, with which key, for which model. */
+/** What a client needs: where to send requests, with which key, for which model. */
 export interface ClientCredentials {
   apiKey: string
   baseUrl: string
   model: string
+  /** Where Anthropic clients (Claude Code) send the same requests, when the target speaks that API. */
+  anthropicBaseUrl?: string
 }
 
 /**
  * The variables every OpenAI-compatible client reads. QWEN_MODEL too, because the official
- * CLI accepts it in place of OPENAI_MODEL (docs/qwen-protocol.md §7).
+ * CLI accepts it in place of OPENAI_MODEL (docs/qwen-protocol.md §7). Where the target speaks
+ * Anthropic's API, the variables Claude Code reads as well: the key as ANTHROPIC_AUTH_TOKEN (sent
+ * as a Bearer token), and the model for the main model and the `opus`/`sonnet` aliases. `haiku`
+ * is left to the proxy's model map (`claude-*haiku*`), so a faster model can be chosen there.
  */
 export function credentialEnv(creds: ClientCredentials): Record<string, string> {
-  return {
+  const openai = {
     OPENAI_API_KEY: creds.apiKey,
     OPENAI_BASE_URL: creds.baseUrl,
     OPENAI_MODEL: creds.model,
     QWEN_MODEL: creds.model,
+  }
+  if (!creds.anthropicBaseUrl) return openai
+  return {
+    ...openai,
+    ANTHROPIC_BASE_URL: creds.anthropicBaseUrl,
+    ANTHROPIC_AUTH_TOKEN: creds.apiKey,
+    ANTHROPIC_MODEL: creds.model,
+    ANTHROPIC_DEFAULT_OPUS_MODEL: creds.model,
+    ANTHROPIC_DEFAULT_SONNET_MODEL: creds.model,
   }
 }
 
@@ -31,5 +46,6 @@ export interface DirectOptions {
 /** The account's real credential and base URL (`env`, `exec --direct`), refreshed when it would expire within the margin. */
 export async function directCredentials(pool: AccountPool, account: Account, model: string, options: DirectOptions): Promise<ClientCredentials> {
   const fresh = await pool.credential(account, options)
-  return { apiKey: bearerOf(fresh), baseUrl: fresh.baseUrl, model }
+  const anthropicBaseUrl = anthropicBaseOf(fresh)
+  return { apiKey: bearerOf(fresh), baseUrl: fresh.baseUrl, model, ...(anthropicBaseUrl ? { anthropicBaseUrl } : {}) }
 }

@@ -1,37 +1,21 @@
-import { basename } from 'pathe'
 import { logger } from '../lib/logger.ts'
 import type { ClientCredentials } from './child-env.ts'
 import { writeCodexCatalog } from './codex-catalog.ts'
+import { programArgsStart, type KnownProgram, type Launch } from './program-args.ts'
 
 /** The variable Codex reads the proxy's key from (the provider's `env_key`); only the child has it. */
 export const CODEX_KEY_ENV = 'QWENAUTH_CODEX_KEY'
 const PROVIDER = 'qwenauth'
 
-/** Package runners that start a package's program: `npx @openai/codex …`. */
-const RUNNERS = new Set(['npx', 'pnpx', 'bunx'])
-/** Runner options that take a value, so the value is not the package. */
-const RUNNER_VALUE_OPTIONS = new Set(['-p', '--package', '-c', '--call', '--prefix', '--cache', '--registry', '--userconfig'])
+const CODEX: KnownProgram = { name: 'codex', packageName: '@openai/codex' }
 
 /**
  * Where Codex's own arguments start in the program's arguments, when the program is Codex:
- * `codex` itself (any path, `.cmd`/`.exe` included) or run by a package runner
- * (`npx [-y] @openai/codex[@version]`, `npx -p @openai/codex codex`). Undefined for any other
- * program, which `exec` then leaves exactly as it was given.
+ * `codex` itself or run by a package runner (`npx [-y] @openai/codex[@version]`,
+ * `npx -p @openai/codex codex`). Undefined for any other program.
  */
 export function codexArgsStart(command: string, args: readonly string[]): number | undefined {
-  const name = basename(command.replace(/\\/g, '/')).replace(/\.(cmd|bat|exe|ps1|js|mjs)$/i, '').toLowerCase()
-  if (name === 'codex') return 0
-  if (!RUNNERS.has(name)) return undefined
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string
-    if (RUNNER_VALUE_OPTIONS.has(arg)) {
-      i++
-      continue
-    }
-    if (arg.startsWith('-')) continue
-    return /^@openai\/codex(@[^/]*)?$/.test(arg) || arg === 'codex' ? i + 1 : undefined
-  }
-  return undefined
+  return programArgsStart(CODEX, command, args)
 }
 
 /** A TOML string (JSON's escapes are TOML's), for `-c key=value`. */
@@ -64,7 +48,7 @@ export function codexOverrides(credentials: ClientCredentials, catalogPath: stri
  * Codex's own arguments start, the catalog file written, the key in CODEX_KEY_ENV. Anything
  * else is returned unchanged.
  */
-export async function codexLaunch(command: string, args: readonly string[], credentials: ClientCredentials, qwenHome: string): Promise<{ args: string[]; env: Record<string, string> }> {
+export async function codexLaunch(command: string, args: readonly string[], credentials: ClientCredentials, qwenHome: string): Promise<Launch> {
   const at = codexArgsStart(command, args)
   if (at === undefined) return { args: [...args], env: {} }
   let catalog: string | undefined

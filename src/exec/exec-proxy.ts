@@ -13,6 +13,8 @@ export interface ExecProxyOptions {
   model: string
   /** `--account`: this account serves first; the others still take over when it fails. */
   preferredAccountId?: string
+  /** `--model-map`: requested model → model sent, over QWENAUTH_MODEL_MAP. */
+  modelMap?: Record<string, string>
   /** `--affinity`: a conversation stays on the account that served it before. */
   affinity?: boolean
 }
@@ -30,6 +32,7 @@ export async function startExecProxy(ctx: Context, options: ExecProxyOptions): P
   const server = await startProxyServer({
     ctx,
     ...(options.preferredAccountId ? { preferredAccountId: options.preferredAccountId } : {}),
+    ...(options.modelMap ? { modelMap: options.modelMap } : {}),
     ...(options.affinity ? { affinity: true } : {}),
     host: '127.0.0.1',
     port: 0,
@@ -42,7 +45,8 @@ export async function startExecProxy(ctx: Context, options: ExecProxyOptions): P
     drainMs: CLOSE_TIMEOUT_MS,
   })
   return {
-    credentials: { apiKey: key, baseUrl: `${server.url}/v1`, model: options.model },
+    // Anthropic clients add /v1/messages to their base URL themselves.
+    credentials: { apiKey: key, baseUrl: `${server.url}/v1`, model: options.model, anthropicBaseUrl: server.url },
     close: () => Promise.race([server.close(), new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS * 2).unref())]),
   }
 }

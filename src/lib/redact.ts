@@ -1,16 +1,33 @@
 /**
  * Secrets never reach a log line. Known secrets (tokens and keys the process has handled)
  * are replaced wherever they appear; token-shaped strings are masked even when unknown.
+ *
+ * A known secret of 8 characters or more is replaced wherever it occurs. A shorter one (a weak
+ * key, but one qwenauth stores all the same) is replaced only where it stands alone, not inside
+ * a longer run of letters, digits, `_` or `-`: replaced everywhere, a 2-character key would
+ * garble every line that happens to contain those two characters, and show where the key is.
  */
+const LONG_SECRET = 8
 const knownSecrets = new Set<string>()
+const shortSecrets = new Map<string, RegExp>()
 
 export function registerSecret(secret: string | undefined): void {
-  if (secret && secret.length >= 8) knownSecrets.add(secret)
+  if (!secret) return
+  if (secret.length >= LONG_SECRET) knownSecrets.add(secret)
+  else if (!shortSecrets.has(secret)) {
+    const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    shortSecrets.set(secret, new RegExp(`(?<![\\w-])${escaped}(?![\\w-])`, 'g'))
+  }
 }
 
-/** Last four characters, for people to tell keys apart. */
+/**
+ * The last characters of a key, for people to tell keys apart: up to four, and never so many
+ * that fewer than 8 stay hidden (none of a key of 8 characters or fewer).
+ */
 export function secretHint(secret: string | undefined): string {
-  return secret ? `…${secret.slice(-4)}` : ''
+  if (!secret) return ''
+  const shown = Math.max(0, Math.min(4, secret.length - LONG_SECRET))
+  return shown > 0 ? `…${secret.slice(-shown)}` : '…'
 }
 
 const TOKEN_PATTERNS: RegExp[] = [
@@ -28,6 +45,9 @@ export function redact(text: string): string {
   let out = text
   for (const secret of knownSecrets) {
     if (out.includes(secret)) out = out.split(secret).join('[redacted]')
+  }
+  for (const [secret, standalone] of shortSecrets) {
+    if (out.includes(secret)) out = out.replace(standalone, '[redacted]')
   }
   if (!MAYBE_TOKEN.test(out)) return out
   for (const pattern of TOKEN_PATTERNS) {

@@ -15,11 +15,33 @@ function aliasOf(account: Account, model: string): string | undefined {
 }
 
 /**
+ * The target of the first entry of a mapping that names `model`: an exact entry first, then
+ * patterns in their order, where `*` stands for any run of characters (`claude-*haiku*`).
+ */
+export function mapped(map: Readonly<Record<string, string>> | undefined, model: string): string | undefined {
+  if (!map) return undefined
+  if (Object.hasOwn(map, model)) return map[model]
+  for (const [pattern, target] of Object.entries(map)) if (pattern.includes('*') && globMatches(pattern, model)) return target
+  return undefined
+}
+
+function globMatches(pattern: string, name: string): boolean {
+  const parts = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+  return new RegExp(`^${parts.join('.*')}$`).test(name)
+}
+
+/** Anthropic's model names (what Claude Code and Anthropic SDKs ask for): no Qwen account serves them as such. */
+export function isClaudeModel(model: string): boolean {
+  return /^claude(-|$)/i.test(model)
+}
+
+/**
  * The neutral name (Qwen Code's, such as `coder-model`) of a provider-specific model name, found
  * through this account's aliases and every provider's table; undefined when none names it.
  */
 export function neutralModel(model: string, account?: Account): string | undefined {
-  if (account?.aliases) for (const neutral in account.aliases) if (account.aliases[neutral] === model) return neutral
+  // Patterns and Anthropic names map requests in; they are nobody's neutral name.
+  if (account?.aliases) for (const neutral in account.aliases) if (account.aliases[neutral] === model && !neutral.includes('*') && !isClaudeModel(neutral)) return neutral
   return tableNeutral().get(model)
 }
 
@@ -72,24 +94,33 @@ function familyOf(provider: string): string {
  * ask for `coder-model`; a key account serves the same model under its provider's name. A name
  * that another provider uses for a neutral model (`qwen/qwen3-coder`, OpenRouter's coder) goes
  * back to the neutral name and on to this account's name, so a request that fails over from one
- * provider to another still names a model the new one knows. The account's own aliases win over
- * the provider table; the provider family's own names, and names nobody maps, pass unchanged.
+ * provider to another still names a model the new one knows.
+ *
+ * In order: the account's own aliases (exact, then patterns such as `claude-*haiku*`), then the
+ * server's model map (`serve --model-map`, whose target is mapped on as if the client had asked
+ * for it), then the provider table; the provider family's own names pass unchanged. A `claude-*`
+ * name nothing maps becomes the account's default model; other names nobody maps pass through
+ * unchanged.
  */
-export function upstreamModel(account: Account, requested: string | undefined): string {
+export function upstreamModel(account: Account, requested: string | undefined, serverMap?: Readonly<Record<string, string>>): string {
   if (!requested) return defaultModel(account)
-  const direct = aliasOf(account, requested)
+  const own = mapped(account.aliases, requested)
+  if (own) return own
+  const chosen = mapped(serverMap, requested) ?? requested
+  const direct = aliasOf(account, chosen)
   if (direct) return direct
-  if (ownName(account, requested)) return requested
-  const neutral = neutralModel(requested, account)
-  if (neutral === undefined) return requested
-  return aliasOf(account, neutral) ?? neutral
+  if (ownName(account, chosen)) return chosen
+  const neutral = neutralModel(chosen, account)
+  if (neutral !== undefined) return aliasOf(account, neutral) ?? neutral
+  return isClaudeModel(chosen) ? defaultModel(account) : chosen
 }
 
 /**
- * `--alias coder-model=qwen3-coder-next` values, repeatable or comma-separated, into one table.
- * A bad entry is a usage error naming it, so a typo never silently maps nothing.
+ * `--alias coder-model=qwen3-coder-next` values (also `--model-map` and QWENAUTH_MODEL_MAP, whose
+ * names may be patterns such as `claude-*haiku*`), repeatable or comma-separated, into one
+ * table. A bad entry is a usage error naming it, so a typo never silently maps nothing.
  */
-export function parseAliasFlags(values: readonly string[]): Record<string, string> {
+export function parseAliasFlags(values: readonly string[], flag = '--alias'): Record<string, string> {
   const aliases: Record<string, string> = {}
   for (const entry of values.flatMap((v) => v.split(','))) {
     const trimmed = entry.trim()
@@ -97,7 +128,7 @@ export function parseAliasFlags(values: readonly string[]): Record<string, strin
     const eq = trimmed.indexOf('=')
     const from = trimmed.slice(0, eq).trim()
     const to = trimmed.slice(eq + 1).trim()
-    if (eq <= 0 || !from || !to) throw usageError(`--alias wants requested=upstream (e.g. coder-model=qwen3-coder-plus), got "${trimmed}"`)
+    if (eq <= 0 || !from || !to) throw usageError(`${flag} wants requested=upstream (e.g. coder-model=qwen3-coder-plus or claude-*haiku*=qwen3-coder-flash), got "${trimmed}"`)
     aliases[from] = to
   }
   return aliases

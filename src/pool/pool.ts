@@ -7,11 +7,17 @@ import { accountError, effectiveStatus, hasUsableToken, requireAccount, type Acc
 import type { AccountStats } from '../store/stats.ts'
 import { AccountsSnapshot } from './accounts-snapshot.ts'
 import { AffinityMap } from './affinity.ts'
-import { candidateOrder, chooseHandout, earliestCooldownEnd, onTrial, withLimits, type Strategy } from './choose.ts'
+import { candidateOrder, chooseHandout, earliestCooldownEnd, limitBlock, onTrial, withLimits, type Strategy } from './choose.ts'
+import { quotaClock } from './limits.ts'
 import { ADD_SERVED_ACCOUNT, describeAccounts, unusableWarning } from './messages.ts'
-import { UsageSnapshot, type UsageSource } from './usage-snapshot.ts'
+import { usageDelta } from '../store/usage-windows.ts'
+import { UsageSnapshot, type InFlight, type UsageSource } from './usage-snapshot.ts'
 
 export { STRATEGIES, type Strategy } from './choose.ts'
+export type { InFlight } from './usage-snapshot.ts'
+
+/** The hold of an account without limits: nothing to release. */
+const NOT_HELD: InFlight = { release: () => {} }
 
 export interface PoolOptions {
   strategy?: Strategy
@@ -57,12 +63,13 @@ export class AccountPool {
 
   /**
    * Every account in pool order (first = active), as of at most `refreshMs` ago, with its
-   * limits applied: one at a limit shows as resting until its window frees up.
+   * limits applied: one at a limit shows as resting until its window frees up. Requests this
+   * process has in flight count against the limits as if their answers were in.
    */
   async accounts(): Promise<Account[]> {
     const { accounts } = await this.snapshot.read()
     if (!accounts.some((a) => a.limits?.length)) return accounts
-    return withLimits(accounts, await this.usage.current(), this.now())
+    return withLimits(accounts, this.usage.withInFlight(await this.usage.current()), this.now())
   }
 
   /**
@@ -85,15 +92,23 @@ export class AccountPool {
   }
 
   /**
-   * Whether a request may go to this account now: yes, unless the account is on trial and
-   * another request is already trying it. A yes to a trial holds it until `release`.
+   * Whether a request may go to this account now, decided at dispatch and in one turn (the
+   * candidates were listed before an await, while other requests went out): no if the requests
+   * dispatched since have brought the account to a limit, or if it is on trial and another
+   * request is already trying it. A yes counts the request against the account's limits until
+   * the returned hold is released (when the request is counted, or ends uncounted), and holds
+   * a trial until `release`.
    */
-  claim(account: Account): boolean {
+  claim(account: Account): InFlight | undefined {
     const current = this.snapshot.find(account.id) ?? account
-    if (!onTrial(current, this.now())) return true
-    if (this.trials.has(account.id)) return false
-    this.trials.add(account.id)
-    return true
+    const now = this.now()
+    const limited = Boolean(current.limits?.length)
+    if (limited && limitBlock(current, this.usage.usageNow(current.id), now)) return undefined
+    if (onTrial(current, now)) {
+      if (this.trials.has(account.id)) return undefined
+      this.trials.add(account.id)
+    }
+    return limited ? this.usage.reserve(current.id, usageDelta(quotaClock(current), now, 0)) : NOT_HELD
   }
 
   /** Accounts whose trial request is under way. */

@@ -1,6 +1,7 @@
 import { logger } from '../lib/logger.ts'
 import { readAllStats, type StatsHome } from '../store/stats-backend.ts'
 import type { AccountStats } from '../store/stats.ts'
+import type { UsageCounters } from '../store/usage-windows.ts'
 
 /** Counters to check limits against: a live counters store (the proxy's), or a store read on demand. */
 export interface UsageSource {
@@ -10,6 +11,11 @@ export interface UsageSource {
 }
 
 type Counters = Readonly<Record<string, AccountStats>>
+
+/** A request dispatched to an account and not yet counted; `release` (idempotent) ends it. */
+export interface InFlight {
+  release(): void
+}
 
 /**
  * The usage the pool decides limits on. Read from the store (shared by every instance on Redis)
@@ -21,6 +27,12 @@ export class UsageSnapshot {
   private read: Counters | undefined
   private readAt = 0
   private loading: Promise<void> | undefined
+  /**
+   * Requests this process has dispatched and not yet counted, per account, each as the usage it
+   * adds (one request, in the buckets of its dispatch): a request is counted when its answer
+   * is over, and until then N requests in flight would all pass an account with fewer left.
+   */
+  private readonly inFlight = new Map<string, Set<UsageCounters>>()
 
   constructor(
     source: UsageSource | StatsHome,
@@ -36,6 +48,49 @@ export class UsageSnapshot {
       await this.loading
     }
     return this.source.latest?.() ?? this.read
+  }
+
+  /** The counters with the requests in flight added: what limits are checked against. */
+  withInFlight(counters: Counters | undefined): Counters | undefined {
+    if (this.inFlight.size === 0) return counters
+    const merged: Record<string, AccountStats> = { ...counters }
+    for (const id of this.inFlight.keys()) {
+      const base = counters?.[id]
+      merged[id] = { ...(base ?? { requests: 0, failures: 0, promptTokens: 0, completionTokens: 0 }), usage: this.addInFlight(id, base?.usage) }
+    }
+    return merged
+  }
+
+  /** One account's usage as `current` last resolved, requests in flight added, without waiting. */
+  usageNow(accountId: string): UsageCounters | undefined {
+    const counted = (this.source.latest?.() ?? this.read)?.[accountId]?.usage
+    return this.inFlight.has(accountId) ? this.addInFlight(accountId, counted) : counted
+  }
+
+  private addInFlight(accountId: string, counted: UsageCounters | undefined): UsageCounters {
+    const usage: UsageCounters = { ...counted }
+    for (const delta of this.inFlight.get(accountId) ?? []) for (const [key, n] of Object.entries(delta)) usage[key] = (usage[key] ?? 0) + n
+    return usage
+  }
+
+  /**
+   * Counts a request against the account from its dispatch (`delta`: one request in the buckets
+   * of now) until `release`, which comes in the same turn as the request is counted for real, or
+   * when it ends uncounted (failed before the upstream, the client gone).
+   */
+  reserve(accountId: string, delta: UsageCounters): InFlight {
+    let held = this.inFlight.get(accountId)
+    if (!held) this.inFlight.set(accountId, (held = new Set()))
+    held.add(delta)
+    let released = false
+    return {
+      release: () => {
+        if (released) return
+        released = true
+        held.delete(delta)
+        if (held.size === 0 && this.inFlight.get(accountId) === held) this.inFlight.delete(accountId)
+      },
+    }
   }
 
   private async load(): Promise<void> {

@@ -9,7 +9,7 @@ import { createKeyCheck, unauthorized } from './client-keys.ts'
 import { failover } from './failover.ts'
 import { localRoute } from './local-routes.ts'
 import { ProxyMetrics } from './metrics.ts'
-import { resolveProxyOptions, type ProxyAppOptions } from './options.ts'
+import { resolveProxyOptions, type ProxyAppOptions, type ResolvedProxyOptions } from './options.ts'
 import { isProxyError, proxyError, type AppServices, type ProxyError } from './protocols/protocol.ts'
 import { RecentRequests } from './recent-requests.ts'
 import { redactedHeaders, RequestRecord } from './request-log.ts'
@@ -19,9 +19,11 @@ import type { ProxyState } from './state.ts'
 export type { ProxyAppOptions } from './options.ts'
 
 export interface ProxyApp {
-  fetch(request: Request): Promise<Response>
+  /** The answer; `onEnd` runs once it is over (a stream's end included) and logged. */
+  fetch(request: Request, onEnd?: () => void): Promise<Response>
   /** Stores pending account marks and counters. */
   close(): Promise<void>
+  readonly settings: ResolvedProxyOptions
 }
 
 /**
@@ -77,7 +79,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
     const authorized = keyCheck(request)
     if ('error' in matched) return authorized ? matched.errors.error(matched.error) : matched.errors.error(unauthorized(request))
     const { route, path } = matched
-    record.route = path
+    record.route = matched.pattern
     if ('local' in route) return localRoute(route, { request, record, path, authorized }, state, options.ctx)
     record.protocol = route.client
     const protocol = route.protocol
@@ -85,7 +87,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
 
     let body: JsonBody | undefined
     if (route.method === 'POST') {
-      const read = await readRequestBody(request, settings.maxBodyBytes)
+      const read = await readRequestBody(request, settings.maxBodyBytes, settings.clientTimeoutMs)
       if (isProxyError(read)) return protocol.error(read)
       body = read
     }
@@ -114,7 +116,8 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
   }
 
   return {
-    async fetch(request) {
+    settings,
+    async fetch(request, onEnd) {
       // Never `new URL(request.url)`: an odd Host makes the runtime hand over a relative URL,
       // and a throw here would escape to the runtime's own error page.
       const url = requestTarget(request.url)
@@ -127,6 +130,7 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
           if (r.logged) sink(line)
           if (r.counted) observe(r, status)
           ended()
+          onEnd?.()
         },
         request.method,
         url.pathname,

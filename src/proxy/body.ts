@@ -1,3 +1,4 @@
+import { formatBytes } from '../lib/bytes.ts'
 import { proxyError, type ProxyError } from './protocols/protocol.ts'
 
 /** A body over the configured limit: answered with 413 before any upstream work. */
@@ -9,6 +10,9 @@ export class InvalidBody extends Error {}
 /** A body not declared as JSON: answered with 415 before it is read. */
 export class UnsupportedMediaType extends Error {}
 
+/** A body that stopped arriving: answered with 408, and the connection closed. */
+export class BodyTimeout extends Error {}
+
 export interface JsonBody {
   /** The text as the client sent it: forwarded unchanged when nothing needs rewriting. */
   text: string
@@ -16,22 +20,19 @@ export interface JsonBody {
 }
 
 /**
- * Reads the request body, never more than `limit` bytes. A declared Content-Length is checked
- * before reading (the HTTP framing then bounds the body); a chunked body is counted as it comes.
+ * Reads the request body, never more than `limit` bytes, and never waits more than `idleMs`
+ * (0: no limit) for its next bytes: a body shorter than its Content-Length would otherwise hold
+ * the request forever. A declared Content-Length is checked before reading.
  */
-export async function readBodyText(request: Request, limit: number): Promise<string> {
+export async function readBodyText(request: Request, limit: number, idleMs = 0): Promise<string> {
   const declared = request.headers.get('content-length')
   if (declared !== null && Number(declared) > limit) throw new BodyTooLarge(`the request body is over the ${formatBytes(limit)} limit`)
-  if (declared !== null || !request.body) {
-    const text = await request.text()
-    if (text.length > limit) throw new BodyTooLarge(`the request body is over the ${formatBytes(limit)} limit`)
-    return text
-  }
+  if (!request.body) return ''
   const reader = request.body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
   for (;;) {
-    const { done, value } = await reader.read()
+    const { done, value } = await readWithin(reader, idleMs)
     if (done) break
     size += value.byteLength
     if (size > limit) {
@@ -43,17 +44,33 @@ export async function readBodyText(request: Request, limit: number): Promise<str
   return Buffer.concat(chunks).toString('utf8')
 }
 
+async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, idleMs: number): Promise<ReadableStreamReadResult<Uint8Array>> {
+  if (idleMs <= 0) return reader.read()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const silence = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BodyTimeout(`the request body stopped arriving (nothing for ${Math.round(idleMs / 100) / 10} s)`)), idleMs)
+  })
+  try {
+    return await Promise.race([reader.read(), silence])
+  } catch (error) {
+    if (error instanceof BodyTimeout) reader.cancel().catch(() => {})
+    throw error
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /**
  * Only a body declared as JSON is read as JSON. A web page can send `text/plain` or a form to
  * any address without a CORS preflight; `application/json` it cannot, so a page never gets its
  * request run by mislabelling it.
  */
-export async function readJsonBody(request: Request, limit: number): Promise<JsonBody> {
+export async function readJsonBody(request: Request, limit: number, idleMs = 0): Promise<JsonBody> {
   const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
   if (type !== 'application/json' && !/^application\/[\w.+-]+\+json$/.test(type)) {
     throw new UnsupportedMediaType(`the request body must be sent as Content-Type: application/json${type ? ` (got ${type})` : ''}`)
   }
-  const text = await readBodyText(request, limit)
+  const text = await readBodyText(request, limit, idleMs)
   if (text.trim() === '') throw new InvalidBody('the request body is empty; send a JSON object')
   let json: unknown
   try {
@@ -65,18 +82,16 @@ export async function readJsonBody(request: Request, limit: number): Promise<Jso
   return { text, json: json as Record<string, unknown> }
 }
 
-/** The body of a JSON route, or the error that answers it. */
-export async function readRequestBody(request: Request, limit: number): Promise<JsonBody | ProxyError> {
+/** The body of a JSON route, or the error that answers it; `idleMs` as in readBodyText. */
+export async function readRequestBody(request: Request, limit: number, idleMs = 0): Promise<JsonBody | ProxyError> {
   try {
-    return await readJsonBody(request, limit)
+    return await readJsonBody(request, limit, idleMs)
   } catch (error) {
+    // The rest of a body that stopped may still come: the connection cannot be used again.
+    if (error instanceof BodyTimeout) return proxyError(408, error.message, 'invalid_request_error', 'request_timeout', { connection: 'close' })
     if (error instanceof BodyTooLarge) return proxyError(413, error.message, 'invalid_request_error', 'request_too_large')
     if (error instanceof UnsupportedMediaType) return proxyError(415, error.message, 'invalid_request_error', 'unsupported_media_type')
     if (error instanceof InvalidBody) return proxyError(400, error.message, 'invalid_request_error', 'invalid_json')
     return proxyError(400, `could not read the request body: ${(error as Error).message}`, 'invalid_request_error', 'unreadable_body')
   }
-}
-
-function formatBytes(n: number): string {
-  return n >= 1024 * 1024 ? `${Math.round((n / 1024 / 1024) * 10) / 10} MiB` : `${n} bytes`
 }

@@ -10,7 +10,7 @@ export function createKeyCheck(keys: string[]): (request: Request) => boolean {
   const digests = keys.map(digest)
   if (digests.length === 0) return () => true
   return (request) => {
-    const presented = presentedKey(request)
+    const presented = presentedKey(request.headers)
     if (!presented) return false
     const candidate = digest(presented)
     let match = false
@@ -20,13 +20,22 @@ export function createKeyCheck(keys: string[]): (request: Request) => boolean {
 }
 
 /** `Authorization: Bearer K` (what OpenAI SDKs send) or `x-api-key: K` (Anthropic-style clients). */
-export function presentedKey(request: Request): string | undefined {
-  const auth = request.headers.get('authorization')
+export function presentedKey(headers: Headers): string | undefined {
+  const auth = headers.get('authorization')
   if (auth) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(auth)
     if (match?.[1]) return match[1]
   }
-  return request.headers.get('x-api-key')?.trim() || undefined
+  return headers.get('x-api-key')?.trim() || undefined
+}
+
+/**
+ * Who a client is, for what qwenauth keeps on its behalf (kept responses): a digest of the key it
+ * presented, never the key; empty for a keyless proxy, whose clients are all one.
+ */
+export function clientIdentity(headers: Headers): string {
+  const key = presentedKey(headers)
+  return key ? digest(key).toString('hex').slice(0, 32) : ''
 }
 
 function digest(text: string): Buffer {

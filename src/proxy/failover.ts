@@ -3,7 +3,7 @@ import { formatDuration } from '../lib/duration.ts'
 import { errorText, ExitCode, QwenauthError } from '../lib/errors.ts'
 import { earliestCooldownEnd, LIMIT_REACHED, onTrial } from '../pool/choose.ts'
 import { ADD_SERVED_ACCOUNT, describeAccounts, keyRefusedMessage, notServedMessage } from '../pool/messages.ts'
-import type { AccountPool } from '../pool/pool.ts'
+import type { AccountPool, InFlight } from '../pool/pool.ts'
 import { effectiveStatus, type Account } from '../store/account-model.ts'
 import { clientRefused, describeClient, isClientGate } from './client-identity.ts'
 import { proxyError, type InboundProtocol, type Plan, type ProxyError, type UpstreamCall } from './protocols/protocol.ts'
@@ -22,6 +22,8 @@ export interface AttemptFailure {
   transient: boolean
   /** The account serves certain clients only (the Coding Plan's 405) and refused this one: no mark, the next account is tried. */
   gate?: { said: string; userAgent: string | undefined }
+  /** No other account would answer differently: this goes to the client at once. */
+  final?: ProxyError
 }
 
 /**
@@ -46,11 +48,13 @@ export async function failover(
     const next = nextCall(state.pool, await state.pool.candidates({ affinityKey }), tried, plan)
     if (!next) break
     tried.add(next.account.id)
-    let result: Response | AttemptFailure
+    let result: Response | AttemptFailure | undefined
     try {
-      result = await tryAccount(state, next.account, next.call, signal, record)
+      result = await tryAccount(state, next.account, next.call, signal, record, next.hold)
     } finally {
       state.pool.release(next.account)
+      // Counted already (which released it), or over uncounted; a stream's end releases its own.
+      if (!(result instanceof Response && record.deferred)) next.hold.release()
     }
     if (result instanceof Response) {
       record.accountLabel = next.account.label
@@ -59,6 +63,12 @@ export async function failover(
       return result
     }
     if (signal?.aborted) return clientGone(protocol)
+    if (result.final) {
+      record.accountLabel = next.account.label
+      record.accountId = next.account.id
+      record.note = `(${result.reason})`
+      return protocol.error(result.final)
+    }
     failures.push(result)
     state.metrics.failover(result.accountId)
     record.failovers.push(`${result.label}: ${result.reason}`)
@@ -69,13 +79,21 @@ export async function failover(
   return protocol.error(error)
 }
 
-/** The next account to try and its call; one whose trial another request holds is left for later. */
-function nextCall(pool: AccountPool, candidates: Account[], tried: Set<string>, plan: Plan): { account: Account; call: UpstreamCall } | undefined {
+/**
+ * The next account to try, its call, and the hold that counts the request against the account's
+ * limits while it is in flight; one whose trial another request holds, or that requests in
+ * flight have brought to a limit, is left for later.
+ */
+function nextCall(pool: AccountPool, candidates: Account[], tried: Set<string>, plan: Plan): { account: Account; call: UpstreamCall; hold: InFlight } | undefined {
   for (const account of candidates) {
     if (tried.has(account.id)) continue
     const call = plan.callFor(account)
-    if (!call) tried.add(account.id)
-    else if (pool.claim(account)) return { account, call }
+    if (!call) {
+      tried.add(account.id)
+      continue
+    }
+    const hold = pool.claim(account)
+    if (hold) return { account, call, hold }
   }
   return undefined
 }
@@ -90,7 +108,7 @@ function clientGone(protocol: InboundProtocol): Response {
  * and the marks its failures earn (cooldown, not-served). Returns the client's response, or why
  * the next account should be tried.
  */
-async function tryAccount(state: ProxyState, account: Account, call: UpstreamCall, signal: AbortSignal | undefined, record: RequestRecord): Promise<Response | AttemptFailure> {
+async function tryAccount(state: ProxyState, account: Account, call: UpstreamCall, signal: AbortSignal | undefined, record: RequestRecord, hold: InFlight): Promise<Response | AttemptFailure> {
   const { pool } = state
   const freshOptions = signal ? { signal } : {}
   let credential: Account
@@ -99,34 +117,34 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
   } catch (error) {
     return noCredential(state, account, error, signal)
   }
-  let sent = await send(state, credential, call, signal, record)
+  let sent = await send(state, credential, call, signal, record, hold)
   if (!('response' in sent)) return sent
 
   if (sent.response.status === 401) {
     const refused = await readUpstreamError(state, sent)
     if (credential.kind !== 'qwen-oauth') {
-      return markedFailure(state, credential, refused, keyRefusedMessage(credential.label, credential.provider), 'needs-login')
+      return markedFailure(state, credential, refused, keyRefusedMessage(credential.label, credential.provider), 'needs-login', hold)
     }
     try {
       credential = await credentialFor(state, account, { ...freshOptions, rejectedToken: credential.accessToken ?? '' }, credential.accessToken)
     } catch (error) {
       return noCredential(state, account, error, signal)
     }
-    sent = await send(state, credential, call, signal, record)
+    sent = await send(state, credential, call, signal, record, hold)
     if (!('response' in sent)) return sent
     if (sent.response.status === 401) {
-      return markedFailure(state, credential, await readUpstreamError(state, sent), notServedMessage(credential.label), 'not-served')
+      return markedFailure(state, credential, await readUpstreamError(state, sent), notServedMessage(credential.label), 'not-served', hold)
     }
   }
 
   const status = sent.response.status
-  if (status === 429) return restAccount(state, credential, await readUpstreamError(state, sent))
+  if (status === 429) return restAccount(state, credential, await readUpstreamError(state, sent), hold)
   if (status === 405) {
     const refused = await readUpstreamError(state, sent)
     if (credential.kind === 'api-key' && isClientGate(status, refused.message)) {
       const userAgent = upstreamHeaders(credential, call, state.settings)['user-agent']
       const reason = `refused this client (${describeClient(userAgent)}): ${refused.message}`
-      countServed(state, credential, status, undefined, reason)
+      countServed(state, credential, status, undefined, reason, hold)
       return { accountId: credential.id, label: credential.label, reason, transient: false, gate: { said: refused.message, userAgent } }
     }
     sent = { response: new Response(refused.text, { status, headers: sent.response.headers }), exchange: sent.exchange }
@@ -134,12 +152,12 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
   if (status >= 500) {
     const failed = await readUpstreamError(state, sent)
     const reason = `upstream error ${status} (${failed.message})`
-    countServed(state, credential, status, undefined, reason)
+    countServed(state, credential, status, undefined, reason, hold)
     return { accountId: credential.id, label: credential.label, reason, transient: true }
   }
   // Served: a cooldown that ran out is over for everyone now, not only for this trial request.
   if (sent.response.ok) pool.markServedAgain(credential)
-  return deliver(state, credential, call, sent.response, sent.exchange, record)
+  return deliver(state, credential, call, sent.response, sent.exchange, record, hold)
 }
 
 /**
@@ -157,7 +175,7 @@ async function credentialFor(state: ProxyState, account: Account, options: Param
   }
 }
 
-async function send(state: ProxyState, account: Account, call: UpstreamCall, signal: AbortSignal | undefined, record: RequestRecord): Promise<Sent | AttemptFailure> {
+async function send(state: ProxyState, account: Account, call: UpstreamCall, signal: AbortSignal | undefined, record: RequestRecord, hold: InFlight): Promise<Sent | AttemptFailure> {
   const exchange = new UpstreamExchange(signal)
   try {
     record.upstreamSentAt = performance.now()
@@ -167,13 +185,13 @@ async function send(state: ProxyState, account: Account, call: UpstreamCall, sig
   } catch (error) {
     exchange.finish()
     const reason = `could not reach the upstream: ${errorText(error)}`
-    if (!exchange.clientGone) countServed(state, account, 502, undefined, reason)
+    if (!exchange.clientGone) countServed(state, account, 502, undefined, reason, hold)
     return { accountId: account.id, label: account.label, reason, transient: true }
   }
 }
 
-function markedFailure(state: ProxyState, account: Account, refused: UpstreamError, message: string, status: 'not-served' | 'needs-login'): AttemptFailure {
-  countServed(state, account, 401, undefined, message)
+function markedFailure(state: ProxyState, account: Account, refused: UpstreamError, message: string, status: 'not-served' | 'needs-login', hold: InFlight): AttemptFailure {
+  countServed(state, account, 401, undefined, message, hold)
   void state.pool.markUnusable(account.id, status, message, refused.code ?? 'unauthorized')
   return { accountId: account.id, label: account.label, reason: status === 'not-served' ? 'not served (401 after a fresh token refresh)' : 'API key refused (401)', transient: false }
 }

@@ -61,7 +61,7 @@ async function pageAction({ request, record, path, authorized }: LocalRequest, s
   // Without client keys anyone on this machine could reach the page: it only shows.
   if (state.settings.apiKeys.length === 0) return pageError(proxyError(403, READ_ONLY_WITHOUT_KEYS, 'permission_error', 'read_only'))
   if (!authorized) return pageError(unauthorized(request))
-  const body = await readRequestBody(request, ACTION_BODY_LIMIT)
+  const body = await readRequestBody(request, ACTION_BODY_LIMIT, state.settings.clientTimeoutMs)
   if (isProxyError(body)) return pageError(body)
   const done = await runAction(path, ctx, body.json, request.signal)
   if (isProxyError(done)) return pageError(done)

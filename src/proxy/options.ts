@@ -1,6 +1,7 @@
 import type { Context } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { registerSecret } from '../lib/redact.ts'
+import { parseAliasFlags } from '../pool/model-map.ts'
 import type { Strategy } from '../pool/pool.ts'
 import type { StatsStore } from '../store/stats.ts'
 import type { ProxyError } from './protocols/protocol.ts'
@@ -25,10 +26,20 @@ export interface ProxyAppOptions {
   connectTimeoutMs?: number
   /** Longest silence from the upstream once it is working, including a non-streaming answer (QWENAUTH_IDLE_TIMEOUT_MS, 10 min). */
   idleTimeoutMs?: number
+  /** Longest client silence: idle connections closed, stalled headers or bodies 408 (QWENAUTH_CLIENT_TIMEOUT_MS, 10 s). */
+  clientTimeoutMs?: number
+  /** Largest whole upstream answer held for one request (QWENAUTH_MAX_ANSWER_BYTES, 64 MiB). */
+  maxAnswerBytes?: number
+  /** Largest single streamed event held until it is complete (QWENAUTH_MAX_EVENT_BYTES, 16 MiB). */
+  maxEventBytes?: number
   /** Upstream 5xx answers and network errors tolerated per request before giving up (2). */
   maxTransientRetries?: number
+  /** How often a silent upstream gets a keep-alive event (Anthropic's `ping`; 10 s). */
+  keepAliveMs?: number
   /** Output token limits by model id; requests above are capped (QWENAUTH_MAX_OUTPUT_TOKENS="m=n,..."). */
   outputLimits?: Record<string, number>
+  /** Requested model → model sent, names or patterns like `claude-*haiku*` (--model-map, over QWENAUTH_MODEL_MAP). */
+  modelMap?: Record<string, string>
   /** User-Agent for Qwen OAuth accounts (QWENAUTH_USER_AGENT). */
   userAgent?: string
   /** The address the server listens on: its name is an accepted Host (see browser-guard.ts). */
@@ -68,8 +79,13 @@ export interface ResolvedProxyOptions {
   maxBodyBytes: number
   connectTimeoutMs: number
   idleTimeoutMs: number
+  clientTimeoutMs: number
+  maxAnswerBytes: number
+  maxEventBytes: number
   maxTransientRetries: number
+  keepAliveMs: number
   outputLimits: Record<string, number>
+  modelMap: Record<string, string>
   userAgent: string
   listenHost: string
   allowedHosts: string[]
@@ -115,8 +131,14 @@ export function resolveProxyOptions(options: ProxyAppOptions, env: NodeJS.Proces
     maxBodyBytes: options.maxBodyBytes ?? envNumber(env, 'QWENAUTH_MAX_BODY_BYTES') ?? DEFAULTS.maxBodyBytes,
     connectTimeoutMs: options.connectTimeoutMs ?? envNumber(env, 'QWENAUTH_CONNECT_TIMEOUT_MS') ?? DEFAULTS.connectTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs ?? envNumber(env, 'QWENAUTH_IDLE_TIMEOUT_MS') ?? DEFAULTS.idleTimeoutMs,
+    clientTimeoutMs: options.clientTimeoutMs ?? envNumber(env, 'QWENAUTH_CLIENT_TIMEOUT_MS') ?? DEFAULTS.clientTimeoutMs,
+    // A limit of 0 bytes would refuse every answer: 0 means the default here.
+    maxAnswerBytes: options.maxAnswerBytes || envNumber(env, 'QWENAUTH_MAX_ANSWER_BYTES') || DEFAULTS.maxAnswerBytes,
+    maxEventBytes: options.maxEventBytes || envNumber(env, 'QWENAUTH_MAX_EVENT_BYTES') || DEFAULTS.maxEventBytes,
     maxTransientRetries: options.maxTransientRetries ?? DEFAULTS.maxTransientRetries,
+    keepAliveMs: options.keepAliveMs ?? DEFAULTS.keepAliveMs,
     outputLimits: { ...DEFAULTS.outputLimits, ...parseOutputLimits(env.QWENAUTH_MAX_OUTPUT_TOKENS), ...options.outputLimits },
+    modelMap: { ...parseAliasFlags(envList(env.QWENAUTH_MODEL_MAP), 'QWENAUTH_MODEL_MAP'), ...options.modelMap },
     userAgent: options.userAgent ?? (env.QWENAUTH_USER_AGENT || DEFAULTS.qwenUserAgent),
     listenHost: options.listenHost ?? DEFAULTS.host,
     allowedHosts: [...(options.allowedHosts ?? []), ...envList(env.QWENAUTH_ALLOWED_HOSTS)],

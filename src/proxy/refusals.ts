@@ -1,5 +1,6 @@
 import { redact } from '../lib/redact.ts'
 import { quotaClock } from '../pool/limits.ts'
+import type { InFlight } from '../pool/pool.ts'
 import type { Account } from '../store/account-model.ts'
 import { windowUsage } from '../store/usage-windows.ts'
 import { classify429, resetHeaderAt, restAfter429, retryAfterMs } from './cooldowns.ts'
@@ -31,7 +32,7 @@ export async function readUpstreamError(state: ProxyState, sent: Sent): Promise<
   try {
     // Some upstreams echo the request's credential in their errors; this text goes to clients,
     // logs, `status` and the counters file.
-    text = redact(new TextDecoder().decode(await readAll(response, exchange, state.settings.idleTimeoutMs)))
+    text = redact(new TextDecoder().decode(await readAll(response, exchange, state.settings.idleTimeoutMs, state.settings.maxAnswerBytes)))
   } catch {}
   exchange.finish()
   let code: string | undefined
@@ -54,7 +55,7 @@ export async function readUpstreamError(state: ProxyState, sent: Sent): Promise<
 }
 
 /** A 429: the account rests for the window the provider named (cooldowns.ts) and the request moves on. */
-export async function restAccount(state: ProxyState, account: Account, limited: UpstreamError): Promise<AttemptFailure> {
+export async function restAccount(state: ProxyState, account: Account, limited: UpstreamError, hold?: InFlight): Promise<AttemptFailure> {
   const now = state.settings.now()
   const refusal = classify429(limited.code, limited.message)
   const clock = quotaClock(account)
@@ -72,7 +73,7 @@ export async function restAccount(state: ProxyState, account: Account, limited: 
     state.settings,
   )
   const reason = `${refusal.quota ? 'quota exhausted' : 'rate limited'} (${limited.message}); resting ${rest.rule}`
-  countServed(state, account, 429, undefined, reason)
+  countServed(state, account, 429, undefined, reason, hold)
   state.metrics.cooldown(account.id, refusal.quota ? 'quota' : 'rate_limit')
   void state.pool.markCooldown(account.id, rest.until, reason, refusal.quota ? 'insufficient_quota' : (limited.code ?? 'rate_limited'))
   return { accountId: account.id, label: account.label, reason, transient: false }

@@ -1,22 +1,20 @@
 import { errorText } from '../lib/errors.ts'
 import { redact } from '../lib/redact.ts'
 import { quotaClock } from '../pool/limits.ts'
+import type { InFlight } from '../pool/pool.ts'
 import type { Account } from '../store/account-model.ts'
 import { usageDelta } from '../store/usage-windows.ts'
 import type { AttemptFailure } from './failover.ts'
-import type { UpstreamCall, UsageFormat } from './protocols/protocol.ts'
+import { proxyError, type UpstreamCall, type UsageFormat } from './protocols/protocol.ts'
 import type { RequestRecord } from './request-log.ts'
-import { relaySse, type RelayEnd } from './sse.ts'
+import { EventTooLarge, relaySse, type RelayEnd } from './sse.ts'
 import type { ProxyState } from './state.ts'
-import { passthroughHeaders, readAll, type UpstreamExchange } from './upstream.ts'
+import { AnswerTooLarge, passthroughHeaders, readAll, type UpstreamExchange } from './upstream.ts'
 
 export interface Usage {
   promptTokens: number
   completionTokens: number
 }
-
-/** How often a silent upstream gets a keep-alive event, where the client's protocol has one. */
-const KEEP_ALIVE_MS = 10_000
 
 /**
  * Turns an upstream answer the client should get (2xx, or a 4xx about the request itself) into
@@ -31,25 +29,27 @@ export async function deliver(
   upstream: Response,
   exchange: UpstreamExchange,
   record: RequestRecord,
+  hold: InFlight,
 ): Promise<Response | AttemptFailure> {
-  const { idleTimeoutMs } = state.settings
+  const { idleTimeoutMs, maxAnswerBytes, maxEventBytes } = state.settings
   const headers = passthroughHeaders(upstream.headers)
   const isStream = upstream.ok && (upstream.headers.get('content-type') ?? '').includes('text/event-stream')
 
   if (!isStream) {
     let bytes: Uint8Array
     try {
-      bytes = await readAll(upstream, exchange, idleTimeoutMs)
+      bytes = await readAll(upstream, exchange, idleTimeoutMs, maxAnswerBytes)
     } catch (error) {
       exchange.finish()
-      return failedBeforeFirstByte(state, account, exchange, error)
+      if (error instanceof AnswerTooLarge) return tooLargeToPass(state, account, error, hold)
+      return failedBeforeFirstByte(state, account, exchange, error, hold)
     }
     exchange.finish()
     // A JSON answer comes whole after its head: the head is its first byte.
     state.metrics.upstreamAnswer(account.id, record.upstreamHeadAt - record.upstreamSentAt, performance.now() - record.upstreamSentAt)
     if (!upstream.ok) bytes = redactedError(bytes)
     const usage = upstream.ok ? findUsage(tailText(bytes), call.usage) : undefined
-    countServed(state, account, upstream.status, usage, upstream.ok ? undefined : `${upstream.status} ${tailText(bytes).slice(0, 200)}`)
+    countServed(state, account, upstream.status, usage, upstream.ok ? undefined : `${upstream.status} ${tailText(bytes).slice(0, 200)}`, hold)
     record.usage = usage
     if (!call.render.whole) return new Response(bytes.byteLength > 0 ? (bytes as Uint8Array<ArrayBuffer>) : null, { status: upstream.status, headers })
     const rendered = call.render.whole(upstream.status, bytes)
@@ -63,11 +63,11 @@ export async function deliver(
     first = await reader.read()
   } catch (error) {
     exchange.finish()
-    return failedBeforeFirstByte(state, account, exchange, error)
+    return failedBeforeFirstByte(state, account, exchange, error, hold)
   }
   if (first.done) {
     exchange.finish()
-    return failedBeforeFirstByte(state, account, exchange, new Error('the upstream ended the stream before its first event'))
+    return failedBeforeFirstByte(state, account, exchange, new Error('the upstream ended the stream before its first event'), hold)
   }
   const firstByteMs = performance.now() - record.upstreamSentAt
   // The idle timeout runs only while the relay waits on the upstream: a client that reads
@@ -75,6 +75,7 @@ export async function deliver(
   // leaves its reader hanging forever under Node's undici).
   exchange.disarm()
 
+  // From here the stream's end counts the request and releases its hold (the failover leaves it).
   record.deferred = true
   let usage: Usage | undefined
   const translator = call.render.stream?.()
@@ -82,18 +83,23 @@ export async function deliver(
     onWaiting: () => exchange.arm(idleTimeoutMs, 'the upstream went silent'),
     onActivity: () => exchange.disarm(),
     onEvents: (text) => {
-      if (text.includes('"usage"') || text.includes('_tokens"')) usage = mergeUsage(usage, findUsage(text, call.usage))
+      if (text.includes('"usage"') || text.includes('_tokens"')) usage = mergeUsage(usage, findEventsUsage(text, call.usage))
     },
     abortUpstream: (reason) => exchange.abort(reason),
-    failureEvent: (error) =>
-      call.render.streamFailure(
-        `the upstream stream of account ${account.label} broke after it started (${errorText(exchange.cause(error))}); the answer is incomplete, retry the request`,
-      ),
+    failureEvent: (error) => {
+      const cause = exchange.cause(error)
+      return call.render.streamFailure(
+        cause instanceof EventTooLarge || cause instanceof AnswerTooLarge
+          ? `the upstream stream of account ${account.label} was cut: ${cause.message}; the answer is incomplete`
+          : `the upstream stream of account ${account.label} broke after it started (${errorText(cause)}); the answer is incomplete, retry the request`,
+      )
+    },
     onEnd: (end) => {
       state.metrics.upstreamAnswer(account.id, firstByteMs, performance.now() - record.upstreamSentAt)
-      finishStream(state, account, exchange, record, end, usage)
+      finishStream(state, account, exchange, record, end, usage, hold)
     },
-    ...(translator ? { translator, keepAliveMs: KEEP_ALIVE_MS } : {}),
+    maxEventBytes,
+    ...(translator ? { translator, keepAliveMs: state.settings.keepAliveMs } : {}),
   })
   if (translator) headers.set('content-type', 'text/event-stream; charset=utf-8')
   headers.set('cache-control', 'no-cache')
@@ -101,31 +107,43 @@ export async function deliver(
   return new Response(stream, { status: upstream.status, headers })
 }
 
-function finishStream(state: ProxyState, account: Account, exchange: UpstreamExchange, record: RequestRecord, end: RelayEnd, usage: Usage | undefined): void {
+function finishStream(state: ProxyState, account: Account, exchange: UpstreamExchange, record: RequestRecord, end: RelayEnd, usage: Usage | undefined, hold: InFlight): void {
   exchange.finish()
   record.usage = usage
   if (end.kind === 'failed') {
     const reason = `stream broke: ${errorText(exchange.cause(end.error))}`
     // The provider began the answer: it counts against the quota, tokens known or not.
-    countServed(state, account, 502, usage ?? { promptTokens: 0, completionTokens: 0 }, reason)
+    countServed(state, account, 502, usage ?? { promptTokens: 0, completionTokens: 0 }, reason, hold)
     return record.end(200, `(${reason})`)
   }
-  countServed(state, account, 200, usage)
+  countServed(state, account, 200, usage, undefined, hold)
   record.end(end.kind === 'cancelled' ? 'client-closed' : 200)
 }
 
-export function failedBeforeFirstByte(state: ProxyState, account: Account, exchange: UpstreamExchange, error: unknown): AttemptFailure {
+/**
+ * An answer past the limit: the upstream is already aborted, and another account would send as
+ * much, so the client is told at once (in its protocol's shape, by the failover core).
+ */
+function tooLargeToPass(state: ProxyState, account: Account, error: AnswerTooLarge, hold: InFlight): AttemptFailure {
+  const reason = `answer not passed on: ${error.message}`
+  countServed(state, account, 502, undefined, reason, hold)
+  const message = `the upstream answer of account ${account.label} was not passed on: ${error.message}; ask for a shorter answer, or raise the limit`
+  return { accountId: account.id, label: account.label, reason, transient: false, final: proxyError(502, message, 'server_error', 'upstream_answer_too_large') }
+}
+
+export function failedBeforeFirstByte(state: ProxyState, account: Account, exchange: UpstreamExchange, error: unknown, hold: InFlight): AttemptFailure {
   const reason = `failed before answering: ${errorText(exchange.cause(error))}`
-  if (!exchange.clientGone) countServed(state, account, 502, undefined, reason)
+  if (!exchange.clientGone) countServed(state, account, 502, undefined, reason, hold)
   return { accountId: account.id, label: account.label, reason, transient: true }
 }
 
 /**
  * One request's outcome in the account's counters. What the provider served (an answer, or a
  * stream that broke after it began: both count against its quota) also goes into the usage
- * windows, by the account's plan calendar.
+ * windows, by the account's plan calendar. The request's in-flight hold (`hold`, taken when it
+ * was dispatched) ends in the same turn, so the request is never counted twice or not at all.
  */
-export function countServed(state: ProxyState, account: Account, status: number, usage?: Usage, error?: string): void {
+export function countServed(state: ProxyState, account: Account, status: number, usage?: Usage, error?: string, hold?: InFlight): void {
   const now = state.settings.now()
   const failed = status >= 400
   const tokens = (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0)
@@ -139,6 +157,7 @@ export function countServed(state: ProxyState, account: Account, status: number,
     ...(failed && error ? { lastError: { message: error, at: now } } : {}),
     ...(served ? { usage: usageDelta(quotaClock(account), now, tokens) } : {}),
   })
+  hold?.release()
 }
 
 const USAGE_FIELDS: Record<UsageFormat, [prompt: RegExp, completion: RegExp]> = {
@@ -148,14 +167,30 @@ const USAGE_FIELDS: Record<UsageFormat, [prompt: RegExp, completion: RegExp]> = 
 }
 
 /**
- * The token counts of the last `usage` object in a JSON answer or a run of SSE events. A regex
- * over the text after the last `"usage"` instead of a full parse: answers can be megabytes,
- * and `"usage"` inside generated text is escaped (`\"usage\"`), so it cannot match.
+ * The token counts of the last `usage` object in a JSON answer. A regex over the text after the
+ * last `"usage"` instead of a full parse: answers can be megabytes, and `"usage"` inside
+ * generated text is escaped (`\"usage\"`), so it cannot match.
  */
 export function findUsage(text: string, format: UsageFormat = 'openai'): Usage | undefined {
   const at = text.lastIndexOf('"usage"')
-  if (at === -1) return undefined
-  const rest = text.slice(at, at + 1000)
+  return at === -1 ? undefined : usageAt(text.slice(at, at + 1000), format)
+}
+
+/**
+ * Every `usage` in a run of SSE events, merged in order: one read may hold several events, and
+ * Anthropic's stream puts the input count in `message_start`, the output count in `message_delta`.
+ * Each is read only up to the end of its own event.
+ */
+export function findEventsUsage(text: string, format: UsageFormat): Usage | undefined {
+  let usage: Usage | undefined
+  for (let at = text.indexOf('"usage"'); at !== -1; at = text.indexOf('"usage"', at + 7)) {
+    const eventEnd = text.indexOf('\n\n', at)
+    usage = mergeUsage(usage, usageAt(text.slice(at, Math.min(at + 1000, eventEnd === -1 ? text.length : eventEnd)), format))
+  }
+  return usage
+}
+
+function usageAt(rest: string, format: UsageFormat): Usage | undefined {
   if (/^"usage"\s*:\s*null/.test(rest)) return undefined
   const [promptField, completionField] = USAGE_FIELDS[format]
   const prompt = promptField.exec(rest)

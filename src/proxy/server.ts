@@ -2,7 +2,7 @@ import { serve } from 'srvx'
 import { usageError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
 import { redact } from '../lib/redact.ts'
-import { createProxyApp, type ProxyAppOptions } from './app.ts'
+import { createProxyApp, type ProxyApp, type ProxyAppOptions } from './app.ts'
 import { openaiErrorResponse } from './protocols/openai.ts'
 import { proxyError } from './protocols/protocol.ts'
 import { DEFAULTS } from '../defaults.ts'
@@ -31,6 +31,19 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
+ * Node's limits on a client: keep-alive connections close after `ms` idle, headers must arrive
+ * within `ms` (else 408 and a close). Its whole-request limit (300 s) is off: a body that stops
+ * arriving gets the app's own 408 (body.ts), and a slow but steady upload is no fault.
+ */
+function limitNodeConnections(server: object | undefined, ms: number): void {
+  if (!server || !('requestTimeout' in server)) return
+  const node = server as { keepAliveTimeout: number; headersTimeout: number; requestTimeout: number }
+  node.requestTimeout = 0
+  node.keepAliveTimeout = ms
+  node.headersTimeout = ms
+}
+
+/**
  * The proxy app on a real socket via srvx (Node, Bun and Deno alike). Without an API key it
  * only ever listens on loopback: anyone who could reach it would spend the user's accounts.
  */
@@ -50,7 +63,9 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     throw usageError('refusing --cors-origin * without an API key: any web page could then use your accounts; name the origins, or pass --api-key')
   }
   const app = createProxyApp({ ...options, listenHost: options.host })
-  const fetch = (request: Request) => app.fetch(request)
+  const { clientTimeoutMs } = app.settings
+  // Bun counts whole seconds, 255 at most; 0 is no limit for both runtimes.
+  const idleSeconds = clientTimeoutMs > 0 ? Math.min(255, Math.max(1, Math.ceil(clientTimeoutMs / 1000))) : 0
   // The app answers every request itself; this is the last resort for a bug, and it must not
   // be the runtime's page (Bun's development page shows the stack and the source).
   const error = (failure: unknown) => {
@@ -63,7 +78,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   const reusePort = options.reusePort === true
   let server: Listening
   try {
-    server = await listen(options, fetch, error, reusePort)
+    server = await listen(options, app, error, { reusePort, idleSeconds, clientTimeoutMs })
   } catch (failure) {
     await app.close()
     throw usageError(`cannot listen on ${options.host}:${options.port}: ${(failure as Error).message}`)
@@ -97,7 +112,7 @@ interface Listening {
 /** What qwenauth uses of Bun's server (Bun's own types are not installed). */
 interface BunRuntime {
   serve(options: {
-    fetch(request: Request): Promise<Response>
+    fetch(request: Request, server: BunServer): Promise<Response>
     error(error: unknown): Response
     hostname: string
     port: number
@@ -107,22 +122,41 @@ interface BunRuntime {
   }): { hostname: string; port: number; stop(closeActiveConnections?: boolean): Promise<void> | void }
 }
 
+/** Bun's per-request idle limit, the part of its server qwenauth uses inside a request. */
+interface BunServer {
+  timeout(request: Request, seconds: number): void
+}
+
+interface ListenLimits {
+  reusePort: boolean
+  /** Bun's idle limit on a client connection, whole seconds (0: none). */
+  idleSeconds: number
+  clientTimeoutMs: number
+}
+
 /**
  * Under Bun, Bun.serve itself: srvx's wrapper defines three properties on every request and adds
  * a promise hop to every answer, which cost 10-20% of the requests per second in a side-by-side
  * wrk run of a minimal relay. Node and Deno go through srvx.
  */
-async function listen(options: ProxyServerOptions, fetch: (request: Request) => Promise<Response>, error: (failure: unknown) => Response, reusePort: boolean): Promise<Listening> {
+async function listen(options: ProxyServerOptions, app: ProxyApp, error: (failure: unknown) => Response, limits: ListenLimits): Promise<Listening> {
+  const { reusePort, idleSeconds, clientTimeoutMs } = limits
   const bun = (globalThis as { Bun?: BunRuntime }).Bun
   if (bun) {
-    // Bun closes connections idle for 10 s by default, which would cut a long non-streaming answer.
-    // Under Bun a busy port throws here already.
-    const server = bun.serve({ fetch, error, hostname: options.host, port: options.port, reusePort, idleTimeout: 0, development: false })
+    // Bun's idle limit counts silence on the connection, and an answer in flight (a slow one, or
+    // a stream waiting on the upstream) is silent too: off until the answer is over. A connection
+    // with no request in flight is closed after the client limit; so is one whose request headers
+    // stop arriving. Under Bun a busy port throws here already.
+    const fetch = (request: Request, server: BunServer) => {
+      server.timeout(request, 0)
+      return app.fetch(request, () => server.timeout(request, idleSeconds))
+    }
+    const server = bun.serve({ fetch, error, hostname: options.host, port: options.port, reusePort, idleTimeout: idleSeconds, development: false })
     const host = server.hostname.includes(':') ? `[${server.hostname}]` : server.hostname
     return { url: `http://${host}:${server.port}`, close: async (force) => void (await server.stop(force)) }
   }
   const server = serve({
-    fetch,
+    fetch: (request) => app.fetch(request),
     hostname: options.host,
     port: options.port,
     silent: true,
@@ -130,8 +164,11 @@ async function listen(options: ProxyServerOptions, fetch: (request: Request) => 
     gracefulShutdown: false,
     error,
     reusePort,
-    bun: { idleTimeout: 0, development: false },
+    bun: { idleTimeout: idleSeconds, development: false },
+    // Node looks for connections past their limits this often (30 s by default).
+    node: { connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.round(clientTimeoutMs / 4) || 30_000)) },
   })
+  limitNodeConnections(server.node?.server, clientTimeoutMs)
   // Under Deno a busy port throws above already, under Node here.
   await server.ready()
   const address = server.url ? new URL(server.url) : undefined

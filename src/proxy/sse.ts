@@ -1,3 +1,4 @@
+import { formatBytes } from '../lib/bytes.ts'
 import type { StreamTranslator } from './protocols/protocol.ts'
 
 export type RelayEnd =
@@ -25,6 +26,8 @@ export interface RelayHooks {
   translator?: StreamTranslator
   /** How often a silent upstream gets the translator's keep-alive. */
   keepAliveMs?: number
+  /** Largest event held while its end has not arrived; past it the stream fails (no limit when absent). */
+  maxEventBytes?: number
 }
 
 const encoder = new TextEncoder()
@@ -36,12 +39,13 @@ const encoder = new TextEncoder()
  * copied once, however long an event grows.
  */
 export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first: Uint8Array, hooks: RelayHooks): ReadableStream<Uint8Array> {
-  const framer = new EventFramer()
+  const framer = new EventFramer(hooks.maxEventBytes)
   const decoder = new TextDecoder()
   const { translator } = hooks
   let ended = false
   // After `data: [DONE]` the answer is whole: a connection that breaks (or idles) then is no error.
   let sawDone = false
+  let translatorFailure: unknown
 
   const end = (result: RelayEnd) => {
     if (ended) return
@@ -57,9 +61,17 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
     if (!sawDone && DONE_LINE.test(text)) sawDone = true
     if (!translator) return events
     let out = ''
-    for (const data of eventData(text)) out += translator.event(data)
+    try {
+      for (const data of eventData(text)) out += translator.event(data)
+    } catch (error) {
+      // A translator that gave up (it would hold more than it may): the stream fails after
+      // what it translated so far.
+      translatorFailure ??= error
+    }
     return out ? encoder.encode(out) : undefined
   }
+  /** Why the stream cannot go on although the upstream still sends: an event or an answer too large. */
+  const overflow = (): unknown => framer.failure ?? translatorFailure
   const finish = (controller: ReadableStreamDefaultController<Uint8Array>) => {
     const rest = framer.rest()
     if (rest) {
@@ -69,16 +81,38 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
         if (tail) controller.enqueue(tail)
       }
     }
+    if (overflow()) return fail(controller, overflow())
     const closing = translator?.end()
     if (closing) controller.enqueue(encoder.encode(closing))
     controller.close()
     end({ kind: 'complete' })
   }
 
+  /** The upstream broke, or sent more than may be held: the client gets the protocol's error event. */
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: unknown) => {
+    if (error === overflow()) {
+      hooks.abortUpstream(error)
+      reader.cancel(error).catch(() => {})
+    }
+    controller.enqueue(encoder.encode(translator?.failure?.(hooks.failureEvent(error)) ?? hooks.failureEvent(error)))
+    controller.close()
+    end({ kind: 'failed', error })
+  }
+
+  /** The translator has the client's whole answer: the rest of the upstream's is not needed. */
+  const finishEarly = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    controller.close()
+    end({ kind: 'complete' })
+    hooks.abortUpstream(new DOMException('the client has its whole answer', 'AbortError'))
+    reader.cancel().catch(() => {})
+  }
+
   return new ReadableStream<Uint8Array>({
     start(controller) {
       const out = pass(first)
       if (out) controller.enqueue(out)
+      if (overflow()) fail(controller, overflow())
+      else if (translator?.finished?.()) finishEarly(controller)
     },
     async pull(controller) {
       for (;;) {
@@ -90,9 +124,7 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
         } catch (error) {
           if (ended) return
           if (sawDone) return finish(controller)
-          controller.enqueue(encoder.encode(translator?.failure?.(hooks.failureEvent(error)) ?? hooks.failureEvent(error)))
-          controller.close()
-          return end({ kind: 'failed', error })
+          return fail(controller, error)
         } finally {
           clearInterval(keepAlive)
         }
@@ -100,7 +132,10 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
         if (result.done) return finish(controller)
         hooks.onActivity()
         const out = pass(result.value)
-        if (out) return controller.enqueue(out)
+        if (out) controller.enqueue(out)
+        if (overflow()) return fail(controller, overflow())
+        if (translator?.finished?.()) return finishEarly(controller)
+        if (out) return
       }
     },
     cancel(reason) {
@@ -113,22 +148,35 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
 
 const DONE_LINE = /^data: ?\[DONE\]\r?$/m
 
+/** An upstream event that grew past the limit before its end arrived. */
+export class EventTooLarge extends Error {
+  override readonly name = 'EventTooLarge'
+}
+
 /**
  * Cuts a byte stream at event boundaries (`\n\n`, `\r\r`, `\r\n\r\n`). Only the newest chunk is
  * scanned, backwards, and the unfinished rest is kept as a list of chunks until a boundary
- * arrives, so a long event costs one copy, not one per chunk.
+ * arrives, so a long event costs one copy, not one per chunk. An unfinished rest past
+ * `maxEventBytes` is dropped and `failure` set (the complete events before it still come out):
+ * an upstream that never ends its event is not held in memory without end.
  */
 export class EventFramer {
   private pending: Uint8Array[] = []
   private pendingBytes = 0
+  /** Set once an event outgrew the limit; nothing is framed after it. */
+  failure: EventTooLarge | undefined
+
+  constructor(private readonly maxEventBytes = Number.POSITIVE_INFINITY) {}
 
   /** The complete events now in hand, or undefined while the newest one is unfinished. */
   push(chunk: Uint8Array): Uint8Array | undefined {
+    if (this.failure) return undefined
     const cut = this.lastBoundary(chunk)
     if (cut === -1) {
       if (chunk.byteLength > 0) {
         this.pending.push(chunk)
         this.pendingBytes += chunk.byteLength
+        this.checkSize()
       }
       return undefined
     }
@@ -136,7 +184,15 @@ export class EventFramer {
     const events = this.pending.length === 0 ? head : concat([...this.pending, head])
     this.pending = cut < chunk.byteLength ? [chunk.subarray(cut)] : []
     this.pendingBytes = chunk.byteLength - cut
+    this.checkSize()
     return events
+  }
+
+  private checkSize(): void {
+    if (this.pendingBytes <= this.maxEventBytes) return
+    this.pending = []
+    this.pendingBytes = 0
+    this.failure = new EventTooLarge(`an event grew past the ${formatBytes(this.maxEventBytes)} limit (QWENAUTH_MAX_EVENT_BYTES)`)
   }
 
   /** Bytes of an unfinished event (what an upstream sent after its last blank line). */

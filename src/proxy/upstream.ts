@@ -1,15 +1,19 @@
 import { qwenOAuthHeaders } from '../auth/oauth/constants.ts'
+import { formatBytes } from '../lib/bytes.ts'
 import { VERSION } from '../lib/version.ts'
 import { upstreamModel } from '../pool/model-map.ts'
 import { bearerOf, type Account } from '../store/account-model.ts'
 import { apiBaseFromResourceUrl } from '../store/tokens.ts'
 import type { BodyKind, UpstreamCall } from './protocols/protocol.ts'
+import { untimedFetchOptions, upstreamFetchSlots } from './runtime-fetch.ts'
 
 export interface UpstreamSettings {
   connectTimeoutMs: number
   idleTimeoutMs: number
   userAgent: string
   outputLimits: Record<string, number>
+  /** The server's model map (`--model-map`, QWENAUTH_MODEL_MAP). */
+  modelMap: Record<string, string>
 }
 
 /** `path` (and a query) below the account's OpenAI-compatible base URL. */
@@ -25,12 +29,14 @@ export function accountUrl(account: Account, path: string, search = ''): string 
  * fixed one. qwenauth names itself only when the client sent none.
  */
 export function upstreamHeaders(account: Account, call: UpstreamCall, settings: UpstreamSettings): Record<string, string> {
+  const credential = bearerOf(account)
   const headers: Record<string, string> = {
     ...call.headers,
-    authorization: `Bearer ${bearerOf(account)}`,
+    authorization: `Bearer ${credential}`,
     accept: call.accept ?? (call.stream ? 'text/event-stream' : 'application/json'),
   }
   if (call.body) headers['content-type'] = 'application/json'
+  if (call.apiKeyHeader) headers[call.apiKeyHeader] = credential
   if (account.kind === 'qwen-oauth') Object.assign(headers, qwenOAuthHeaders(settings.userAgent))
   else headers['user-agent'] = account.userAgent ?? call.clientUserAgent ?? `qwenauth/${VERSION}`
   return headers
@@ -41,6 +47,7 @@ const OUTPUT_FIELDS: Record<BodyKind, readonly string[]> = {
   chat: ['max_tokens', 'max_completion_tokens', 'max_output_tokens'],
   completions: ['max_tokens'],
   embeddings: [],
+  messages: ['max_tokens'],
   responses: ['max_output_tokens'],
   none: [],
 }
@@ -50,7 +57,7 @@ const OUTPUT_FIELDS: Record<BodyKind, readonly string[]> = {
  * limits capped, so clients with large defaults are not refused. Untouched bodies go out byte
  * for byte, unknown fields included.
  */
-export function upstreamBody(account: Account, call: UpstreamCall, limits: Record<string, number>): string | undefined {
+export function upstreamBody(account: Account, call: UpstreamCall, limits: Record<string, number>, modelMap?: Record<string, string>): string | undefined {
   if (!call.body) return undefined
   const { json, text } = call.body
   const requested = typeof json.model === 'string' && json.model !== '' ? json.model : undefined
@@ -58,7 +65,7 @@ export function upstreamBody(account: Account, call: UpstreamCall, limits: Recor
   let model = requested
   // Embeddings name their own models; a chat default would be wrong there.
   if (call.bodyKind !== 'embeddings' || requested) {
-    model = upstreamModel(account, requested)
+    model = upstreamModel(account, requested, modelMap)
     if (model !== json.model) patch.model = model
   }
   const limit = (model && limits[model]) || (requested && limits[requested]) || undefined
@@ -71,11 +78,21 @@ export function upstreamBody(account: Account, call: UpstreamCall, limits: Recor
   return Object.keys(patch).length > 0 ? JSON.stringify({ ...json, ...patch }) : text
 }
 
+/**
+ * Sends one request. Past the process's limit of upstream requests it first waits for a place
+ * (see runtime-fetch.ts); the timers start once it is sent, and they alone apply: the runtime's
+ * own fetch timers are off.
+ */
 export async function sendUpstream(account: Account, call: UpstreamCall, settings: UpstreamSettings, exchange: UpstreamExchange): Promise<Response> {
+  const body = upstreamBody(account, call, settings.outputLimits, settings.modelMap)
+  try {
+    exchange.onFinish(await upstreamFetchSlots().acquire(exchange.signal))
+  } catch (error) {
+    throw exchange.cause(error)
+  }
   // A non-streaming answer sends its head only once the whole answer is generated.
   const waitsForHead = call.stream || call.method === 'GET'
   exchange.arm(waitsForHead ? settings.connectTimeoutMs : settings.idleTimeoutMs, 'the upstream did not answer in time')
-  const body = upstreamBody(account, call, settings.outputLimits)
   try {
     const response = await fetch(call.url, {
       method: call.method,
@@ -83,7 +100,8 @@ export async function sendUpstream(account: Account, call: UpstreamCall, setting
       ...(body === undefined ? {} : { body }),
       signal: exchange.signal,
       redirect: 'manual',
-    })
+      ...untimedFetchOptions(),
+    } as RequestInit)
     exchange.arm(settings.idleTimeoutMs, 'the upstream went silent')
     return response
   } catch (error) {
@@ -94,11 +112,19 @@ export async function sendUpstream(account: Account, call: UpstreamCall, setting
 /** A declared body this small is read in one call: it arrives with its head, chunk timing does not matter. */
 const SMALL_BODY = 64 * 1024
 
-/** Reads a whole answer, re-arming the idle timeout on every chunk. */
-export async function readAll(response: Response, exchange: UpstreamExchange, idleTimeoutMs: number): Promise<Uint8Array> {
+/** An upstream answer larger than qwenauth holds for one request. */
+export class AnswerTooLarge extends Error {
+  override readonly name = 'AnswerTooLarge'
+}
+
+/**
+ * Reads a whole answer, re-arming the idle timeout on every chunk. Past `maxBytes` the upstream
+ * request is aborted and AnswerTooLarge thrown: nothing more is read or held.
+ */
+export async function readAll(response: Response, exchange: UpstreamExchange, idleTimeoutMs: number, maxBytes: number): Promise<Uint8Array> {
   if (!response.body) return new Uint8Array(0)
   const declared = response.headers.get('content-length')
-  if (declared !== null && Number(declared) <= SMALL_BODY) {
+  if (declared !== null && Number(declared) <= Math.min(SMALL_BODY, maxBytes)) {
     try {
       return new Uint8Array(await response.arrayBuffer())
     } catch (error) {
@@ -107,10 +133,18 @@ export async function readAll(response: Response, exchange: UpstreamExchange, id
   }
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
+  let size = 0
   try {
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
+      size += value.byteLength
+      if (size > maxBytes) {
+        const tooLarge = new AnswerTooLarge(`the answer is over the ${formatBytes(maxBytes)} limit (QWENAUTH_MAX_ANSWER_BYTES)`)
+        exchange.abort(tooLarge)
+        reader.cancel(tooLarge).catch(() => {})
+        throw tooLarge
+      }
       chunks.push(value)
       exchange.arm(idleTimeoutMs, 'the upstream went silent')
     }
@@ -160,6 +194,7 @@ export class UpstreamExchange {
   private readonly controller = new AbortController()
   private timer: ReturnType<typeof setTimeout> | undefined
   private readonly unlink: () => void
+  private readonly finishers: Array<() => void> = []
   /** The client left: failures after this are not the account's fault. */
   clientGone = false
 
@@ -193,9 +228,15 @@ export class UpstreamExchange {
     this.timer = undefined
   }
 
+  /** Runs `release` once, when the exchange is over (its place among the upstream requests). */
+  onFinish(release: () => void): void {
+    this.finishers.push(release)
+  }
+
   finish(): void {
     this.disarm()
     this.unlink()
+    for (const release of this.finishers.splice(0)) release()
   }
 
   /** What a failed read or fetch really failed on: our timeout or the client, when either fired. */

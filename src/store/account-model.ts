@@ -30,6 +30,11 @@ export interface Account {
   provider: string
   /** OpenAI-compatible base URL ending in /v1 (or the provider's own path). */
   baseUrl: string
+  /**
+   * The provider's Anthropic Messages base URL (`…/apps/anthropic`, without `/v1`), for a custom
+   * account whose provider speaks it; presets take theirs from the provider table.
+   */
+  anthropicBaseUrl?: string
   /** Model used when a client names none, and for OPENAI_MODEL. */
   model?: string
   /** Per-account model renames, over the provider's table (`coder-model` → the provider's name). */

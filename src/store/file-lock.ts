@@ -45,10 +45,17 @@ export function createFileLocker(home: string, staleMs = Number(process.env.QWEN
       // The shared creds lock keeps the official schedule (20 tries, about 29 s). Our own locks
       // wait past the stale limit, so a holder that was SIGKILLed is taken over, not waited out.
       const waitUntil = name === LOCK_NAMES.creds ? Number.POSITIVE_INFINITY : Date.now() + staleMs + OWN_LOCK_EXTRA_WAIT_MS
+      let removedJustNow = false
       for (let attempt = 0; attempt < LOCK_RETRY.tries || Date.now() < waitUntil; attempt++) {
         const owner = randomUUID()
         if (await tryCreate(path, owner)) return holdLock(path, owner, staleMs)
-        if (await removeIfStale(path, staleMs)) continue
+        // Straight back after removing a stale lock, but never twice in a row: whatever keeps
+        // the path taken, the loop waits between tries instead of spinning.
+        if (!removedJustNow && (await removeIfStale(path, staleMs))) {
+          removedJustNow = true
+          continue
+        }
+        removedJustNow = false
         await sleep(retryDelay(attempt), options.signal)
         if (options.shouldStop && (await options.shouldStop())) return undefined
       }
@@ -82,10 +89,15 @@ async function tryCreate(path: string, owner: string): Promise<boolean> {
   }
 }
 
+/**
+ * Whether the lock at `path` was stale and is gone now. The path itself is judged, never what
+ * it points to: a dangling symlink there makes `open(wx)` fail with EEXIST while `stat` finds
+ * nothing, and it is an old lock like any other.
+ */
 async function removeIfStale(path: string, staleMs: number): Promise<boolean> {
   let mtimeMs: number
   try {
-    mtimeMs = (await fsp.stat(path)).mtimeMs
+    mtimeMs = (await fsp.lstat(path)).mtimeMs
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return true
     throw error
@@ -102,7 +114,7 @@ async function removeIfStale(path: string, staleMs: number): Promise<boolean> {
   // Unless another waiter removed the stale lock and took a fresh one between our look and our
   // rename: then we moved a live lock, and it goes back (link never replaces a newer one), or
   // two processes would hold it and refresh one token twice.
-  const moved = await fsp.stat(aside).catch(() => undefined)
+  const moved = await fsp.lstat(aside).catch(() => undefined)
   if (moved && Date.now() - moved.mtimeMs <= staleMs) await fsp.link(aside, path).catch(() => {})
   await fsp.unlink(aside).catch(() => {})
   return true

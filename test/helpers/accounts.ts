@@ -1,13 +1,37 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { runOAuthLogin } from '../../src/auth/oauth/login.ts'
+import { createContext } from '../../src/context.ts'
+import type { Account } from '../../src/store/account-model.ts'
 import type { Emulator } from '../fixtures/qwen-emulator.ts'
-import { runCli, type CliResult } from './cli.ts'
+import type { CliResult } from './cli.ts'
+import { inProcess, succeeded, type InProcessResult } from './in-process.ts'
 
-/** Logs in through the emulator (which must auto-approve or be approved by the test). */
+/**
+ * A Qwen OAuth login in this process, as `qwenauth login` does it (the device flow, the served
+ * check, the new account active), into the store the environment names; its connection closed.
+ * The emulator must auto-approve (or the test approve).
+ */
+function oauthLogin(home: string, emu: Emulator, extraEnv: Record<string, string>): Promise<InProcessResult<Account>> {
+  return inProcess({ home, env: { QWENAUTH_OAUTH_URL: emu.url, ...extraEnv } }, async () => {
+    const ctx = createContext()
+    try {
+      return await runOAuthLogin(ctx, { browser: false })
+    } finally {
+      await ctx.close()
+    }
+  })
+}
+
+export async function loginInProcess(home: string, emu: Emulator, extraEnv: Record<string, string> = {}): Promise<Account> {
+  return succeeded(await oauthLogin(home, emu, extraEnv))
+}
+
+/** The same login, reported as a CLI run would be (what tests that only set up an account get). */
 export async function loginViaEmulator(home: string, emu: Emulator, extraEnv: Record<string, string> = {}): Promise<CliResult> {
-  const result = await runCli(['login'], { home, env: { QWENAUTH_OAUTH_URL: emu.url, ...extraEnv } })
-  if (result.code !== 0) throw new Error(`login failed (${result.code}): ${result.stderr}`)
-  return result
+  const result = await oauthLogin(home, emu, extraEnv)
+  if (result.code !== 0) throw new Error(`login failed (${result.code}): ${String(result.error)}\n${result.stderr}`)
+  return { code: 0, signal: null, stdout: result.stdout, stderr: result.stderr }
 }
 
 export function readJsonFile<T = any>(path: string): T {

@@ -3,12 +3,13 @@ import { resolve } from 'node:path'
 import { createContext } from '../../src/context.ts'
 import type { Account } from '../../src/store/account-model.ts'
 import { startEmulator, type Emulator, type EmulatorOptions } from '../fixtures/qwen-emulator.ts'
-import { runCli, tempHome } from './cli.ts'
+import { loginInProcess } from './accounts.ts'
+import { tempHome } from './cli.ts'
 
 export const repoRoot = resolve(import.meta.dirname, '../..')
 export const execFixture = (name: string) => resolve(repoRoot, 'test/fixtures/exec', name)
 
-/** An emulator and a QWEN_HOME with one account logged in through the real CLI. */
+/** An emulator and a QWEN_HOME with one account logged in (`qwenauth login`, in this process). */
 export interface LoggedIn {
   emu: Emulator
   home: string
@@ -22,8 +23,7 @@ export async function loggedIn(options: EmulatorOptions = {}): Promise<LoggedIn>
   const emu = await startEmulator({ autoApprove: true, interval: 0.05, ...options })
   const { home, cleanup } = tempHome()
   const env = { QWENAUTH_OAUTH_URL: emu.url }
-  const login = await runCli(['login'], { home, env })
-  if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`)
+  await loginInProcess(home, emu)
   const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: emu.url })
   return {
     emu,

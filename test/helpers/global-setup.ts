@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
-import { COMPILE_FLAGS } from '../../scripts/release-targets.ts'
+import { COMPILE_FLAGS, NODE_BUNDLE_FLAGS } from '../../scripts/release-targets.ts'
 
 const root = resolve(import.meta.dirname, '../..')
 
@@ -24,10 +24,10 @@ export default async function setup(project: TestProject) {
     })
   // Side by side: each is a few seconds of one core.
   await Promise.all([
-    build(['--target=node', '--format=esm', `--outfile=${join(out, 'cli.mjs')}`]),
+    build([...NODE_BUNDLE_FLAGS, `--outdir=${join(out, 'node')}`]),
     build([...COMPILE_FLAGS, `--outfile=${join(out, 'qwenauth')}`]),
   ])
-  project.provide('nodeCli', join(out, 'cli.mjs'))
+  project.provide('nodeCli', join(out, 'node', 'cli.mjs'))
   project.provide('binaryCli', join(out, 'qwenauth'))
   return () => rmSync(out, { recursive: true, force: true })
 }

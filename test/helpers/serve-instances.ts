@@ -60,6 +60,20 @@ export function startServes(count: number, options: InstanceOptions): Promise<In
   return Promise.all(Array.from({ length: count }, (_, i) => startServe(String.fromCharCode(65 + i), options)))
 }
 
+/**
+ * Processes a test spawns and undo steps it registers (latest first), all ended after each
+ * test of the file that calls this.
+ */
+export function endedAfterEachTest(): { children: ChildProcess[]; cleanups: Array<() => Promise<void>> } {
+  const children: ChildProcess[] = []
+  const cleanups: Array<() => Promise<void>> = []
+  afterEach(async () => {
+    await killAll(children)
+    for (const undo of cleanups.splice(0).reverse()) await undo()
+  })
+  return { children, cleanups }
+}
+
 /** SIGKILLs every child still running and waits for the exits. */
 export async function killAll(children: ChildProcess[]): Promise<void> {
   const exits = children.splice(0).map((child) => {

@@ -4,7 +4,7 @@ import { secretHint } from '../../lib/redact.ts'
 import { readApiKey } from './key-input.ts'
 import { parseLimitFlags } from '../../pool/limits.ts'
 import type { AccountSettings } from '../../store/account-settings.ts'
-import { pickDefaultModel, QWEN_OAUTH_DEFAULT_MODEL, resolveProvider, type ResolvedProvider } from './providers.ts'
+import { normaliseBaseUrl, pickDefaultModel, QWEN_OAUTH_DEFAULT_MODEL, resolveProvider, type ResolvedProvider } from './providers.ts'
 import { saveKeyAccount, type SavedKeyAccount } from './save-key-account.ts'
 import { verifyApiKey } from './verify-key.ts'
 
@@ -16,6 +16,8 @@ export interface KeyLoginOptions {
   apiKeyEnv?: string
   /** `--alias` entries, already parsed. */
   aliases?: Record<string, string>
+  /** `--anthropic-base-url`: where the provider serves the Anthropic Messages API. */
+  anthropicBaseUrl?: string
   /** `--limit` values as typed (a preset name needs the provider to be known). */
   limits?: string[]
   /** `--reset-day`: the day, or null for none. */
@@ -36,6 +38,8 @@ export async function runKeyLogin(ctx: Context, options: KeyLoginOptions): Promi
     ...(options.quotaResetDay !== undefined ? { quotaResetDay: options.quotaResetDay } : {}),
     ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
   }
+  // Checked before the key is asked for: a typo here must not cost a prompt.
+  const anthropicBaseUrl = options.anthropicBaseUrl === undefined ? undefined : normaliseBaseUrl(options.anthropicBaseUrl).replace(/\/v1$/, '')
   const apiKey = await readApiKey({
     providerTitle: target.preset?.title ?? new URL(target.baseUrl).host,
     providerArg: options.provider,
@@ -43,7 +47,7 @@ export async function runKeyLogin(ctx: Context, options: KeyLoginOptions): Promi
     ...(target.preset?.keyEnv ? { suggestedEnv: target.preset.keyEnv } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   })
-  const saved = await checkAndSaveKey(ctx, target, apiKey, options, settings)
+  const saved = await checkAndSaveKey(ctx, target, apiKey, { ...options, ...(anthropicBaseUrl ? { anthropicBaseUrl } : {}) }, settings)
   logger.success(successLine(saved, options.verify))
   if (target.preset?.quotaNote && !saved.account.limits) logger.info(`Quotas: ${target.preset.quotaNote}`)
   return saved
@@ -58,7 +62,7 @@ export async function checkAndSaveKey(
   ctx: Context,
   target: ResolvedProvider,
   apiKey: string,
-  options: Pick<KeyLoginOptions, 'label' | 'model' | 'aliases' | 'verify' | 'signal'>,
+  options: Pick<KeyLoginOptions, 'label' | 'model' | 'aliases' | 'anthropicBaseUrl' | 'verify' | 'signal'>,
   settings: AccountSettings = {},
 ): Promise<SavedKeyAccount> {
   const listed = options.verify ? (await verifyApiKey(target.baseUrl, apiKey, options.signal ? { signal: options.signal } : {})).models : []
@@ -70,6 +74,7 @@ export async function checkAndSaveKey(
     label: options.label ?? (target.preset ? target.provider : new URL(target.baseUrl).host),
     ...(model ? { model } : {}),
     aliases: { ...aliases, ...options.aliases },
+    ...(options.anthropicBaseUrl ? { anthropicBaseUrl: options.anthropicBaseUrl } : {}),
     ...settings,
   })
 }

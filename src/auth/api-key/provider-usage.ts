@@ -1,4 +1,5 @@
 import { DEFAULTS } from '../../defaults.ts'
+import { maxAnswerBytes, readTextAtMost } from '../../lib/bytes.ts'
 import { deadline } from '../../lib/deadline.ts'
 import { errorText } from '../../lib/errors.ts'
 import { redact } from '../../lib/redact.ts'
@@ -34,7 +35,7 @@ export async function fetchProviderUsage(account: Account, options: { signal?: A
   const limit = deadline(timeoutMs, options.signal)
   try {
     const response = await fetch(url, { headers: { authorization: `Bearer ${account.apiKey}`, accept: 'application/json' }, signal: limit.signal })
-    const text = await response.text()
+    const text = await readTextAtMost(response, maxAnswerBytes())
     if (!response.ok) return { error: `GET ${url} answered ${response.status}: ${redact(providerMessage(text)) || response.statusText}` }
     const data = (JSON.parse(text) as { data?: Record<string, unknown> }).data ?? {}
     return {

@@ -16,6 +16,10 @@ export interface ProviderPreset {
   keyEnv?: string
   /** Qwen Code's model names mapped to this provider's names for the same model. */
   aliases: Record<string, string>
+  /** Where the provider serves the Anthropic Messages API (docs/qwen-protocol.md §8), without `/v1`. */
+  anthropicBaseUrl?: string
+  /** How a chat request asks for reasoning: DashScope's `enable_thinking` (default) or OpenRouter's `reasoning`. */
+  reasoningSwitch?: ReasoningSwitch
   /** Providers of one family serve the same model names, so those pass between them unchanged (default: its own name). */
   family?: string
   /** At login, the newest model the key lists that matches this (its version in group 1) becomes the default. */
@@ -65,8 +69,20 @@ const CODING_PLAN = {
 } satisfies Partial<ProviderPreset>
 
 export const PROVIDERS: readonly ProviderPreset[] = [
-  { name: 'coding-plan', title: 'Alibaba Cloud Coding Plan (China)', baseUrl: 'https://coding.dashscope.aliyuncs.com/v1', ...CODING_PLAN },
-  { name: 'coding-plan-intl', title: 'Alibaba Cloud Coding Plan (international)', baseUrl: 'https://coding-intl.dashscope.aliyuncs.com/v1', ...CODING_PLAN },
+  {
+    name: 'coding-plan',
+    title: 'Alibaba Cloud Coding Plan (China)',
+    baseUrl: 'https://coding.dashscope.aliyuncs.com/v1',
+    anthropicBaseUrl: 'https://coding.dashscope.aliyuncs.com/apps/anthropic',
+    ...CODING_PLAN,
+  },
+  {
+    name: 'coding-plan-intl',
+    title: 'Alibaba Cloud Coding Plan (international)',
+    baseUrl: 'https://coding-intl.dashscope.aliyuncs.com/v1',
+    anthropicBaseUrl: 'https://coding-intl.dashscope.aliyuncs.com/apps/anthropic',
+    ...CODING_PLAN,
+  },
   {
     // No international endpoint of the Token Plan is documented.
     name: 'token-plan',
@@ -84,6 +100,7 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     name: 'dashscope',
     title: 'DashScope / Model Studio (China)',
     baseUrl: 'https://dashscope.aliyuncs.com/compatible-mode/v1',
+    anthropicBaseUrl: 'https://dashscope.aliyuncs.com/apps/anthropic',
     defaultModel: 'qwen3-coder-plus',
     keyEnv: 'DASHSCOPE_API_KEY',
     aliases: ALIBABA_ALIASES,
@@ -94,6 +111,7 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     name: 'dashscope-intl',
     title: 'DashScope / Model Studio (international)',
     baseUrl: 'https://dashscope-intl.aliyuncs.com/compatible-mode/v1',
+    anthropicBaseUrl: 'https://dashscope-intl.aliyuncs.com/apps/anthropic',
     defaultModel: 'qwen3-coder-plus',
     keyEnv: 'DASHSCOPE_API_KEY',
     aliases: ALIBABA_ALIASES,
@@ -115,6 +133,7 @@ export const PROVIDERS: readonly ProviderPreset[] = [
     baseUrl: 'https://openrouter.ai/api/v1',
     defaultModel: 'qwen/qwen3-coder',
     keyEnv: 'OPENROUTER_API_KEY',
+    reasoningSwitch: 'reasoning',
     aliases: { 'coder-model': 'qwen/qwen3-coder', 'vision-model': 'qwen/qwen2.5-vl-72b-instruct' },
     limitPresets: {
       free: [{ window: 'minute', unit: 'requests', max: 20 }, { window: 'day', unit: 'requests', max: 50 }],
@@ -127,6 +146,29 @@ export const PROVIDERS: readonly ProviderPreset[] = [
 
 export function findProvider(name: string): ProviderPreset | undefined {
   return PROVIDERS.find((p) => p.name === name)
+}
+
+/** The fields a chat request switches reasoning with (docs/qwen-protocol.md §8). */
+export type ReasoningSwitch = 'enable_thinking' | 'reasoning'
+
+/**
+ * How this provider's chat API switches reasoning: `enable_thinking` on the Qwen APIs (OAuth and
+ * every Alibaba and ModelScope preset), OpenRouter's `reasoning` object. A custom URL's API is
+ * unknown, and a strict one refuses fields it does not know, so it gets neither.
+ */
+export function reasoningSwitchOf(provider: string): ReasoningSwitch | undefined {
+  if (provider === QWEN_OAUTH_PROVIDER) return 'enable_thinking'
+  const preset = findProvider(provider)
+  return preset ? (preset.reasoningSwitch ?? 'enable_thinking') : undefined
+}
+
+/**
+ * Where an account's provider serves the Anthropic Messages API, if it does: the account's own
+ * (a custom provider's, from `login --anthropic-base-url`), else its preset's, so a newer table
+ * reaches old accounts. Qwen OAuth has none.
+ */
+export function anthropicBaseOf(account: { provider: string; anthropicBaseUrl?: string }): string | undefined {
+  return account.anthropicBaseUrl || findProvider(account.provider)?.anthropicBaseUrl
 }
 
 /** Where a `--provider` value sends requests: a preset's table entry, or a custom base URL. */

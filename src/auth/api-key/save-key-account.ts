@@ -13,6 +13,8 @@ export interface KeyAccountInput extends AccountSettings {
   model?: string
   /** Merged over the aliases the account already has. */
   aliases?: Record<string, string>
+  /** Kept from before when not given. */
+  anthropicBaseUrl?: string
 }
 
 export interface SavedKeyAccount {
@@ -46,6 +48,8 @@ export async function saveKeyAccount(ctx: Context, input: KeyAccountInput): Prom
     }
     const model = input.model ?? existing?.model
     if (model) account.model = model
+    const anthropicBaseUrl = input.anthropicBaseUrl ?? existing?.anthropicBaseUrl
+    if (anthropicBaseUrl) account.anthropicBaseUrl = anthropicBaseUrl
     const aliases = { ...existing?.aliases, ...input.aliases }
     if (Object.keys(aliases).length > 0) account.aliases = aliases
     applySettings(account, input)

@@ -1,4 +1,4 @@
-import { ofetch } from 'ofetch'
+import { maxAnswerBytes, readTextAtMost, TooManyBytes } from '../../lib/bytes.ts'
 import { deadline } from '../../lib/deadline.ts'
 import { ExitCode, QwenauthError } from '../../lib/errors.ts'
 import { logger } from '../../lib/logger.ts'
@@ -30,6 +30,7 @@ export async function verifyApiKey(baseUrl: string, apiKey: string, options: Ver
   try {
     response = await getModels(baseUrl, { Authorization: `Bearer ${apiKey}` }, { ...options, timeoutMs })
   } catch (error) {
+    if (error instanceof OversizedAnswer) throw new QwenauthError(`GET ${url} answered with more than a model listing: ${error.message}`, ExitCode.failure, SKIP_HINT)
     if (error instanceof Unreachable) throw new QwenauthError(`cannot reach ${new URL(url).origin} to check the key (${error.message})`, ExitCode.network, SKIP_HINT)
     throw error
   }
@@ -61,6 +62,9 @@ export interface ModelsAnswer {
 /** No answer from the server: refused, not found, timed out. The message says which. */
 export class Unreachable extends Error {}
 
+/** An answer too large to be a model listing: not held whole, and not read as one. */
+export class OversizedAnswer extends Unreachable {}
+
 /**
  * `GET {base}/models`, the cheapest request every OpenAI-compatible API answers; any status
  * comes back as it is. Throws Unreachable when there is no answer within the timeout.
@@ -69,16 +73,12 @@ export async function getModels(baseUrl: string, headers: Record<string, string>
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const limit = deadline(timeoutMs, options.signal)
   try {
-    const response = await ofetch.raw(`${baseUrl}/models`, {
-      headers: { Accept: 'application/json', ...headers },
-      ignoreResponseError: true,
-      retry: 0,
-      responseType: 'text',
-      signal: limit.signal,
-    })
-    return { status: response.status, statusText: response.statusText, body: typeof response._data === 'string' ? response._data : '' }
+    const response = await fetch(`${baseUrl}/models`, { headers: { Accept: 'application/json', ...headers }, signal: limit.signal })
+    // A listing is small; an answer past the limit is not held whole (serve runs this too).
+    return { status: response.status, statusText: response.statusText, body: await readTextAtMost(response, maxAnswerBytes()) }
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason
+    if (error instanceof TooManyBytes) throw new OversizedAnswer(error.message)
     throw new Unreachable(limit.timedOut() ? `no answer within ${timeoutMs / 1000} s` : causeText(error))
   } finally {
     limit.clear()
@@ -111,6 +111,7 @@ function modelIds(body: string): string[] {
 }
 
 function causeText(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause
-  return cause?.code ?? cause?.message ?? (error as Error).message
+  // Node's fetch puts the system error in `cause`; Bun's carries the code itself.
+  const { cause, code } = error as { cause?: { code?: string; message?: string }; code?: unknown }
+  return cause?.code ?? (typeof code === 'string' ? code : undefined) ?? cause?.message ?? (error as Error).message
 }

@@ -1,6 +1,6 @@
 import { DEFAULTS } from '../../defaults.ts'
 import { apiBaseFromResourceUrl, type GrantedTokens } from '../../store/tokens.ts'
-import { getModels, providerMessage, Unreachable } from '../api-key/verify-key.ts'
+import { getModels, OversizedAnswer, providerMessage, Unreachable } from '../api-key/verify-key.ts'
 import { qwenOAuthHeaders } from './constants.ts'
 
 export type Served = { served: true } | { served: false; said: string } | { served: 'unknown'; why: string }
@@ -19,6 +19,7 @@ export async function probeServed(tokens: GrantedTokens, options: { signal?: Abo
     if (answer.status === 401 || answer.status === 403) return { served: false, said: providerMessage(answer.body) || answer.statusText }
     return { served: 'unknown', why: `GET /models answered ${answer.status}: ${providerMessage(answer.body) || answer.statusText}` }
   } catch (error) {
+    if (error instanceof OversizedAnswer) return { served: 'unknown', why: `GET /models answered with more than a model listing (${error.message})` }
     if (error instanceof Unreachable) return { served: 'unknown', why: `could not reach the API (${error.message})` }
     throw error
   }

@@ -1,5 +1,5 @@
 import { accountUrl } from '../upstream.ts'
-import { conversationKey, type BodyKind, type InboundProtocol, type ProxyError, type Renderer } from './protocol.ts'
+import { chatConversationKey, type BodyKind, type InboundProtocol, type ProxyError, type Renderer } from './protocol.ts'
 
 /**
  * OpenAI's own API (chat completions, completions, embeddings, models): every account speaks it,
@@ -33,13 +33,6 @@ export function openaiPassthrough(upstreamPath: string, bodyKind: BodyKind): Inb
       }
     },
   }
-}
-
-/** `prompt_cache_key`, else the system and developer messages up to and with the first user message. */
-function chatConversationKey(body: Record<string, unknown> | undefined): string | undefined {
-  const messages = Array.isArray(body?.messages) ? (body.messages as unknown[]) : []
-  const firstUser = messages.findIndex((m) => (m as { role?: unknown } | null)?.role === 'user')
-  return conversationKey(body?.prompt_cache_key, messages.slice(0, firstUser + 1))
 }
 
 const PASSTHROUGH: Renderer = { streamFailure: (message) => openaiStreamError(message) }

@@ -17,7 +17,7 @@ export interface InboundProtocol {
   error(error: ProxyError): Response
   /**
    * What to send for this request, or why it cannot be sent (answered with `error`), or the
-   * answer itself when no upstream is needed (a kept Responses answer). Async where it reads
+   * answer itself when no upstream is needed (Anthropic's count_tokens, a kept Responses answer). Async where it reads
    * state kept across requests.
    */
   plan(request: InboundRequest): Plan | ProxyError | Response | Promise<Plan | ProxyError | Response>
@@ -55,7 +55,7 @@ export interface Plan {
 }
 
 /** What a request body is, for the per-account rewrite (model names, output caps) in upstream.ts. */
-export type BodyKind = 'chat' | 'completions' | 'embeddings' | 'responses' | 'none'
+export type BodyKind = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses' | 'none'
 
 /** Where token counts sit in an answer. */
 export type UsageFormat = 'openai' | 'anthropic' | 'responses'
@@ -71,6 +71,8 @@ export interface UpstreamCall {
   accept: string | null
   /** Headers of the protocol's own (`anthropic-version`, …), beside the credential and provider headers. */
   headers?: Record<string, string>
+  /** A header that carries the credential too, besides `Authorization: Bearer` (Anthropic's `x-api-key`). */
+  apiKeyHeader?: string
   /** The client's User-Agent, which key accounts get (set by the core from the inbound request, see client-identity.ts). */
   clientUserAgent?: string
   usage: UsageFormat
@@ -99,6 +101,11 @@ export interface StreamTranslator {
   failure?(message: string): string
   /** Sent while the upstream is silent (Anthropic's `ping`), at most every `keepAliveMs`. */
   keepAlive?(): string
+  /**
+   * The client's answer is complete before the upstream's is (a stop sequence matched): the
+   * relay then ends the client's stream and cancels the upstream request.
+   */
+  finished?(): boolean
 }
 
 /** OpenAI's error types, which the other protocols map onto their own. */
@@ -136,4 +143,16 @@ export function conversationKey(cacheKey: unknown, opening: readonly unknown[]):
   if (typeof cacheKey === 'string' && cacheKey !== '') return `key:${cacheKey}`
   if (opening.length === 0) return undefined
   return `hash:${createHash('sha256').update(JSON.stringify(opening)).digest('base64url').slice(0, 32)}`
+}
+
+/**
+ * The affinity key of a chat-completions body: `prompt_cache_key`, else its system and developer
+ * messages up to and with the first user message. The Anthropic and Responses protocols key
+ * their translated chat body the same way (Claude Code's `cache_control` marks, which move from
+ * turn to turn, are gone from it).
+ */
+export function chatConversationKey(body: Record<string, unknown> | undefined): string | undefined {
+  const messages = Array.isArray(body?.messages) ? (body.messages as unknown[]) : []
+  const firstUser = messages.findIndex((m) => (m as { role?: unknown } | null)?.role === 'user')
+  return conversationKey(body?.prompt_cache_key, messages.slice(0, firstUser + 1))
 }

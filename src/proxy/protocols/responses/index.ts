@@ -1,11 +1,12 @@
 import { logger } from '../../../lib/logger.ts'
 import type { Account } from '../../../store/account-model.ts'
 import type { JsonBody } from '../../body.ts'
+import { clientIdentity } from '../../client-keys.ts'
 import { accountUrl } from '../../upstream.ts'
 import { openaiErrorResponse } from '../openai.ts'
-import { isProxyError, proxyError, type AppServices, type InboundProtocol, type Plan, type ProxyError, type UpstreamCall } from '../protocol.ts'
+import { chatConversationKey, isProxyError, proxyError, type AppServices, type InboundProtocol, type Plan, type ProxyError, type UpstreamCall } from '../protocol.ts'
 import { BadInput, isRecord, text, type Json } from './json.ts'
-import { keepInBackground, keptResponses, type KeptResponse, type KeptResponses } from './kept.ts'
+import { keepInBackground, keptFor, keptResponses, type KeptResponse, type KeptResponses } from './kept.ts'
 import { nativeBody, nativeCanServe, nativeRenderer, servesResponses } from './native.ts'
 import { ResponseWriter } from './output.ts'
 import { reasoningFields } from './reasoning.ts'
@@ -23,7 +24,7 @@ export const responsesProtocol: InboundProtocol = {
   error: openaiErrorResponse,
   async plan(request) {
     const json = request.body?.json ?? {}
-    const store = keptResponses(request.app)
+    const store = keptFor(keptResponses(request.app), clientIdentity(request.headers))
     try {
       checkRequest(json)
       const history = await previousConversation(store, text(json.previous_response_id))
@@ -44,13 +45,23 @@ export const responsesProtocol: InboundProtocol = {
 export const keptResponseProtocol: InboundProtocol = {
   error: openaiErrorResponse,
   async plan(request) {
-    const id = decodeURIComponent(request.path.slice(request.path.lastIndexOf('/') + 1))
-    const store = keptResponses(request.app)
+    const id = pathId(request.path)
+    const store = keptFor(keptResponses(request.app), clientIdentity(request.headers))
     const kept = await readKept(store, id)
     if (!kept) return notKeptError(store, id, 'id')
     if (isProxyError(kept)) return kept
     return new Response(JSON.stringify(kept.response), { headers: { 'content-type': 'application/json; charset=utf-8' } })
   },
+}
+
+/** The `{id}` of the path, decoded; a malformed escape is kept as sent (no response has such an id). */
+function pathId(path: string): string {
+  const raw = path.slice(path.lastIndexOf('/') + 1)
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
 }
 
 function planCalls(app: AppServices, json: Json, input: Json[], chat: ReturnType<typeof chatRequest>, store: KeptResponses): Plan {
@@ -61,7 +72,10 @@ function planCalls(app: AppServices, json: Json, input: Json[], chat: ReturnType
   const native = nativeCanServe(json, input) ? asBody(nativeBody(json, input)) : undefined
   const bodies = new Map<string, JsonBody>()
   let noted = false
+  // The whole conversation's opening (a previous_response_id chain's included) keys it.
+  const affinityKey = chatConversationKey({ prompt_cache_key: json.prompt_cache_key, messages: chat.body.messages })
   return {
+    ...(affinityKey ? { affinityKey } : {}),
     callFor(account: Account): UpstreamCall {
       if (native && servesResponses(account)) {
         return { method: 'POST', url: accountUrl(account, '/responses'), body: native, bodyKind: 'responses', stream: clientStreams, accept: null, usage: 'responses', render: nativeRenderer(responseId, keep) }
@@ -82,7 +96,7 @@ function planCalls(app: AppServices, json: Json, input: Json[], chat: ReturnType
         stream: clientStreams,
         accept: null,
         usage: 'openai',
-        render: translatedRenderer(() => new ResponseWriter(shell(), chat.names), clientStreams, keep),
+        render: translatedRenderer(() => new ResponseWriter(shell(), chat.names, app.settings.maxAnswerBytes), clientStreams, keep),
       }
     },
   }

@@ -9,6 +9,8 @@ export interface KeptResponse {
   response: Json
   /** The conversation before its output: the earlier turns and the request's own input. */
   input: Json[]
+  /** The client key that made it (`clientIdentity`): only that key reads or continues it. */
+  owner?: string
 }
 
 export interface KeptResponses {
@@ -37,6 +39,21 @@ export function keptResponses(app: AppServices): KeptResponses {
     const redis = app.ctx.redis
     return redis ? redisKept(redis.client, redis.prefix, limits) : memoryKept(limits)
   })
+}
+
+/**
+ * The kept responses one client key sees: those it made. Another key's (a `serve` whose keys
+ * were handed to different people) answer as never kept, so an id alone reads nothing.
+ */
+export function keptFor(store: KeptResponses, owner: string): KeptResponses {
+  return {
+    where: store.where,
+    async get(id) {
+      const kept = await store.get(id)
+      return kept && (kept.owner ?? '') === owner ? kept : undefined
+    },
+    put: (kept) => store.put({ ...kept, owner }),
+  }
 }
 
 export function memoryKept(limits: KeepLimits): KeptResponses {

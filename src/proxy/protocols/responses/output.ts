@@ -1,3 +1,5 @@
+import { AnswerTooLarge } from '../../upstream.ts'
+import { formatBytes } from '../../../lib/bytes.ts'
 import { isRecord, text, type Json } from './json.ts'
 import { customInput, type OfferedTool, type ToolNames } from './tools.ts'
 import { responseObject, type ResponseShell } from './response-object.ts'
@@ -29,6 +31,10 @@ interface CallItem {
  *
  * A whole (non-streamed) answer runs through the same machine as one chunk, so both shapes
  * always agree.
+ *
+ * It holds the whole answer's text (for the closing events, the `response` object and kept
+ * responses): past `maxHeldBytes` a chunk throws AnswerTooLarge before any of it is taken, and
+ * the relay ends the stream with `fail`.
  */
 export class ResponseWriter {
   private seq = 0
@@ -42,10 +48,12 @@ export class ResponseWriter {
   private usage: Json | undefined
   private status: 'in_progress' | 'completed' | 'incomplete' | 'failed' = 'in_progress'
   private error: Json | undefined
+  private held = 0
 
   constructor(
     private readonly shell: ResponseShell,
     private readonly names: ToolNames,
+    private readonly maxHeldBytes = Number.POSITIVE_INFINITY,
   ) {}
 
   get finished(): boolean {
@@ -63,12 +71,13 @@ export class ResponseWriter {
   /** One chat completion chunk (or a whole answer as a chunk) → events. */
   chunk(chunk: Json): string {
     if (this.ended) return ''
+    const choice = Array.isArray(chunk.choices) && isRecord(chunk.choices[0]) ? chunk.choices[0] : undefined
+    const delta = choice && (isRecord(choice.delta) ? choice.delta : isRecord(choice.message) ? choice.message : undefined)
+    if (delta) this.hold(delta)
     let out = this.start()
     if (isRecord(chunk.error)) return out + this.fail(text(chunk.error.message) ?? 'the upstream reported an error', text(chunk.error.code))
     if (typeof chunk.model === 'string' && chunk.model) this.shell.model = chunk.model
     if (isRecord(chunk.usage)) this.usage = chunk.usage
-    const choice = Array.isArray(chunk.choices) && isRecord(chunk.choices[0]) ? chunk.choices[0] : undefined
-    const delta = choice && (isRecord(choice.delta) ? choice.delta : isRecord(choice.message) ? choice.message : undefined)
     if (delta) {
       const reasoning = text(delta.reasoning_content)
       if (reasoning) out += this.reasoningDelta(reasoning)
@@ -78,6 +87,16 @@ export class ResponseWriter {
     }
     if (typeof choice?.finish_reason === 'string') this.finishReason = choice.finish_reason
     return out
+  }
+
+  /** Counts the text a delta adds to what is held; throws, holding nothing of it, past the limit. */
+  private hold(delta: Json): void {
+    let size = Buffer.byteLength(text(delta.reasoning_content) ?? '') + Buffer.byteLength(text(delta.content) ?? '')
+    if (Array.isArray(delta.tool_calls)) {
+      for (const call of delta.tool_calls) if (isRecord(call) && isRecord(call.function)) size += Buffer.byteLength(text(call.function.arguments) ?? '')
+    }
+    if (this.held + size > this.maxHeldBytes) throw new AnswerTooLarge(`the answer is over the ${formatBytes(this.maxHeldBytes)} limit (QWENAUTH_MAX_ANSWER_BYTES)`)
+    this.held += size
   }
 
   /** Whether the upstream said why it stopped (so an end without `[DONE]` still completes). */

@@ -1,0 +1,45 @@
+import { basename } from 'pathe'
+
+/** What `exec` starts: the program's arguments and the variables added to its environment. */
+export interface Launch {
+  args: string[]
+  env: Record<string, string>
+  /** Removes what was written for this run, once the program has exited. */
+  cleanup?: () => Promise<void>
+}
+
+/** A program `exec` gives flags of its own: its command name and its npm package. */
+export interface KnownProgram {
+  /** `codex`, `claude`: the command, at any path, `.cmd`/`.exe` and the like included. */
+  name: string
+  /** The npm package a runner starts it from (`@openai/codex`), with or without `@version`. */
+  packageName: string
+}
+
+/** Package runners that start a package's program: `npx @openai/codex …`. */
+const RUNNERS = new Set(['npx', 'pnpx', 'bunx'])
+/** Runner options that take a value, so the value is not the package. */
+const RUNNER_VALUE_OPTIONS = new Set(['-p', '--package', '-c', '--call', '--prefix', '--cache', '--registry', '--userconfig'])
+
+/**
+ * Where the program's own arguments start in `args`, when `command` is that program: the
+ * command itself (any path, `.cmd`/`.exe` included), or run by a package runner
+ * (`npx [-y] <package>[@version]`, `npx -p <package> <name>`). Undefined for any other program,
+ * which `exec` then leaves exactly as it was given.
+ */
+export function programArgsStart(program: KnownProgram, command: string, args: readonly string[]): number | undefined {
+  const name = basename(command.replace(/\\/g, '/')).replace(/\.(cmd|bat|exe|ps1|js|mjs)$/i, '').toLowerCase()
+  if (name === program.name) return 0
+  if (!RUNNERS.has(name)) return undefined
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
+    if (RUNNER_VALUE_OPTIONS.has(arg)) {
+      i++
+      continue
+    }
+    if (arg.startsWith('-')) continue
+    const versioned = arg.startsWith(`${program.packageName}@`) && !arg.slice(program.packageName.length + 1).includes('/')
+    return arg === program.packageName || versioned || arg === program.name ? i + 1 : undefined
+  }
+  return undefined
+}

@@ -1,0 +1,181 @@
+/**
+ * The connections `serve` holds for its clients, under both shipped runtimes (the compiled
+ * binary and the Node bundle): a connection with no request in flight is closed after
+ * QWENAUTH_CLIENT_TIMEOUT_MS, answers in flight are not cut, a request that stops arriving gets
+ * 408 and a close, and 20,000 idle connections do not lock a legitimate request out.
+ */
+import { spawn } from 'node:child_process'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { afterEach, describe, expect, it } from 'vitest'
+import { proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
+import { HEALTH_REQUEST, rawConnection, stalledBodyRequest } from './helpers/raw-socket.ts'
+import { endedAfterEachTest, killAll, spawnServe, type Served } from './helpers/serve-instances.ts'
+import { keyAccountAt, stubUpstream } from './helpers/stub-upstream.ts'
+
+const RUNTIMES = ['binary', 'node'] as const
+const CLIENT_TIMEOUT_MS = 1000
+/** Longer than the client limit: what an answer in flight may take without being cut. */
+const SLOW_MS = 2500
+const root = resolve(import.meta.dirname, '..')
+
+let fx: ProxyFixture | undefined
+// Registered first, so it runs last: the processes and stubs go before the emulator.
+afterEach(async () => {
+  await fx?.cleanup()
+  fx = undefined
+})
+const { children, cleanups } = endedAfterEachTest()
+
+async function startServe(runtime: (typeof RUNTIMES)[number]): Promise<{ served: Served; port: number }> {
+  fx ??= await proxyFixture()
+  const served = await spawnServe([], {
+    home: fx.home,
+    env: { QWENAUTH_OAUTH_URL: fx.emu.url, QWENAUTH_CLIENT_TIMEOUT_MS: String(CLIENT_TIMEOUT_MS) },
+    runtime,
+    children,
+  })
+  return { served, port: Number(new URL(served.baseUrl).port) }
+}
+
+const chunk = (content: string) => JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: null }] })
+
+/** An upstream whose whole answer comes after SLOW_MS, and whose stream is silent that long mid-way. */
+function slowUpstream(): Promise<string> {
+  return stubUpstream((req, res) => {
+    let body = ''
+    req.on('data', (data: Buffer) => (body += data))
+    req.on('end', () => {
+      if ((JSON.parse(body) as { stream?: boolean }).stream !== true) {
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' })
+          res.end(JSON.stringify({ id: 'slow', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'late answer' }, finish_reason: 'stop' }] }))
+        }, SLOW_MS)
+        return
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write(`data: ${chunk('first')}\n\n`)
+      setTimeout(() => res.end(`data: ${chunk(' after the silence')}\n\ndata: [DONE]\n\n`), SLOW_MS)
+    })
+  }, cleanups)
+}
+
+function chat(baseUrl: string, stream: boolean): Promise<{ status: number; text: string }> {
+  return fetch(`${baseUrl}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream }),
+  }).then(async (res) => ({ status: res.status, text: await res.text() }))
+}
+
+/** Helper processes holding `total` connections between them, each having sent GET /health. */
+async function idleConnections(port: number, total: number, processes: number) {
+  const helpers = Array.from({ length: processes }, () => {
+    const child = spawn(join(root, 'node_modules/.bin/bun'), [join(root, 'test/fixtures/idle-connections.ts'), String(port), String(total / processes)], { stdio: ['pipe', 'pipe', 'inherit'] })
+    children.push(child)
+    return { child, lines: createInterface({ input: child.stdout })[Symbol.asyncIterator]() }
+  })
+  const next = async () => Promise.all(helpers.map(async ({ lines }) => JSON.parse(String((await lines.next()).value)) as Record<string, number>))
+  const sum = (reports: Array<Record<string, number>>, field: string) => reports.reduce((n, r) => n + (r[field] ?? 0), 0)
+  const opened = await next()
+  return {
+    opened: sum(opened, 'opened'),
+    answered: sum(opened, 'answered'),
+    /** How many the server has closed by now. */
+    async closedByServer(): Promise<number> {
+      for (const { child } of helpers) child.stdin?.write('report\n')
+      return sum(await next(), 'closedByServer')
+    },
+  }
+}
+
+describe.each(RUNTIMES)('serve (%s): client connections', (runtime) => {
+  it('closes a connection left idle after its answer; a slow answer and a silent stream in flight are not cut', async () => {
+    fx = await proxyFixture()
+    await keyAccountAt(fx.ctx, await slowUpstream(), 'key-slow-upstream-0001', 'slow')
+    const { served, port } = await startServe(runtime)
+
+    const idle = await rawConnection(port, HEALTH_REQUEST)
+    expect(await idle.answers(1, 5000)).toHaveLength(1)
+    const [whole, streamed] = await Promise.all([chat(served.baseUrl, false), chat(served.baseUrl, true)])
+    expect(whole.status).toBe(200)
+    expect(whole.text).toContain('late answer')
+    expect(streamed.status).toBe(200)
+    expect(streamed.text).toContain('after the silence')
+    expect(streamed.text).toContain('data: [DONE]')
+    // Bun counts its idle limit in whole seconds, on a 4-second clock.
+    expect(await idle.closedWithin(10_000)).not.toBe('open')
+  })
+
+  it('a request body that stops short of its Content-Length gets 408 and a close', async () => {
+    const { port } = await startServe(runtime)
+    const stalled = await rawConnection(port, stalledBodyRequest(100, 10))
+    const [status] = await stalled.answers(1, 5000)
+    expect(status).toMatch(/^HTTP\/1\.1 408/)
+    expect(stalled.received()).toContain('request_timeout')
+    expect(await stalled.closedWithin(5000)).not.toBe('open')
+  })
+
+  // Some 25 s under the binary (most of it Bun closing unfinished headers after its own 10 s),
+  // some 15 s under Node: 20,000 connections have to be opened, answered and closed.
+  it('20,000 idle connections do not lock a legitimate request out', async () => {
+    const { served, port } = await startServe(runtime)
+    // Headers that stop arriving: Node answers 408 after the client limit; Bun closes such a
+    // connection itself after 10 s, without an answer (no request exists yet to answer).
+    const unfinished = await rawConnection(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+
+    // This process and the server may each hold 20,000 descriptors; the helpers share the load.
+    const crowd = await idleConnections(port, 20_000, 4)
+    expect(crowd.opened).toBe(20_000)
+    let answer: Response | undefined
+    for (let attempt = 0; attempt < 20 && !answer; attempt++) {
+      answer = await fetch(`${served.baseUrl.replace(/\/v1$/, '')}/health`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined)
+    }
+    expect(answer?.status).toBe(503) // no accounts: an answer from qwenauth, not the runtime
+    expect(await crowd.closedByServer()).toBeGreaterThan(10_000)
+    expect(served.stderr()).not.toMatch(/EMFILE|too many open files/i)
+
+    expect(await unfinished.closedWithin(15_000)).not.toBe('open')
+    if (runtime === 'node') expect(unfinished.received()).toMatch(/^HTTP\/1\.1 408/)
+  }, 90_000)
+
+})
+
+it('serve (node): headers that stop arriving get 408 and a close', async () => {
+  const { port } = await startServe('node')
+  const unfinished = await rawConnection(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+  expect(await unfinished.answers(1, 5000)).toEqual([expect.stringMatching(/^HTTP\/1\.1 408/)])
+  expect(await unfinished.closedWithin(5000)).not.toBe('open')
+})
+
+describe('serve: two pipelined requests in one write', () => {
+  const twoRequests = `${HEALTH_REQUEST}${HEALTH_REQUEST}`
+
+  it('the Node bundle answers both, in order', async () => {
+    const { port } = await startServe('node')
+    const connection = await rawConnection(port, twoRequests)
+    expect(await connection.answers(2, 5000)).toHaveLength(2)
+    connection.destroy()
+  })
+
+  // A runtime limit, not qwenauth's (README, Troubleshooting): Bun 1.4.5, the newest Bun and
+  // the one the binary is built with, closes a connection whose second pipelined request
+  // arrives while the first one's answer is being made, and answers neither. This states what
+  // the README says; when a Bun upgrade makes it fail, the runtime is fixed: assert two answers
+  // instead and drop the README's note.
+  it('the compiled binary answers neither and closes, though the same requests one after the other are answered', async () => {
+    const { port } = await startServe('binary')
+    // The control: on one connection, a request sent after the first answer is answered.
+    const sequential = await rawConnection(port, HEALTH_REQUEST)
+    // (503: the fixture's home has no usable account; any answer will do.)
+    expect(await sequential.answers(1, 5000)).toHaveLength(1)
+    sequential.socket.write(HEALTH_REQUEST)
+    expect(await sequential.answers(2, 5000)).toHaveLength(2)
+    sequential.destroy()
+
+    const pipelined = await rawConnection(port, twoRequests)
+    expect(await pipelined.closedWithin(5000)).not.toBe('open')
+    expect(pipelined.received()).toBe('')
+    pipelined.destroy()
+  })
+})
