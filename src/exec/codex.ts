@@ -1,5 +1,5 @@
-import { basename } from 'pathe'
 import { logger } from '../lib/logger.ts'
+import { agentArgsStart, type AgentProgram } from './agent-program.ts'
 import type { ClientCredentials } from './child-env.ts'
 import { writeCodexCatalog } from './codex-catalog.ts'
 
@@ -7,10 +7,7 @@ import { writeCodexCatalog } from './codex-catalog.ts'
 export const CODEX_KEY_ENV = 'QWENAUTH_CODEX_KEY'
 const PROVIDER = 'qwenauth'
 
-/** Package runners that start a package's program: `npx @openai/codex …`. */
-const RUNNERS = new Set(['npx', 'pnpx', 'bunx'])
-/** Runner options that take a value, so the value is not the package. */
-const RUNNER_VALUE_OPTIONS = new Set(['-p', '--package', '-c', '--call', '--prefix', '--cache', '--registry', '--userconfig'])
+const CODEX: AgentProgram = { bin: 'codex', pkg: '@openai/codex' }
 
 /**
  * Where Codex's own arguments start in the program's arguments, when the program is Codex:
@@ -19,19 +16,7 @@ const RUNNER_VALUE_OPTIONS = new Set(['-p', '--package', '-c', '--call', '--pref
  * program, which `exec` then leaves exactly as it was given.
  */
 export function codexArgsStart(command: string, args: readonly string[]): number | undefined {
-  const name = basename(command.replace(/\\/g, '/')).replace(/\.(cmd|bat|exe|ps1|js|mjs)$/i, '').toLowerCase()
-  if (name === 'codex') return 0
-  if (!RUNNERS.has(name)) return undefined
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string
-    if (RUNNER_VALUE_OPTIONS.has(arg)) {
-      i++
-      continue
-    }
-    if (arg.startsWith('-')) continue
-    return /^@openai\/codex(@[^/]*)?$/.test(arg) || arg === 'codex' ? i + 1 : undefined
-  }
-  return undefined
+  return agentArgsStart(CODEX, command, args)
 }
 
 /** A TOML string (JSON's escapes are TOML's), for `-c key=value`. */
