@@ -178,11 +178,14 @@ describe.skipIf(cannotRun)('opencode', () => {
     }
   }, OPENCODE_TIMEOUT_MS + 10_000)
 
-  it('runs under `qwenauth exec -- opencode run`: a bash tool call, its result back to the model, the answer', async () => {
+  it("runs under `qwenauth exec -- opencode run` with no provider of the user's: a bash tool call, its result back to the model, the answer", async () => {
     fx = await proxyFixture()
     await loginAs(fx, 'opencode@example.com')
-    // The README's provider reading the variables exec sets.
-    writeFileSync(join(box.home, '.config/opencode/opencode.json'), JSON.stringify(providerConfig('{env:OPENAI_BASE_URL}', '{env:OPENAI_API_KEY}'), null, 2))
+    // A user whose opencode uses another provider; exec's config variable wins over the model
+    // and leaves the file as it was.
+    const userConfig = join(box.home, '.config/opencode/opencode.json')
+    const own = `${JSON.stringify({ $schema: 'https://opencode.ai/config.json', model: 'anthropic/claude-sonnet-4-5', autoupdate: false }, null, 2)}\n`
+    writeFileSync(userConfig, own)
     fx.emu.queueReplies(
       { toolCalls: [{ name: 'bash', arguments: { command: 'echo hello-from-tool > tool-out.txt', description: 'Write a file' }, id: 'call_bash' }] },
       { text: 'The file is written.' },
@@ -206,6 +209,7 @@ describe.skipIf(cannotRun)('opencode', () => {
     expect(bodies[0]?.model).toBe('coder-model')
     expect(bodies[0]?.tools.map((t) => t.function.name)).toEqual(expect.arrayContaining(['bash', 'read', 'edit', 'write']))
     expect(bodies[1]?.messages.at(-1)).toMatchObject({ role: 'tool', tool_call_id: 'call_bash' })
+    expect(readFileSync(userConfig, 'utf8')).toBe(own)
     expect(box.trapped).toEqual([])
   }, OPENCODE_TIMEOUT_MS + 10_000)
 })
