@@ -8,6 +8,7 @@ import { splitCommand } from '../exec/argv.ts'
 import { credentialEnv, directCredentials, type ClientCredentials } from '../exec/child-env.ts'
 import { claudeLaunch } from '../exec/claude.ts'
 import { codexArgsStart, codexLaunch } from '../exec/codex.ts'
+import { opencodeEnv } from '../exec/opencode.ts'
 import { startExecProxy, type ExecProxy } from '../exec/exec-proxy.ts'
 import type { Launch } from '../exec/program-args.ts'
 import { qwenSettingsEnv } from '../exec/qwen-code-settings.ts'
@@ -72,7 +73,8 @@ export async function runExec(options: ExecOptions): Promise<number> {
     if (options.direct && codexArgsStart(command, args) !== undefined) {
       logger.warn('codex speaks the Responses API and ignores OPENAI_BASE_URL: with --direct it reaches no Qwen account; run `qwenauth exec -- codex` without --direct')
     }
-    const env: NodeJS.ProcessEnv = { ...process.env, ...credentialEnv(creds), ...qwenVars, ...launch.env }
+    // opencode reads no OPENAI_BASE_URL either: it gets a provider on OPENAI_* in its config variable.
+    const env: NodeJS.ProcessEnv = { ...process.env, ...credentialEnv(creds), ...qwenVars, ...opencodeEnv(command, args, creds.model, process.env), ...launch.env }
     // Claude Code would send (and prefer) a key of the user's own beside the one handed over.
     if (creds.anthropicBaseUrl) delete env.ANTHROPIC_API_KEY
     return await runChild(command, launch.args, env)
@@ -122,6 +124,9 @@ const details = [
   'Codex (codex, or npx @openai/codex) ignores OPENAI_BASE_URL; exec gives it a provider for the proxy with -c overrides',
   "before your arguments and a model catalog file, leaving ~/.codex (config, login, history) as it is.",
   '',
+  'opencode ignores OPENAI_BASE_URL too; exec sets OPENCODE_CONFIG_CONTENT (unless you set it) to a provider "qwenauth" on',
+  "OPENAI_BASE_URL and OPENAI_API_KEY and model qwenauth/<model>, merged over your opencode config; opencode's -m still wins.",
+  '',
   'stdin, stdout and stderr are the program\'s; its exit code is qwenauth\'s (128+n if signal n killed it; 127: not found);',
   'SIGTERM, SIGHUP and SIGINT are passed on (at a terminal, Ctrl-C already reaches the program, and only once).',
 ].join('\n')
@@ -148,7 +153,7 @@ export default withExtras(defineCommand({
 }), {
   details,
   usage: 'qwenauth exec [OPTIONS] -- <command> [args...]',
-  env: [...REFRESH_ENV, ...PROXY_ENV, 'QWEN_CODE_SYSTEM_SETTINGS_PATH'],
+  env: [...REFRESH_ENV, ...PROXY_ENV, 'QWEN_CODE_SYSTEM_SETTINGS_PATH', 'OPENCODE_CONFIG_CONTENT'],
   values: { account: 'account' },
   passThrough: true,
   unexpectedWord: (word) => `unexpected argument "${word}": put the program after \`--\`, as in qwenauth exec -- ${word}`,
