@@ -3,12 +3,10 @@
  * survives one of them leaving, an error that echoes the credential never passes it on, and a
  * 429 with Retry-After: 0 stays a 429 with a usable Retry-After.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Account } from '../src/store/account-model.ts'
 import { readStats } from '../src/store/stats.ts'
 import { chatRequest, loginAs, proxyApp, proxyFixture, waitFor, type ProxyFixture } from './helpers/proxy-fixtures.ts'
+import { keyAccountAt as stubKeyAccount, stubUpstream } from './helpers/stub-upstream.ts'
 
 let fx: ProxyFixture
 const cleanups: Array<() => Promise<void>> = []
@@ -17,23 +15,8 @@ afterEach(async () => {
   await fx?.cleanup()
 })
 
-/** A scripted upstream on 127.0.0.1; returns its /v1 base URL. */
-async function upstream(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = createServer(handler)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  cleanups.push(async () => {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  })
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`
-}
-
-async function keyAccountAt(baseUrl: string, apiKey: string, id: string): Promise<Account> {
-  const now = Date.now()
-  const account: Account = { id, label: id, kind: 'api-key', provider: 'custom', baseUrl, apiKey, status: 'ok', createdAt: now, updatedAt: now }
-  await fx.ctx.accounts.update((doc) => void doc.accounts.push(account))
-  return account
-}
+const upstream = (handler: Parameters<typeof stubUpstream>[0]) => stubUpstream(handler, cleanups)
+const keyAccountAt = (baseUrl: string, apiKey: string, id: string) => stubKeyAccount(fx.ctx, baseUrl, apiKey, id)
 
 describe('a token refresh shared by concurrent requests', () => {
   it('one client leaving during a refresh does not fail the requests waiting on the same refresh', async () => {
