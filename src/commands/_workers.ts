@@ -118,7 +118,8 @@ export async function runWorkers(host: string, port: number, count: number): Pro
     for (const { child } of workers) if (child.exitCode === null && child.signalCode === null) child.kill(signal)
   }
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) return stopAll(signal === 'SIGINT' ? 'SIGINT' : 'SIGKILL')
+    // A second Ctrl-C is passed on (the workers then exit at once); a second SIGTERM changes nothing.
+    if (stopping) return signal === 'SIGINT' ? stopAll('SIGINT') : undefined
     stopping = true
     logger.info(`${signal}: stopping the ${count} workers (each finishes its requests in flight)`)
     stopAll('SIGTERM')

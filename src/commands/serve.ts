@@ -87,7 +87,12 @@ function stopOnSignals(server: ProxyServer): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false
     const stop = (signal: NodeJS.Signals) => {
-      if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143)
+      // A second Ctrl-C means now. A second SIGTERM does not: under systemd every process of the
+      // unit gets one and a worker another from its primary; the drain has its own deadline.
+      if (stopping) {
+        if (signal === 'SIGINT') process.exit(130)
+        return
+      }
       stopping = true
       logger.info(`${signal}: finishing requests in flight, then stopping`)
       void server.close().then(resolve)
