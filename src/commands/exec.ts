@@ -77,6 +77,9 @@ export async function runExec(options: ExecOptions): Promise<number> {
     const env: NodeJS.ProcessEnv = { ...process.env, ...credentialEnv(creds), ...qwenVars, ...opencodeEnv(command, args, creds.model, process.env), ...launch.env }
     // Claude Code would send (and prefer) a key of the user's own beside the one handed over.
     if (creds.anthropicBaseUrl) delete env.ANTHROPIC_API_KEY
+    // A Ctrl-C or SIGTERM while all this was prepared: the program is not started (it would be
+    // left running when qwenauth exits), and the finally below removes what was written for it.
+    interruptSignal.throwIfAborted()
     return await runChild(command, launch.args, env)
   } finally {
     await launch?.cleanup?.().catch((error: Error) => logger.warn(`could not remove a file written for this run: ${error.message}`))
