@@ -69,7 +69,7 @@ export async function runExec(options: ExecOptions): Promise<number> {
     // Claude Code would take the env block of its own settings over ours: it gets flag settings.
     if (options.direct) launch = { args, env: {} }
     else if (codexArgsStart(command, args) !== undefined) launch = await codexLaunch(command, args, creds, qwenHome())
-    else launch = await claudeLaunch(command, args, creds)
+    else launch = await claudeLaunch(command, args, creds, qwenHome())
     if (options.direct && codexArgsStart(command, args) !== undefined) {
       logger.warn('codex speaks the Responses API and ignores OPENAI_BASE_URL: with --direct it reaches no Qwen account; run `qwenauth exec -- codex` without --direct')
     }

@@ -58,7 +58,7 @@ export function claudeSettings(credentials: ClientCredentials): { apiKeyHelper: 
  * exited) rather than on the command line, where any local user's `ps` would show the key.
  * Anything else is returned unchanged.
  */
-export async function claudeLaunch(command: string, args: readonly string[], credentials: ClientCredentials): Promise<Launch> {
+export async function claudeLaunch(command: string, args: readonly string[], credentials: ClientCredentials, home?: string): Promise<Launch> {
   const at = claudeArgsStart(command, args)
   if (at === undefined || !credentials.anthropicBaseUrl) return { args: [...args], env: {} }
   if (args.slice(at).some((arg) => arg === '--settings' || arg.startsWith('--settings='))) {
@@ -66,17 +66,25 @@ export async function claudeLaunch(command: string, args: readonly string[], cre
   }
   const settings = JSON.stringify(claudeSettings(credentials))
   let dir: string | undefined
-  let flag: string
-  try {
-    // mkdtemp makes the directory 0700.
-    dir = await mkdtemp(join(tmpdir(), 'qwenauth-claude-'))
-    flag = join(dir, 'settings.json')
-    await writeFile(flag, settings, { mode: 0o600, flag: 'wx' })
-  } catch (error) {
-    if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {})
-    dir = undefined
+  let flag: string | undefined
+  let failure: unknown
+  // TMPDIR first; when it cannot be written, the store's own directory (0700 too).
+  for (const parent of [tmpdir(), ...(home ? [join(home, 'qwenauth')] : [])]) {
+    try {
+      // mkdtemp makes the directory 0700.
+      dir = await mkdtemp(join(parent, 'qwenauth-claude-'))
+      flag = join(dir, 'settings.json')
+      await writeFile(flag, settings, { mode: 0o600, flag: 'wx' })
+      break
+    } catch (error) {
+      if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {})
+      dir = flag = undefined
+      failure = error
+    }
+  }
+  if (!flag) {
     // Still better than a run that silently goes past qwenauth: the key dies with this run.
-    logger.warn(`could not write Claude Code's settings file (${(error as Error).message}); passing them on the command line, where ps shows the one-time key for this run`)
+    logger.warn(`could not write Claude Code's settings file (${(failure as Error).message}); passing them on the command line, where ps shows the one-time key for this run`)
     flag = settings
   }
   const written = dir
