@@ -16,30 +16,47 @@ export interface KnownProgram {
   packageName: string
 }
 
-/** Package runners that start a package's program: `npx @openai/codex …`. */
-const RUNNERS = new Set(['npx', 'pnpx', 'bunx'])
+/**
+ * Package runners that start a package's program, and the sub-command they need first:
+ * `npx @openai/codex …`, `npm exec …`, `pnpm dlx …`, `yarn dlx …`.
+ */
+const RUNNERS: Record<string, readonly string[] | undefined> = {
+  npx: undefined,
+  pnpx: undefined,
+  bunx: undefined,
+  npm: ['exec', 'x'],
+  pnpm: ['dlx', 'exec'],
+  yarn: ['dlx', 'exec'],
+}
 /** Runner options that take a value, so the value is not the package. */
 const RUNNER_VALUE_OPTIONS = new Set(['-p', '--package', '-c', '--call', '--prefix', '--cache', '--registry', '--userconfig'])
 
 /**
  * Where the program's own arguments start in `args`, when `command` is that program: the
  * command itself (any path, `.cmd`/`.exe` included), or run by a package runner
- * (`npx [-y] <package>[@version]`, `npx -p <package> <name>`). Undefined for any other program,
- * which `exec` then leaves exactly as it was given.
+ * (`npx [-y] <package>[@version]`, `npx -p <package> <name>`, `npm exec <package> -- …`,
+ * `npm exec --package=<package> -- <name>`, `pnpm dlx`/`yarn dlx <package>`, `pnpm exec <name>`).
+ * Undefined for any other program, which `exec` then leaves exactly as it was given.
  */
 export function programArgsStart(program: KnownProgram, command: string, args: readonly string[]): number | undefined {
   const name = basename(command.replace(/\\/g, '/')).replace(/\.(cmd|bat|exe|ps1|js|mjs)$/i, '').toLowerCase()
   if (name === program.name) return 0
-  if (!RUNNERS.has(name)) return undefined
-  for (let i = 0; i < args.length; i++) {
+  if (!Object.hasOwn(RUNNERS, name)) return undefined
+  const subcommands = RUNNERS[name]
+  if (subcommands && !subcommands.includes(args[0] ?? '')) return undefined
+  const isPackage = (arg: string) => arg === program.packageName || (arg.startsWith(`${program.packageName}@`) && !arg.slice(program.packageName.length + 1).includes('/'))
+  for (let i = subcommands ? 1 : 0; i < args.length; i++) {
     const arg = args[i] as string
+    // `npm exec --package=<p> -- <name> …`: the runner's own options end at `--`.
+    if (arg === '--') continue
     if (RUNNER_VALUE_OPTIONS.has(arg)) {
       i++
       continue
     }
     if (arg.startsWith('-')) continue
-    const versioned = arg.startsWith(`${program.packageName}@`) && !arg.slice(program.packageName.length + 1).includes('/')
-    return arg === program.packageName || versioned || arg === program.name ? i + 1 : undefined
+    if (!isPackage(arg) && arg !== program.name) return undefined
+    // `npm exec <package> -- <its arguments>`: they start after the `--`.
+    return args[i + 1] === '--' ? i + 2 : i + 1
   }
   return undefined
 }
