@@ -39,9 +39,17 @@ it('serve --workers: SIGTERM to the whole unit (primary and workers) still lets 
   fx.emu.delayNextResponse(1500)
   const slow = freshRequest(`${served.baseUrl}/chat/completions`, await chatRequest({}).text())
   await waitFor(() => fx?.emu.requests.length === 1, 3000, 'the slow request upstream')
-  // What systemd does on stop: SIGTERM to every process in the unit's cgroup.
+  // What systemd does on stop: SIGTERM to every process in the unit's cgroup. The primary's
+  // reaches the workers first here (two signals that arrive together may merge into one).
   served.child.kill('SIGTERM')
-  for (const pid of pids) process.kill(pid, 'SIGTERM')
+  const draining = () => served.stderr().match(/SIGTERM: finishing requests in flight/g)?.length ?? 0
+  await waitFor(() => draining() === 2, 5000, 'both workers draining on the SIGTERM passed on')
+  // A worker with nothing in flight has already stopped; the one with the slow request drains.
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM')
+    } catch {}
+  }
   const answer = await slow.catch((error: Error) => ({ status: 0, text: error.message }))
   expect(answer.status).toBe(200)
   expect(await served.exited).toBe(0)
