@@ -1,0 +1,93 @@
+/**
+ * A client that stops reading a large JSON answer for a while (its own processing, a full
+ * pipe) is no idle connection: the answer is in flight. Under Node the client limit only
+ * applies between requests; the compiled binary must not cut the answer either.
+ */
+import { connect } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
+import { endedAfterEachTest, spawnServe } from './helpers/serve-instances.ts'
+import { keyAccountAt, stubUpstream } from './helpers/stub-upstream.ts'
+
+const CLIENT_TIMEOUT_MS = 1000
+/** Well past the client limit, and past Bun's 4-second idle clock. */
+const PAUSE_MS = 7000
+const ANSWER_BYTES = 32 * 1024 * 1024
+
+let fx: ProxyFixture | undefined
+afterEach(async () => {
+  await fx?.cleanup()
+  fx = undefined
+})
+const { children, cleanups } = endedAfterEachTest()
+
+function bigUpstream(): Promise<string> {
+  const content = 'x'.repeat(ANSWER_BYTES)
+  const body = JSON.stringify({ id: 'big', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] })
+  return stubUpstream((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) })
+      res.end(body)
+    })
+  }, cleanups)
+}
+
+/** Sends one chat request, reads the head, stops reading for `pauseMs`, then reads on to the close. */
+function pausedRead(port: number, pauseMs: number): Promise<{ head: string; body: Buffer }> {
+  const payload = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let paused = false
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`)
+    })
+    socket.on('data', (data: Buffer) => {
+      chunks.push(data)
+      if (!paused) {
+        paused = true
+        socket.pause()
+        setTimeout(() => socket.resume(), pauseMs)
+      }
+    })
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      const all = Buffer.concat(chunks)
+      const end = all.indexOf('\r\n\r\n')
+      if (end === -1) return reject(new Error(`no answer head: ${all.toString('latin1').slice(0, 200)}`))
+      const head = all.subarray(0, end).toString('latin1')
+      const raw = all.subarray(end + 4)
+      resolve({ head, body: /transfer-encoding: chunked/i.test(head) ? dechunk(raw) : raw })
+    })
+  })
+}
+
+/** The body of a chunked answer, as far as whole chunks arrived. */
+function dechunk(raw: Buffer): Buffer {
+  const parts: Buffer[] = []
+  let at = 0
+  for (;;) {
+    const lineEnd = raw.indexOf('\r\n', at)
+    if (lineEnd === -1) break
+    const size = Number.parseInt(raw.subarray(at, lineEnd).toString('latin1'), 16)
+    if (!Number.isFinite(size) || size === 0 || lineEnd + 2 + size > raw.byteLength) break
+    parts.push(raw.subarray(lineEnd + 2, lineEnd + 2 + size))
+    at = lineEnd + 2 + size + 2
+  }
+  return Buffer.concat(parts)
+}
+
+describe.each(['binary', 'node'] as const)('serve (%s): a client that pauses reading a large answer', (runtime) => {
+  it('still gets the whole answer', async () => {
+    fx = await proxyFixture()
+    await keyAccountAt(fx.ctx, await bigUpstream(), 'key-big-upstream-0001', 'big')
+    const served = await spawnServe([], { home: fx.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url, QWENAUTH_CLIENT_TIMEOUT_MS: String(CLIENT_TIMEOUT_MS) }, runtime, children })
+    const port = Number(new URL(served.baseUrl).port)
+    const answer = await pausedRead(port, PAUSE_MS)
+    expect(answer.head).toMatch(/^HTTP\/1\.1 200/)
+    // The whole JSON answer, not a cut one.
+    expect(answer.body.byteLength).toBeGreaterThan(ANSWER_BYTES)
+    const parsed = JSON.parse(answer.body.toString('utf8')) as { choices: Array<{ message: { content: string } }> }
+    expect(parsed.choices[0]?.message.content.length).toBe(ANSWER_BYTES)
+  }, 40_000)
+})
