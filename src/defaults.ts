@@ -36,8 +36,7 @@ export const DEFAULTS = {
   /**
    * Longest silence from a client while `serve` waits on it (QWENAUTH_CLIENT_TIMEOUT_MS): a
    * connection with no request in flight is closed, headers or a body that stop arriving get a
-   * 408. Answers in flight, streamed or not, are not affected while they are made (under Bun a
-   * client that stops reading a whole answer already made is cut after this long, see README).
+   * 408. Answers in flight, streamed or not, are not affected.
    */
   clientTimeoutMs: 10_000,
   /** Largest whole (non-streaming) upstream answer held for one request (QWENAUTH_MAX_ANSWER_BYTES). */

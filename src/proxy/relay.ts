@@ -51,9 +51,14 @@ export async function deliver(
     const usage = upstream.ok ? findUsage(tailText(bytes), call.usage) : undefined
     countServed(state, account, upstream.status, usage, upstream.ok ? undefined : `${upstream.status} ${tailText(bytes).slice(0, 200)}`, hold)
     record.usage = usage
-    if (!call.render.whole) return new Response(bytes.byteLength > 0 ? (bytes as Uint8Array<ArrayBuffer>) : null, { status: upstream.status, headers })
+    // The length is stated: the server writes a large whole answer as the client reads it (server.ts).
+    if (!call.render.whole) {
+      headers.set('content-length', String(bytes.byteLength))
+      return new Response(bytes.byteLength > 0 ? (bytes as Uint8Array<ArrayBuffer>) : null, { status: upstream.status, headers })
+    }
     const rendered = call.render.whole(upstream.status, bytes)
     headers.set('content-type', rendered.contentType)
+    headers.set('content-length', String(typeof rendered.body === 'string' ? Buffer.byteLength(rendered.body) : rendered.body.byteLength))
     return new Response(rendered.body as BodyInit, { status: rendered.status, headers })
   }
 

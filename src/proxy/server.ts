@@ -127,6 +127,41 @@ interface BunServer {
   timeout(request: Request, seconds: number): void
 }
 
+/** Answers this small fit the socket's buffers: written at once, they need no care. */
+const SMALL_ANSWER = 64 * 1024
+
+/**
+ * A whole answer larger than the socket takes at once, as a stream Bun pulls from as the client
+ * reads (its Content-Length kept): the idle limit is off until the last piece is taken.
+ */
+async function limitAfterWriting(response: Response, server: BunServer, request: Request, rearm: () => void): Promise<Response> {
+  // Answers qwenauth makes itself are small and state no length; relayed ones state theirs.
+  const declared = Number(response.headers.get('content-length'))
+  if (!response.body || !(declared > SMALL_ANSWER)) return response
+  const bytes = new Uint8Array(await response.arrayBuffer())
+  server.timeout(request, 0)
+  let at = 0
+  const body = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (at >= bytes.byteLength) {
+          controller.close()
+          rearm()
+          return
+        }
+        const piece = bytes.subarray(at, at + SMALL_ANSWER)
+        at += piece.byteLength
+        controller.enqueue(piece)
+      },
+      cancel: rearm,
+    },
+    { highWaterMark: 0 },
+  )
+  const headers = new Headers(response.headers)
+  headers.set('content-length', String(bytes.byteLength))
+  return new Response(body, { status: response.status, statusText: response.statusText, headers })
+}
+
 interface ListenLimits {
   reusePort: boolean
   /** Bun's idle limit on a client connection, whole seconds (0: none). */
@@ -147,9 +182,17 @@ async function listen(options: ProxyServerOptions, app: ProxyApp, error: (failur
     // a stream waiting on the upstream) is silent too: off until the answer is over. A connection
     // with no request in flight is closed after the client limit; so is one whose request headers
     // stop arriving. Under Bun a busy port throws here already.
-    const fetch = (request: Request, server: BunServer) => {
+    const fetch = async (request: Request, server: BunServer) => {
       server.timeout(request, 0)
-      return app.fetch(request, () => server.timeout(request, idleSeconds))
+      let ended = false
+      const rearm = () => server.timeout(request, idleSeconds)
+      const response = await app.fetch(request, () => {
+        ended = true
+        rearm()
+      })
+      // A whole answer ends its record before Bun writes it: a large one would be written under
+      // the idle limit, and a client that pauses reading it cut. Its limit returns once read.
+      return ended && idleSeconds > 0 ? await limitAfterWriting(response, server, request, rearm) : response
     }
     const server = bun.serve({ fetch, error, hostname: options.host, port: options.port, reusePort, idleTimeout: idleSeconds, development: false })
     const host = server.hostname.includes(':') ? `[${server.hostname}]` : server.hostname
