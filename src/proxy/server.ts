@@ -131,13 +131,17 @@ interface BunServer {
 const SMALL_ANSWER = 64 * 1024
 
 /**
- * A whole answer larger than the socket takes at once, as a stream Bun pulls from as the client
- * reads (its Content-Length kept): the idle limit is off until the last piece is taken.
+ * A whole answer (the only kind that states its length: relay.ts) ends its record, and so turns
+ * Bun's idle limit back on, before Bun writes it; one larger than the socket takes at once would
+ * then be cut when its client pauses reading. It goes out as a stream Bun pulls from as the
+ * client reads, the limit off until the last piece is taken.
  */
-async function limitAfterWriting(response: Response, server: BunServer, request: Request, rearm: () => void): Promise<Response> {
-  // Answers qwenauth makes itself are small and state no length; relayed ones state theirs.
-  const declared = Number(response.headers.get('content-length'))
-  if (!response.body || !(declared > SMALL_ANSWER)) return response
+function limitAfterWriting(response: Response, server: BunServer, request: Request, rearm: () => void): Response | Promise<Response> {
+  if (!response.body || !(Number(response.headers.get('content-length')) > SMALL_ANSWER)) return response
+  return pulledAsRead(response, server, request, rearm)
+}
+
+async function pulledAsRead(response: Response, server: BunServer, request: Request, rearm: () => void): Promise<Response> {
   const bytes = new Uint8Array(await response.arrayBuffer())
   server.timeout(request, 0)
   let at = 0
@@ -157,9 +161,7 @@ async function limitAfterWriting(response: Response, server: BunServer, request:
     },
     { highWaterMark: 0 },
   )
-  const headers = new Headers(response.headers)
-  headers.set('content-length', String(bytes.byteLength))
-  return new Response(body, { status: response.status, statusText: response.statusText, headers })
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
 }
 
 interface ListenLimits {
@@ -182,17 +184,11 @@ async function listen(options: ProxyServerOptions, app: ProxyApp, error: (failur
     // a stream waiting on the upstream) is silent too: off until the answer is over. A connection
     // with no request in flight is closed after the client limit; so is one whose request headers
     // stop arriving. Under Bun a busy port throws here already.
-    const fetch = async (request: Request, server: BunServer) => {
+    const fetch = (request: Request, server: BunServer) => {
       server.timeout(request, 0)
-      let ended = false
       const rearm = () => server.timeout(request, idleSeconds)
-      const response = await app.fetch(request, () => {
-        ended = true
-        rearm()
-      })
-      // A whole answer ends its record before Bun writes it: a large one would be written under
-      // the idle limit, and a client that pauses reading it cut. Its limit returns once read.
-      return ended && idleSeconds > 0 ? await limitAfterWriting(response, server, request, rearm) : response
+      const answer = app.fetch(request, rearm)
+      return idleSeconds > 0 ? answer.then((response) => limitAfterWriting(response, server, request, rearm)) : answer
     }
     const server = bun.serve({ fetch, error, hostname: options.host, port: options.port, reusePort, idleTimeout: idleSeconds, development: false })
     const host = server.hostname.includes(':') ? `[${server.hostname}]` : server.hostname
