@@ -61,6 +61,8 @@ export const DEFAULTS = {
   maxTransientRetries: 2,
   /** Output token caps by model (Qwen OAuth's models, docs/qwen-protocol.md §5; QWENAUTH_MAX_OUTPUT_TOKENS). */
   outputLimits: { 'coder-model': 65_536, 'vision-model': 8_192, 'qwen3-coder-plus': 65_536 } as Readonly<Record<string, number>>,
+  /** Context windows of the same models (docs/qwen-protocol.md §5), for agents that ask for them. */
+  contextWindows: { 'coder-model': 1_000_000, 'vision-model': 131_072, 'qwen3-coder-plus': 1_000_000 } as Readonly<Record<string, number>>,
   /** How old the pool's snapshot of the accounts may get (QWENAUTH_POOL_REFRESH_MS). */
   poolRefreshMs: 1000,
   /** The official CLI's User-Agent shape, sent for Qwen OAuth accounts (QWENAUTH_USER_AGENT). */

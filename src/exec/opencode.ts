@@ -15,16 +15,13 @@ export const OPENCODE_CONFIG_ENV = 'OPENCODE_CONFIG_CONTENT'
 const PROVIDER = 'qwenauth'
 const OPENCODE: KnownProgram = { name: 'opencode', packageName: 'opencode-ai' }
 
-/** Context windows of the models qwenauth knows (docs/qwen-protocol.md §5). */
-const CONTEXT_WINDOWS: Readonly<Record<string, number>> = { 'coder-model': 1_000_000, 'qwen3-coder-plus': 1_000_000, 'vision-model': 131_072 }
-
 export function isOpencode(command: string, args: readonly string[]): boolean {
   return programArgsStart(OPENCODE, command, args) !== undefined
 }
 
 /** The config exec gives opencode: the README's provider block, on OPENAI_BASE_URL and OPENAI_API_KEY. */
 export function opencodeConfig(model: string): Record<string, unknown> {
-  const context = CONTEXT_WINDOWS[model]
+  const context = DEFAULTS.contextWindows[model]
   const output = DEFAULTS.outputLimits[model]
   return {
     $schema: 'https://opencode.ai/config.json',
