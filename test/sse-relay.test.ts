@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { findUsage } from '../src/proxy/relay.ts'
-import { EventFramer, eventData, relaySse, type RelayEnd, type RelayHooks } from '../src/proxy/sse.ts'
+import { EventFramer, eventData } from '../src/proxy/sse-framing.ts'
+import { relaySse, type RelayEnd, type RelayHooks } from '../src/proxy/sse.ts'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 
