@@ -19,7 +19,9 @@ afterEach(async () => {
 })
 
 const PATH = `/x/${'a'.repeat(1500)}`
-const REQUESTS = 400
+const ROUNDS = 8
+const PER_ROUND = 320
+const REQUESTS = ROUNDS * PER_ROUND
 
 function get(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -34,17 +36,19 @@ function get(url: string): Promise<number> {
 
 it('serve --workers: every log line is whole when the stderr reader falls behind', async () => {
   fx = await proxyFixture()
-  const served = await spawnServe(['--workers', '2'], { home: fx.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url }, runtime: 'binary', children })
+  const served = await spawnServe(['--workers', '3'], { home: fx.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url }, runtime: 'binary', children })
   const origin = served.baseUrl.replace(/\/v1$/, '')
-  served.child.stderr?.pause()
-  // Eight at a time, each on a connection of its own, so both workers log at once.
-  for (let i = 0; i < REQUESTS; i += 8) {
-    const statuses = await Promise.all(Array.from({ length: 8 }, (_, j) => get(`${origin}${PATH}?n=${i + j}`)))
-    expect(statuses).toEqual(statuses.map(() => 404))
-  }
-  served.child.stderr?.resume()
   const requestLines = () => served.stderr().split('\n').filter((line) => line.includes('/x/'))
-  await waitFor(() => requestLines().length >= REQUESTS, 15_000, 'the request lines').catch(() => {})
+  for (let round = 0; round < ROUNDS; round++) {
+    served.child.stderr?.pause()
+    // Sixteen at a time, each on a connection of its own, so both workers log at once.
+    for (let i = 0; i < PER_ROUND; i += 16) {
+      const statuses = await Promise.all(Array.from({ length: 16 }, (_, j) => get(`${origin}${PATH}?n=${round * PER_ROUND + i + j}`)))
+      expect(statuses).toEqual(statuses.map(() => 404))
+    }
+    served.child.stderr?.resume()
+    await waitFor(() => requestLines().length >= (round + 1) * PER_ROUND, 15_000, 'the request lines').catch(() => {})
+  }
   const lines = requestLines()
   const whole = new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z \\[info\\] GET ${PATH} - 404 \\d+ms$`)
   const broken = lines.filter((line) => !whole.test(line))
