@@ -3,20 +3,46 @@ import { runServe } from '../src/commands/serve.ts'
 import { bufferLines, infoLine, timestampLines } from '../src/lib/logger.ts'
 import { tempHome } from './helpers/cli.ts'
 
-afterEach(() => vi.restoreAllMocks())
+/**
+ * Under `bufferLines()` the logger writes stderr with writeSync(2, …) itself (one write per piece
+ * of whole lines); these tests take those writes instead of the real stderr.
+ */
+const stderr = vi.hoisted(() => ({ writes: undefined as string[] | undefined }))
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>()
+  const writeSync = ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) => {
+    if (fd !== 2 || !stderr.writes) return (fs.writeSync as (...args: unknown[]) => number)(fd, data, ...rest)
+    stderr.writes.push(typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString())
+    return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
+  }) as typeof fs.writeSync
+  return { ...fs, writeSync }
+})
+
+/** What goes to stderr from now on, through process.stderr or the logger's own writes. */
+function captureStderr(): string[] {
+  const writes: string[] = []
+  stderr.writes = writes
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (writes.push(String(chunk)), true))
+  return writes
+}
+
+afterEach(() => {
+  stderr.writes = undefined
+  vi.restoreAllMocks()
+})
 
 describe('serve log lines', () => {
   it('start with an ISO 8601 time, the request lines included', async () => {
     const { home, cleanup } = tempHome()
-    let log = ''
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((log += String(chunk)), true))
+    const writes = captureStderr()
+    const log = () => writes.join('')
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
     const server = await runServe({ port: 0 }, { QWEN_HOME: home })
     try {
       const before = Date.now()
       expect((await fetch(`${server.url}/v1/models`)).status).toBe(503)
-      for (let i = 0; i < 50 && !log.includes('GET /v1/models'); i++) await new Promise((r) => setTimeout(r, 20))
-      const lines = log.trimEnd().split('\n')
+      for (let i = 0; i < 50 && !log().includes('GET /v1/models'); i++) await new Promise((r) => setTimeout(r, 20))
+      const lines = log().trimEnd().split('\n')
       expect(lines.some((l) => l.includes('base URL'))).toBe(true)
       for (const line of lines) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[(info|warn)\] /)
       const request = lines.find((l) => l.includes('GET /v1/models'))!
@@ -29,8 +55,7 @@ describe('serve log lines', () => {
 
   it('keeps every request line when lines are buffered', async () => {
     const { home, cleanup } = tempHome()
-    const writes: string[] = []
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (writes.push(String(chunk)), true))
+    const writes = captureStderr()
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
     const server = await runServe({ port: 0 }, { QWEN_HOME: home })
     try {
@@ -51,8 +76,7 @@ describe('serve log lines', () => {
   })
 
   it('go out in whole lines, at most 4096 bytes per write, so the workers sharing stderr never cut each other\'s lines', async () => {
-    const writes: string[] = []
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (writes.push(String(chunk)), true))
+    const writes = captureStderr()
     timestampLines()
     bufferLines()
     // Within one turn of the event loop, as under load: 64 KiB and more pending at once.

@@ -20,18 +20,14 @@ export function timestampLines(): void {
 /**
  * Also for `serve`: lines written within one turn of the event loop go out in one write, after
  * it, instead of one synchronous write each (under load that was most of the logging's cost).
- * Every line is still written, in order; what is pending when the process exits is written then.
+ * Every line is still written, in order, also when whatever reads stderr (journald, a `docker
+ * logs` pipe, a supervisor) falls behind: the lines wait here, not in the runtime, and what is
+ * still waiting when the process exits is written then (see `writeBeforeExit`).
  */
 export function bufferLines(): void {
   if (buffered) return
   buffered = true
-  process.on('exit', () => {
-    if (pending === '') return
-    try {
-      writeSync(2, pending)
-    } catch {}
-    pending = ''
-  })
+  process.on('exit', writeBeforeExit)
 }
 
 let pending = ''
@@ -45,10 +41,19 @@ export function flushLines(): void {
 }
 
 /**
- * A pipe takes a write of up to this many bytes whole: the workers of `serve --workers` share
- * one stderr, and their lines must not interleave mid-line.
+ * A pipe takes a write of up to this many bytes whole, or (when it is full and non-blocking)
+ * none of it: the workers of `serve --workers` share one stderr, and their lines must not
+ * interleave mid-line. So the lines are cut into pieces of whole lines up to this size, and each
+ * piece is one write() of ours. process.stderr.write would not keep that: under Bun, writes to a
+ * busy pipe are queued and the backlog is later sent in larger writes the kernel splits anywhere.
  */
 const PIPE_BUF = 4096
+
+/** Pieces not yet taken by stderr, in order; the first may be the rest of a partial write. */
+const unwritten: Buffer[] = []
+let retryTimer: ReturnType<typeof setTimeout> | undefined
+/** How soon to try again when stderr was full. */
+const RETRY_MS = 5
 
 function flushPending(): void {
   flushScheduled = false
@@ -59,10 +64,53 @@ function flushPending(): void {
     let cut = out.lastIndexOf('\n', PIPE_BUF - 1) + 1
     while (cut > 0 && Buffer.byteLength(out.slice(0, cut)) > PIPE_BUF) cut = out.lastIndexOf('\n', cut - 2) + 1
     if (cut <= 0) cut = out.indexOf('\n') + 1 || out.length
-    process.stderr.write(out.slice(0, cut))
+    unwritten.push(Buffer.from(out.slice(0, cut)))
     out = out.slice(cut)
   }
-  if (out !== '') process.stderr.write(out)
+  if (out !== '') unwritten.push(Buffer.from(out))
+  if (retryTimer === undefined) writeUnwritten()
+}
+
+/**
+ * Writes what stderr takes now. When it is full (EAGAIN: Bun and Node leave a pipe non-blocking),
+ * tries again shortly, without holding up the requests being served.
+ */
+function writeUnwritten(): void {
+  retryTimer = undefined
+  if (writeWhatFits() === 'full') retryTimer = setTimeout(writeUnwritten, RETRY_MS)
+}
+
+function writeWhatFits(): 'done' | 'full' {
+  while (unwritten.length > 0) {
+    const piece = unwritten[0]!
+    let written: number
+    try {
+      written = writeSync(2, piece)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return 'full'
+      // stderr is gone (EPIPE, EBADF): nobody is left to read the lines.
+      unwritten.length = 0
+      return 'done'
+    }
+    if (written < piece.length) unwritten[0] = piece.subarray(written)
+    else unwritten.shift()
+  }
+  return 'done'
+}
+
+/** How long an exiting process waits for a slow stderr reader before it gives up on the lines. */
+const EXIT_WAIT_MS = 10_000
+const sleeper = new Int32Array(new SharedArrayBuffer(4))
+
+/**
+ * At exit nothing asynchronous runs any more, so the lines still owed to stderr are written
+ * here, waiting (briefly, synchronously) whenever the pipe is full, for at most EXIT_WAIT_MS.
+ */
+function writeBeforeExit(): void {
+  if (pending !== '') flushPending()
+  clearTimeout(retryTimer)
+  const deadline = Date.now() + EXIT_WAIT_MS
+  while (writeWhatFits() === 'full' && Date.now() < deadline) Atomics.wait(sleeper, 0, 0, RETRY_MS)
 }
 
 let lastStampAt = -1
