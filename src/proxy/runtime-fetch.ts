@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { DEFAULTS } from '../defaults.ts'
+import { releaseInterruptHandlers } from '../lib/interrupt.ts'
 
 /**
  * The runtime's own fetch limits, lifted so that qwenauth's are the ones that apply. Bun runs at
@@ -51,6 +52,9 @@ export async function restartWithFetchLimit(env: NodeJS.ProcessEnv = process.env
   }
   // No execve (Windows): the same program as a child that owns the terminal; its exit is ours.
   const child = spawn(process.execPath, args, { env: nextEnv, stdio: 'inherit' })
+  // The child drains on a signal and decides when it is done; this parent only follows it, so
+  // the handlers that would end it 1.5 s after a signal (or at once on a second) are not ours.
+  releaseInterruptHandlers()
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal))
   await new Promise<never>(() => {
     child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 143)))
