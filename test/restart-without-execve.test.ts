@@ -21,7 +21,7 @@ afterEach(() => {
 })
 
 it('the parent of a restarted serve waits for the child to finish draining after SIGTERM', async () => {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, DRAIN_MS: '2500' }
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, DRAIN_MS: '2000' }
   const parent = spawn(bun, [resolve(root, 'test/fixtures/restart-without-execve.ts')], { env, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   parent.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
