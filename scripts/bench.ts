@@ -16,6 +16,7 @@ const SECTIONS: BenchSection[] = [
   { name: 'serve', run: async (log) => (await import('./bench/serve.ts')).serveSection({ log }) },
   { name: 'streams', run: async (log) => (await import('./bench/streams.ts')).streamsSection({ log }) },
   { name: 'startup', run: async (log) => (await import('./bench/startup.ts')).startupSection({ log }) },
+  { name: 'soak', run: async (log) => (await import('./bench/soak.ts')).soakSection({ log }) },
   { name: 'exec', run: async (log) => (await import('./bench/exec.ts')).execSection({ log }) },
 ]
 

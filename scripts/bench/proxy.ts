@@ -151,7 +151,7 @@ function canConnect(port: number): Promise<boolean> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Resident set size of a process, MB (Linux). */
-function rssMb(pid: number): number {
+export function rssMb(pid: number): number {
   try {
     const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
     return kb ? Number(kb) / 1024 : Number.NaN
