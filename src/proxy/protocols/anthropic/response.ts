@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { isRecord, type Json } from './request.ts'
+import { reasoningOf } from '../chat-answer.ts'
 import { findStop } from './stop-sequences.ts'
 
 /** Chat finish reasons as Anthropic stop reasons; a turn with tool calls ends in `tool_use` whatever the upstream said. */
@@ -24,12 +25,6 @@ export function usageOf(usage: unknown): Json {
     cache_creation_input_tokens: 0,
     cache_read_input_tokens: cached,
   }
-}
-
-/** The reasoning a chat answer carries: DashScope's `reasoning_content`, or OpenRouter's `reasoning`. */
-export function reasoningOf(message: Json): string {
-  const value = message.reasoning_content ?? message.reasoning
-  return typeof value === 'string' ? value : ''
 }
 
 export function messageId(upstreamId: unknown): string {

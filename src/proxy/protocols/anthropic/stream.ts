@@ -1,7 +1,8 @@
 import type { StreamTranslator } from '../protocol.ts'
 import { sseEvent } from './events.ts'
 import { isRecord, type Json } from './request.ts'
-import { messageId, reasoningOf, stopReasonOf, toolUseId, usageOf } from './response.ts'
+import { reasoningOf } from '../chat-answer.ts'
+import { messageId, stopReasonOf, toolUseId, usageOf } from './response.ts'
 import { StopScanner } from './stop-sequences.ts'
 
 type OpenBlock = { kind: 'text' | 'thinking'; index: number } | { kind: 'tool'; index: number }

@@ -81,7 +81,7 @@ export function chatMessages(instructions: unknown, input: Json[], names: ToolNa
       case 'custom_tool_call_output': {
         const callId = text(item.call_id)
         if (!callId) throw new BadInput(`${where} (${type}) needs call_id`)
-        const output = toolOutput(item.output)
+        const output = toolOutput(item.output, `${where}.output`)
         toolImages.push(...output.images)
         messages.push({ role: 'tool', tool_call_id: callId, content: output.text })
         break
@@ -125,16 +125,25 @@ function messageContent(content: unknown, role: string, where: string): string |
   return parts
 }
 
-/** A tool's output: a string, or parts (text and images). */
-function toolOutput(output: unknown): { text: string; images: Json[] } {
+/**
+ * A tool's output: a string, or parts (text and images). Files are refused as they are in a
+ * message: dropped, they would tell the model the tool returned nothing.
+ */
+function toolOutput(output: unknown, where: string): { text: string; images: Json[] } {
   if (typeof output === 'string') return { text: output, images: [] }
   if (!Array.isArray(output)) return { text: output === undefined || output === null ? '' : JSON.stringify(output), images: [] }
   const texts: string[] = []
   const images: Json[] = []
-  for (const part of output) {
+  for (const [j, part] of output.entries()) {
     if (!isRecord(part)) continue
     if (typeof part.text === 'string') texts.push(part.text)
-    else if (part.type === 'input_image' && typeof part.image_url === 'string') images.push({ type: 'image_url', image_url: { url: part.image_url } })
+    else if (part.type === 'input_image') {
+      const url = text(part.image_url)
+      if (!url) throw new BadInput(`${where}[${j}]: an input_image needs image_url (a URL or a data: URL); file_id needs OpenAI's Files API, which qwenauth does not have`)
+      images.push({ type: 'image_url', image_url: { url } })
+    } else if (part.type === 'input_file') {
+      throw new BadInput(`${where}[${j}] is an input_file, which qwenauth cannot send to a Qwen model (OpenAI's Files API): put the file's text in the output instead`)
+    }
   }
   if (texts.length === 0 && images.length > 0) texts.push(`(${images.length === 1 ? 'an image, shown below' : `${images.length} images, shown below`})`)
   return { text: texts.join('\n'), images }

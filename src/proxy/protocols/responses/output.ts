@@ -1,5 +1,6 @@
 import { AnswerTooLarge } from '../../upstream.ts'
 import { formatBytes } from '../../../lib/bytes.ts'
+import { reasoningOf } from '../chat-answer.ts'
 import { isRecord, text, type Json } from './json.ts'
 import { customInput, type OfferedTool, type ToolNames } from './tools.ts'
 import { responseObject, type ResponseShell } from './response-object.ts'
@@ -79,7 +80,7 @@ export class ResponseWriter {
     if (typeof chunk.model === 'string' && chunk.model) this.shell.model = chunk.model
     if (isRecord(chunk.usage)) this.usage = chunk.usage
     if (delta) {
-      const reasoning = text(delta.reasoning_content)
+      const reasoning = reasoningOf(delta)
       if (reasoning) out += this.reasoningDelta(reasoning)
       const content = text(delta.content)
       if (content) out += this.textDelta(content)
@@ -91,7 +92,7 @@ export class ResponseWriter {
 
   /** Counts the text a delta adds to what is held; throws, holding nothing of it, past the limit. */
   private hold(delta: Json): void {
-    let size = Buffer.byteLength(text(delta.reasoning_content) ?? '') + Buffer.byteLength(text(delta.content) ?? '')
+    let size = Buffer.byteLength(reasoningOf(delta)) + Buffer.byteLength(text(delta.content) ?? '')
     if (Array.isArray(delta.tool_calls)) {
       for (const call of delta.tool_calls) if (isRecord(call) && isRecord(call.function)) size += Buffer.byteLength(text(call.function.arguments) ?? '')
     }
