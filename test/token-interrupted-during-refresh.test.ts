@@ -23,11 +23,13 @@ afterEach(async () => {
 const issued = { access_token: 'at-rotated-2222222222', refresh_token: 'rt-rotated-2222222222', token_type: 'Bearer', expires_in: 21600 }
 
 /** An OAuth server that takes a refresh (committing the rotation) and answers only when told. */
-async function slowOAuthServer(): Promise<{ url: string; arrived: Promise<void>; answer: () => void }> {
+async function slowOAuthServer(): Promise<{ url: string; arrived: Promise<void>; answer: () => void; requests: () => number }> {
   let held: ServerResponse | undefined
+  let requests = 0
   let refreshArrived!: () => void
   const arrived = new Promise<void>((resolve) => (refreshArrived = resolve))
   const server = createServer((req, res) => {
+    requests++
     req.resume()
     req.on('end', () => {
       // The server commits the rotation as it takes the request; its answer comes later.
@@ -45,7 +47,7 @@ async function slowOAuthServer(): Promise<{ url: string; arrived: Promise<void>;
     held.writeHead(200, { 'content-type': 'application/json' })
     held.end(JSON.stringify(issued))
   }
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, arrived, answer }
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, arrived, answer, requests: () => requests }
 }
 
 /** One Qwen OAuth account whose token has expired, so `token` refreshes it. */
@@ -67,13 +69,13 @@ async function storedRefreshToken(env: Record<string, string>): Promise<string |
   }
 }
 
-/** `qwenauth token` sent `signal` while the server holds its refresh; the server answers later. */
-async function interruptedToken(signal: NodeJS.Signals, env: Record<string, string> = {}): Promise<CliResult & { home: string }> {
+/** `qwenauth token` (or `args`) sent `signal` while the server holds its refresh; the server answers later. */
+async function interruptedToken(signal: NodeJS.Signals, env: Record<string, string> = {}, args = ['token']): Promise<CliResult & { home: string }> {
   const { home, cleanup } = tempHome()
   cleanups.push(cleanup)
   const oauth = await slowOAuthServer()
   await storeExpiredAccount({ QWEN_HOME: home, ...env })
-  const child = spawnCli(['token'], { home, env: { QWENAUTH_OAUTH_URL: oauth.url, ...env } })
+  const child = spawnCli(args, { home, env: { QWENAUTH_OAUTH_URL: oauth.url, ...env } })
   const done = collect(child, undefined, 20_000)
   await oauth.arrived
   child.kill(signal)
@@ -113,6 +115,14 @@ describe('qwenauth token interrupted while it refreshes', () => {
     expect(stdout).toBe('')
   })
 
+  it('does the same for `env`, which refreshes the same way', async () => {
+    const { home, code, stdout } = await interruptedToken('SIGINT', {}, ['env'])
+    const stored = (readJsonFile(accountsPath(home)).accounts as Array<{ refreshToken: string }>)[0]
+    expect(stored?.refreshToken).toBe('rt-rotated-2222222222')
+    expect(code).toBe(130)
+    expect(stdout).toBe('')
+  })
+
   it('a second Ctrl-C exits at once, without waiting for the answer', async () => {
     const { home, cleanup } = tempHome()
     cleanups.push(cleanup)
@@ -130,6 +140,22 @@ describe('qwenauth token interrupted while it refreshes', () => {
     const { code } = await done
     oauth.answer()
     expect(code).toBe(130)
+  })
+
+  it('waits no longer than the refresh timeout, and sends no retry once it is exiting', async () => {
+    const { home, cleanup } = tempHome()
+    cleanups.push(cleanup)
+    const oauth = await slowOAuthServer()
+    await storeExpiredAccount({ QWEN_HOME: home })
+    // The server never answers: the request times out (after 1 s here), which would normally be retried.
+    const child = spawnCli(['token'], { home, env: { QWENAUTH_OAUTH_URL: oauth.url, QWENAUTH_REFRESH_TIMEOUT_MS: '1000' } })
+    const done = collect(child, undefined, 20_000)
+    await oauth.arrived
+    child.kill('SIGINT')
+    const { code, stdout } = await done
+    expect(code).toBe(130)
+    expect(stdout).toBe('')
+    expect(oauth.requests()).toBe(1)
   })
 
   describe.skipIf(!hasRedis)('on a Redis store', () => {
