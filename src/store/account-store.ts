@@ -62,7 +62,7 @@ export class AccountStore extends AccountsDocument {
 
   /**
    * Before the storage is closed (a Redis connection): waits for the refreshes already under
-   * way to be stored, at most the refresh timeout.
+   * way to be stored, at most the refresh timeout and a moment to write the answer.
    */
   async settle(): Promise<void> {
     await Promise.all([...this.spending].map((done) => settledWithin(done, this.finishWithinMs)))
