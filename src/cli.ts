@@ -7,6 +7,7 @@ import { renderHelp } from './commands/_usage.ts'
 import { stripAnsi } from './lib/color.ts'
 import { describeFsError, errorJson, ExitCode, QwenauthError, usageError } from './lib/errors.ts'
 import { installInterruptHandlers } from './lib/interrupt.ts'
+import { finishUnfinishedWork } from './lib/unfinished-work.ts'
 import { logger } from './lib/logger.ts'
 import { redact } from './lib/redact.ts'
 import { checkStorageSpec } from './lib/storage-spec.ts'
@@ -69,21 +70,34 @@ function wantsJson(argv: string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--json' || a === '--json=true')
 }
 
-function fail(message: string, exitCode: number, hint?: string): never {
+/** The failure's lines (stderr, and stdout with `--json`); returns its exit code. */
+function report(message: string, exitCode: number, hint?: string): number {
   logger.error(message)
   if (hint) logger.info(hint)
   if (wantsJson(process.argv.slice(2))) process.stdout.write(`${errorJson(message, exitCode, hint)}\n`)
-  process.exit(exitCode)
+  return exitCode
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof QwenauthError) return report(redact(error.message), error.exitCode, error.hint)
+  const message = describeFsError(error) ?? (error instanceof Error ? error.message : String(error))
+  // citty's own usage errors, should one get past the checks above.
+  if ((error as Error)?.name === 'CLIError') return report(`${stripAnsi(message)} (see \`${commandLine(target?.path ?? [])} --help\`)`, ExitCode.usage)
+  if (process.env.QWENAUTH_DEBUG && error instanceof Error && error.stack) logger.debug(redact(error.stack))
+  return report(redact(message), ExitCode.failure)
+}
+
+/**
+ * Exits, once the work an exit must not cut is done: a token refresh the OAuth server may
+ * already have acted on (a Ctrl-C during `token`) is stored first, within the refresh timeout.
+ */
+async function exit(code: number): Promise<never> {
+  process.exitCode = code
+  await finishUnfinishedWork()
+  process.exit(code)
 }
 
 run(process.argv.slice(2)).then(
-  () => process.exit(process.exitCode ?? 0),
-  (error: unknown) => {
-    if (error instanceof QwenauthError) fail(redact(error.message), error.exitCode, error.hint)
-    const message = describeFsError(error) ?? (error instanceof Error ? error.message : String(error))
-    // citty's own usage errors, should one get past the checks above.
-    if ((error as Error)?.name === 'CLIError') fail(`${stripAnsi(message)} (see \`${commandLine(target?.path ?? [])} --help\`)`, ExitCode.usage)
-    if (process.env.QWENAUTH_DEBUG && error instanceof Error && error.stack) logger.debug(redact(error.stack))
-    fail(redact(message), ExitCode.failure)
-  },
+  () => exit(Number(process.exitCode ?? 0)),
+  (error: unknown) => exit(reportError(error)),
 )

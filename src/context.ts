@@ -1,7 +1,7 @@
 import type { Storage } from 'unstorage'
 import { join, resolve } from 'pathe'
 import { oauthBaseUrl } from './auth/oauth/constants.ts'
-import { refreshGrant } from './auth/oauth/refresh-grant.ts'
+import { refreshGrant, refreshTimeoutMs } from './auth/oauth/refresh-grant.ts'
 import type { Clock } from './lib/clock.ts'
 import { KEYS, qwenHome } from './lib/paths.ts'
 import { AccountStore } from './store/account-store.ts'
@@ -22,7 +22,7 @@ export interface Context {
   oauthUrl: string
   /** Set when the store is on Redis. */
   redis?: RedisBackend
-  /** Closes connections (Redis); a no-op for files. */
+  /** Waits for refreshes under way to be stored (bounded), then closes connections (Redis). */
   close(): Promise<void>
 }
 
@@ -41,18 +41,21 @@ export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec?
   if (storageSpec === undefined && env.QWENAUTH_STORAGE) storageSpec = checkStorageSpec(env.QWENAUTH_STORAGE, 'QWENAUTH_STORAGE')
   const oauthUrl = oauthBaseUrl(env)
   const grant = (refreshToken: string) => refreshGrant(oauthUrl, refreshToken)
+  const storeOptions = { grant, refreshTimeoutMs: refreshTimeoutMs(env), ...options }
   if (isRedisUrl(storageSpec)) {
     const prefix = env.QWENAUTH_STORAGE_PREFIX || 'qwenauth'
     const redis = createRedisBackend(storageSpec, prefix)
     const locker = createRedisLocker(redis.client, prefix)
     const where = `${describeRedisUrl(storageSpec)} (key ${prefix}:${KEYS.accounts})`
-    const accounts = new AccountStore(redis.storage, locker, where, { mirrorCreds: false, grant, ...options })
-    return { home: describeRedisUrl(storageSpec), storage: redis.storage, locker, accounts, oauthUrl, redis, close: redis.close }
+    const accounts = new AccountStore(redis.storage, locker, where, { mirrorCreds: false, ...storeOptions })
+    // A refresh the server already acted on is stored before the connection goes.
+    const close = () => accounts.settle().then(redis.close)
+    return { home: describeRedisUrl(storageSpec), storage: redis.storage, locker, accounts, oauthUrl, redis, close }
   }
   const home = storageSpec ? resolve(storageSpec) : qwenHome(env)
   const storage = createFileStorage(home)
   const locker = createFileLocker(home)
   const where = join(home, KEYS.accounts.replace(/:/g, '/'))
-  const accounts = new AccountStore(storage, locker, where, { mirrorCreds: true, grant, ...options })
-  return { home, storage, locker, accounts, oauthUrl, close: async () => {} }
+  const accounts = new AccountStore(storage, locker, where, { mirrorCreds: true, ...storeOptions })
+  return { home, storage, locker, accounts, oauthUrl, close: () => accounts.settle() }
 }

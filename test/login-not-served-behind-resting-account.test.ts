@@ -43,4 +43,25 @@ describe('a login Qwen does not serve, beside a served account that is resting',
       ['qwen-oauth', 'not-served'],
     ])
   })
+
+  it('still goes in front of an account that cannot serve until its owner acts (needs-login)', async () => {
+    emu = await startEmulator({ autoApprove: true, interval: 0.02, notServed: true, nextEmail: 'free@example.com', apiKeys: ['sk-served-resting-0123456789', 'sk-refused-later-0123456789'] })
+    for (const key of ['sk-served-resting-0123456789', 'sk-refused-later-0123456789']) {
+      const added = await inProcess({ home, input: key }, () => runLogin({ provider: `${emu.url}/v1`, label: key.slice(3, 9) }))
+      expect(added.code, added.stderr).toBe(0)
+    }
+    await createContext({ QWEN_HOME: home }).accounts.update((doc) => {
+      Object.assign(doc.accounts[0]!, { status: 'cooling-down', cooldownUntil: Date.now() + 60_000 })
+      Object.assign(doc.accounts[1]!, { status: 'needs-login', lastError: { message: 'the provider refused the key', at: Date.now(), code: 'key_refused' } })
+    })
+
+    const login = await runInProcess(['login'], { home, env: { QWENAUTH_OAUTH_URL: emu.url } })
+    expect(login.code).toBe(11)
+    const accounts = readJsonFile(accountsPath(home)).accounts as Array<{ kind: string; status: string }>
+    expect(accounts.map((a) => [a.kind, a.status])).toEqual([
+      ['api-key', 'cooling-down'],
+      ['qwen-oauth', 'not-served'],
+      ['api-key', 'needs-login'],
+    ])
+  })
 })

@@ -1,9 +1,14 @@
 import { ExitCode, QwenauthError } from './errors.ts'
+import { logger } from './logger.ts'
+import { beginExit, finishUnfinishedWork, unfinishedWork } from './unfinished-work.ts'
 
 /**
  * Ctrl-C and SIGTERM abort this signal, so long waits (polling, lock waits) end through their
- * normal error path and write nothing half-done. A second signal, or a command that does not
- * listen, exits at once. `exec` and `serve` take the signals over for their own handling.
+ * normal error path and write nothing half-done. A command that does not listen is exited 1.5 s
+ * later, and a second signal exits at once. Work an exit must not cut (a token refresh the OAuth
+ * server may already have acted on, see unfinished-work.ts) is waited for first, except by the
+ * second signal, which says what it risks. `exec` and `serve` take the signals over for their own
+ * handling.
  */
 const controller = new AbortController()
 export const interruptSignal: AbortSignal = controller.signal
@@ -15,8 +20,14 @@ export function installInterruptHandlers(): void {
   for (const [name, code] of Object.entries(SIGNAL_EXIT)) {
     const handler = () => {
       if (controller.signal.aborted) process.exit(code)
+      beginExit()
+      const unfinished = unfinishedWork()
+      if (unfinished.length > 0) {
+        const again = name === 'SIGINT' ? 'Ctrl-C again' : `another ${name}`
+        logger.warn(`finishing ${unfinished.join(' and ')} the OAuth server may already have acted on, so the login is kept; ${again} exits at once and may lose it`)
+      }
       controller.abort(new QwenauthError('cancelled', code === 130 ? ExitCode.cancelled : code))
-      setTimeout(() => process.exit(code), 1500).unref()
+      setTimeout(() => void finishUnfinishedWork().then(() => process.exit(code)), 1500).unref()
     }
     handlers.set(name, handler)
     process.on(name, handler)

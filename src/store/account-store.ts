@@ -8,6 +8,7 @@ import { AccountsDocument } from './accounts-document.ts'
 import { officialCredsOf, readOfficialCreds, removeOfficialCreds, writeOfficialCreds } from './creds-file.ts'
 import { systemClock, type Clock } from '../lib/clock.ts'
 import type { Locker, Release } from './locker.ts'
+import { holdExitUntil, isExiting, settledWithin } from '../lib/unfinished-work.ts'
 import { applyTokens, RefreshTokenRejected, type GrantedTokens, type RefreshGrant } from './tokens.ts'
 
 export interface FreshOptions {
@@ -19,6 +20,8 @@ export interface FreshOptions {
 }
 
 const REFRESH_RETRY_DELAYS_MS = [500, 1500]
+/** Beyond the refresh request's own timeout, the time an exit gives a refresh to store its answer. */
+const STORE_ANSWER_MS = 2_000
 
 /**
  * The accounts and the protocol that keeps their credentials safe, in one place:
@@ -29,18 +32,40 @@ const REFRESH_RETRY_DELAYS_MS = [500, 1500]
  * - `oauth_creds.json` is written before `accounts.json`, so a process that dies in between
  *   leaves the newer tokens where the next read adopts them.
  * The refresh request itself (`grant`) comes from the caller; this file knows no OAuth server.
+ * Once a refresh request is on its way, the server may spend the old refresh token at any moment
+ * and the new one exists only in its answer: such a refresh is never cut. It is registered as
+ * work an exit waits for (lib/unfinished-work.ts), and `settle()` waits for it before a store
+ * closes; once an exit has begun, no new refresh request (nor a retry) is started.
  */
 export class AccountStore extends AccountsDocument {
   /** In-process sharing: concurrent callers for one account wait on the same refresh. */
   private readonly inflight = new Map<string, Promise<Account>>()
+  /** Refreshes whose request may have reached the server: from the request until stored and unlocked. */
+  private readonly spending = new Set<Promise<void>>()
 
   private readonly grant: RefreshGrant | undefined
   private readonly clock: Clock
+  /** The longest an exit waits for a refresh under way: one request's timeout, then the write. */
+  private readonly finishWithinMs: number
 
-  constructor(storage: Storage, locker: Locker, where: string, options: { mirrorCreds: boolean; grant?: RefreshGrant; clock?: Clock }) {
+  constructor(
+    storage: Storage,
+    locker: Locker,
+    where: string,
+    options: { mirrorCreds: boolean; grant?: RefreshGrant; clock?: Clock; refreshTimeoutMs?: number },
+  ) {
     super(storage, locker, where, options.mirrorCreds)
     this.grant = options.grant
     this.clock = options.clock ?? systemClock
+    this.finishWithinMs = (options.refreshTimeoutMs ?? DEFAULTS.refreshTimeoutMs) + STORE_ANSWER_MS
+  }
+
+  /**
+   * Before the storage is closed (a Redis connection): waits for the refreshes already under
+   * way to be stored, at most the refresh timeout and a moment to write the answer.
+   */
+  async settle(): Promise<void> {
+    await Promise.all([...this.spending].map((done) => settledWithin(done, this.finishWithinMs)))
   }
 
   /** Whether this account's tokens live in oauth_creds.json too (and so need the official lock). */
@@ -133,6 +158,7 @@ export class AccountStore extends AccountsDocument {
     // Between tries, another holder may have refreshed already: then there is nothing to do.
     const waitOpts = { shouldStop: async () => !needsRefresh(await reread(), options) }
     const releases: Release[] = []
+    let finished: (() => void) | undefined
     try {
       const accountLock = await this.locker.acquire(LOCK_NAMES.account(id), waitOpts)
       if (!accountLock) return reread()
@@ -149,10 +175,32 @@ export class AccountStore extends AccountsDocument {
       // A refresh spends the refresh token: first make sure the new one can be stored, or a full
       // disk (or a store that cannot be written) would lose the login.
       await this.update(() => {})
+      // From here on the server may act on the request: the exit waits until it is stored.
+      this.assertNotExiting(current)
+      finished = this.holdExit()
       return await this.refreshAndSave(current)
     } finally {
-      for (const release of releases.reverse()) await release()
+      try {
+        for (const release of releases.reverse()) await release()
+      } finally {
+        finished?.()
+      }
     }
+  }
+
+  /** Registers a refresh an exit must wait for; the function returned says it is done. */
+  private holdExit(): () => void {
+    let finished!: () => void
+    const done = new Promise<void>((resolve) => (finished = resolve))
+    this.spending.add(done)
+    void done.then(() => this.spending.delete(done))
+    holdExitUntil('a token refresh', done, this.finishWithinMs)
+    return finished
+  }
+
+  /** No refresh request is started by a process on its way out: it could not wait for the answer. */
+  private assertNotExiting(account: Account): void {
+    if (isExiting()) throw new QwenauthError(`did not refresh the token of ${account.label}: qwenauth is exiting`)
   }
 
   private async refreshAndSave(account: Account): Promise<Account> {
@@ -200,9 +248,11 @@ export class AccountStore extends AccountsDocument {
         return await grant(refreshToken)
       } catch (error) {
         const delay = REFRESH_RETRY_DELAYS_MS[attempt]
-        if (error instanceof RefreshTokenRejected || delay === undefined) throw error
+        // On the way out, no new request: the exit could not wait for its answer.
+        if (error instanceof RefreshTokenRejected || delay === undefined || isExiting()) throw error
         logger.debug(`token refresh failed, retrying in ${delay} ms: ${(error as Error).message}`)
         await this.clock.sleep(delay)
+        if (isExiting()) throw error
       }
     }
   }

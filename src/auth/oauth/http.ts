@@ -67,13 +67,16 @@ function checkedOrigin(url: string): string {
   throw new QwenauthError(`the OAuth server URL ${url} is not an http(s) URL: check QWENAUTH_OAUTH_URL`, ExitCode.usage)
 }
 
+/** The `error` of a body that was not JSON (its text is kept as `error_description`). */
+export const UNREADABLE_ANSWER = 'invalid_response'
+
 function parseBody(text: unknown): Record<string, unknown> {
   if (typeof text !== 'string' || !text) return {}
   try {
     const data: unknown = JSON.parse(text)
     return data && typeof data === 'object' ? (data as Record<string, unknown>) : {}
   } catch {
-    return { error: 'invalid_response', error_description: text.slice(0, 200) }
+    return { error: UNREADABLE_ANSWER, error_description: text.slice(0, 200) }
   }
 }
 

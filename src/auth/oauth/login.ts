@@ -27,7 +27,12 @@ export async function runOAuthLogin(ctx: Context, options: OAuthLoginOptions): P
   let account: Account
   let served: Served = { served: 'unknown', why: 'not checked (--no-verify)' }
   try {
-    const tokens = await pollForTokens(ctx.oauthUrl, auth, options.signal)
+    // On a terminal the countdown line is redrawn every second: a notice clears it first.
+    const notice = (line: string) => {
+      if (isTTY) process.stderr.write('\r\x1b[2K')
+      logger.warn(line)
+    }
+    const tokens = await pollForTokens(ctx.oauthUrl, auth, options.signal, undefined, notice)
     if (options.probe !== false) served = await probeServed(tokens, options.signal ? { signal: options.signal } : {})
     account = await saveOAuthLogin(ctx, tokens, served.served === false ? accountError(notServedMessage(tokenLabel(tokens.accessToken) ?? 'this login'), Date.now(), 'not_served') : undefined)
   } finally {

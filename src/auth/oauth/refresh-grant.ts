@@ -5,12 +5,17 @@ import { QWEN_CLIENT_ID, TOKEN_PATH } from './constants.ts'
 import { oauthErrorText, postForm } from './http.ts'
 import { parseTokenResponse } from './token-response.ts'
 
+/** The bound on one refresh request: QWENAUTH_REFRESH_TIMEOUT_MS, else the official CLI's 30 s. */
+export function refreshTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  return Number(env.QWENAUTH_REFRESH_TIMEOUT_MS) || DEFAULTS.refreshTimeoutMs
+}
+
 /**
  * One refresh request. 400/401 mean the refresh token is dead (RefreshTokenRejected); other
  * failures (5xx, network, timeout) are transient and throw a plain QwenauthError.
  */
 export async function refreshGrant(oauthUrl: string, refreshToken: string, signal?: AbortSignal): Promise<GrantedTokens> {
-  const timeoutMs = Number(process.env.QWENAUTH_REFRESH_TIMEOUT_MS) || DEFAULTS.refreshTimeoutMs
+  const timeoutMs = refreshTimeoutMs()
   const { status, body } = await postForm(
     `${oauthUrl}${TOKEN_PATH}`,
     { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: QWEN_CLIENT_ID },

@@ -1,8 +1,11 @@
 import type { Context } from '../../context.ts'
 import { tokenLabel, tokenSubject } from '../../lib/jwt.ts'
-import { effectiveStatus, type Account, type AccountError } from '../../store/account-model.ts'
+import { effectiveStatus, type Account, type AccountError, type AccountStatus } from '../../store/account-model.ts'
 import { newOAuthAccount, oauthAccountId } from '../../store/creds-reconcile.ts'
 import { applyTokens, type GrantedTokens } from '../../store/tokens.ts'
+
+/** The statuses of an account that cannot serve until its owner acts (not a rest that ends by itself). */
+const OWNER_MUST_ACT: readonly AccountStatus[] = ['not-served', 'needs-login']
 
 /**
  * Stores a fresh Qwen OAuth login. The same login (same subject) updates its account in place
@@ -23,7 +26,9 @@ export async function saveOAuthLogin(ctx: Context, tokens: GrantedTokens, notSer
     delete account.lastError
     if (notServed) account.lastError = notServed
     const others = doc.accounts.filter((a) => a.id !== id)
-    const firstUnusable = others.findIndex((a) => effectiveStatus(a, now) !== 'ok')
+    // Behind every account that can serve, resting ones too (a cooldown, a limit): in front of
+    // the first that cannot until its owner acts.
+    const firstUnusable = others.findIndex((a) => OWNER_MUST_ACT.includes(effectiveStatus(a, now)))
     const at = notServed ? (firstUnusable === -1 ? others.length : firstUnusable) : 0
     doc.accounts = [...others.slice(0, at), account, ...others.slice(at)]
     return account
