@@ -71,7 +71,8 @@ export async function checkAndSaveKey(
     provider: target.provider,
     baseUrl: target.baseUrl,
     apiKey,
-    label: options.label ?? (target.preset ? target.provider : new URL(target.baseUrl).host),
+    // Only when given: the same key stored again keeps the label its account has.
+    ...(options.label !== undefined ? { label: options.label } : {}),
     ...(model ? { model } : {}),
     aliases: { ...aliases, ...options.aliases },
     ...(options.anthropicBaseUrl ? { anthropicBaseUrl: options.anthropicBaseUrl } : {}),
