@@ -1,4 +1,5 @@
 import type { Context } from '../../context.ts'
+import { checkLabel } from '../../lib/label.ts'
 import { logger } from '../../lib/logger.ts'
 import { secretHint } from '../../lib/redact.ts'
 import { readApiKey } from './key-input.ts'
@@ -39,6 +40,7 @@ export async function runKeyLogin(ctx: Context, options: KeyLoginOptions): Promi
     ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
   }
   // Checked before the key is asked for: a typo here must not cost a prompt.
+  if (options.label !== undefined) checkLabel(options.label)
   const anthropicBaseUrl = options.anthropicBaseUrl === undefined ? undefined : normaliseBaseUrl(options.anthropicBaseUrl).replace(/\/v1$/, '')
   const apiKey = await readApiKey({
     providerTitle: target.preset?.title ?? new URL(target.baseUrl).host,
