@@ -183,9 +183,9 @@ function createLogger() {
 export const logger = createLogger()
 
 /**
- * An info line that is already redacted and on one line (the request log's), without consola's formatting and
- * second redaction pass: the same `[info] …` line consola's plain reporter writes. On a terminal
- * consola's fancy reporter still writes it.
+ * An info line that is already redacted and on one line (the request log's), without consola's
+ * formatting and second pass: the same `[info] …` line consola's plain reporter writes. On a
+ * terminal consola's fancy reporter still writes it.
  */
 export function infoLine(line: string): void {
   if (logger.level < 3) return
