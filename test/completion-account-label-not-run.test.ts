@@ -1,11 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
 import { accountNames, runCompletion } from '../src/commands/completion.ts'
 import { inProcess, succeeded } from './helpers/in-process.ts'
 import { proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
-import { completeInBash } from './helpers/shell-complete.ts'
+import { completeInBash, completeInFish, completeInZsh } from './helpers/shell-complete.ts'
 
 /**
  * Account labels reach the bash completion through `compgen -W "$(qwenauth completion --accounts)"`,
@@ -21,7 +21,8 @@ afterEach(async () => {
   fx = undefined
 })
 
-const bash = spawnSync('bash', ['--version']).status === 0
+const installed = (shell: string) => spawnSync(shell, ['--version']).status === 0
+const bash = installed('bash')
 
 describe('bash completion of account names', () => {
   it.skipIf(!bash)('offers a label a client added through the status page as a word, never runs it', async () => {
@@ -50,6 +51,36 @@ describe('bash completion of account names', () => {
 
     const [offered] = completeInBash(await runCompletion('bash'), ['qwenauth use '], { PATH: `${bin}${delimiter}${process.env.PATH}`, HOME: fx.home })
     expect(existsSync(marker)).toBe(false)
-    expect(offered).toContain(label)
+    // bash inserts a reply as it stands (and the line runs it on Enter), so the label comes quoted
+    // for the shell: read back as a word on a command line, a reply is the label itself.
+    const asTyped = offered!.map((reply) => spawnSync('bash', ['--norc', '--noprofile', '-c', `printf '%s' ${reply}`], { encoding: 'utf8' }).stdout)
+    expect(existsSync(marker)).toBe(false)
+    expect(asTyped).toContain(label)
   })
+
+  // Other forms of code, and a glob, in each shell. zsh and fish take the names as data
+  // (compadd -a, fish's command substitution) and quote what they insert themselves. zsh's matches are the quoted words; fish's
+  // `complete -C` lists its candidates as they are, and escapes one when it inserts it.
+  const readBack = {
+    bash: (reply: string) => spawnSync('bash', ['--norc', '--noprofile', '-c', `printf '%s' ${reply}`], { encoding: 'utf8' }).stdout,
+    zsh: (reply: string) => spawnSync('zsh', ['-f', '-c', `print -rn -- ${reply}`], { encoding: 'utf8' }).stdout,
+    fish: (reply: string) => reply,
+  }
+  for (const [shell, complete] of [['bash', completeInBash], ['zsh', completeInZsh], ['fish', completeInFish]] as const) {
+    it.skipIf(!installed(shell))(`${shell}: offers labels that read as shell code as words, never runs them`, async () => {
+      fx = await proxyFixture()
+      const marker = join(fx.home, 'label-was-run')
+      const labels = [`$(touch\${IFS}${marker})`, `\`touch ${marker}-2\``, `(touch ${marker}-3)`, '*']
+      const bin = join(fx.home, 'bin')
+      mkdirSync(bin)
+      writeFileSync(join(fx.home, 'names.txt'), `${labels.join('\n')}\n`)
+      writeFileSync(join(bin, 'qwenauth'), `#!/bin/sh\ncat '${join(fx.home, 'names.txt')}'\n`)
+      chmodSync(join(bin, 'qwenauth'), 0o755)
+      const [offered] = complete(await runCompletion(shell), ['qwenauth use '], { PATH: `${bin}${delimiter}${process.env.PATH}`, HOME: fx.home })
+      expect(readdirSync(fx.home).filter((f) => f.startsWith('label-was-run'))).toEqual([])
+      const asTyped = offered!.map(readBack[shell])
+      expect(readdirSync(fx.home).filter((f) => f.startsWith('label-was-run'))).toEqual([])
+      expect(asTyped.sort()).toEqual([...labels].sort())
+    })
+  }
 })

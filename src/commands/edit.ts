@@ -1,6 +1,7 @@
 import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
 import { usageError } from '../lib/errors.ts'
+import { checkLabel } from '../lib/label.ts'
 import { logger } from '../lib/logger.ts'
 import { describeLimit, parseLimitFlags } from '../pool/limits.ts'
 import { requireAccount, type Account } from '../store/account-model.ts'
@@ -23,6 +24,7 @@ export interface EditOptions {
 
 /** Changes what an account's owner decides about it: limits, reset day, User-Agent, label, model. */
 export async function runEdit(options: EditOptions): Promise<Account> {
+  if (options.label !== undefined) checkLabel(options.label)
   const ctx = createContext()
   try {
     const { id, provider, kind } = requireAccount(await ctx.accounts.read(), options.account)
@@ -34,7 +36,6 @@ export async function runEdit(options: EditOptions): Promise<Account> {
       ...(options.quotaResetDay !== undefined ? { quotaResetDay: options.quotaResetDay } : {}),
       ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
     }
-    if (options.label !== undefined && !options.label.trim()) throw usageError('--label is empty: give the name to show')
     const changes = Object.keys(settings).length + [options.label, options.model, options.aliases].filter((v) => v !== undefined).length
     if (changes === 0) throw usageError('nothing to change: give --limit, --reset-day, --user-agent, --label, --model or --alias (see `qwenauth edit --help`)')
     const { result: account } = await ctx.accounts.update((doc) => {

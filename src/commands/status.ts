@@ -3,6 +3,7 @@ import { describeProviderUsage, fetchProviderUsage, type ProviderUsageResult } f
 import { createContext } from '../context.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { interruptSignal } from '../lib/interrupt.ts'
+import { oneLine } from '../lib/one-line.ts'
 import { accountViews, type AccountView, type WindowView } from '../pool/account-view.ts'
 import { readAllStats } from '../store/stats-backend.ts'
 import type { QuotaWindow } from '../store/usage-windows.ts'
@@ -42,8 +43,10 @@ export function renderStatusTable(entries: StatusEntry[], now = Date.now()): str
     e.stats ? `${compactCount(e.stats.promptTokens)}/${compactCount(e.stats.completionTokens)}` : '-',
   ])
   const header = ['#', 'ACTIVE', 'ID', 'LABEL', 'PROVIDER', 'MODEL', 'STATUS', 'EXPIRES IN', 'REQUESTS', 'TOKENS IN/OUT']
-  const errors = entries.filter((e) => e.lastError && e.status !== 'ok').map((e) => `  ${e.id}: ${e.lastError}`)
-  const reported = entries.filter((e) => e.providerUsage).map((e) => `  ${e.id}: ${describeProviderUsage(e.providerUsage!)}`)
+  // Labels, models, errors and the providers' figures come from outside (token claims, clients,
+  // upstreams, a shared store): each stays on its line, without escape sequences.
+  const errors = entries.filter((e) => e.lastError && e.status !== 'ok').map((e) => `  ${e.id}: ${oneLine(e.lastError!)}`)
+  const reported = entries.filter((e) => e.providerUsage).map((e) => `  ${e.id}: ${oneLine(describeProviderUsage(e.providerUsage!))}`)
   return [
     ...table(header, rows),
     ...usageTable(entries, now),
@@ -52,7 +55,8 @@ export function renderStatusTable(entries: StatusEntry[], now = Date.now()): str
   ].join('\n') + '\n'
 }
 
-function table(header: string[], rows: string[][]): string[] {
+function table(header: string[], cells: string[][]): string[] {
+  const rows = cells.map((row) => row.map(oneLine))
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)))
   const line = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()
   return [line(header), ...rows.map(line)]

@@ -36,9 +36,15 @@ ${subsCase}
 
 ${takesValueFunction(specs)}
 
+# The names are matched and quoted here, never handed to compgen -W: that expands its word list
+# (\$(…) included), and a label is not always the owner's own word (the status page, token claims).
 _qwenauth_accounts() {
-  local IFS=$'\\n'
-  COMPREPLY=($(compgen -W "$("\${COMP_WORDS[0]}" "\${storage[@]}" completion --accounts 2>/dev/null)" -- "$cur"))
+  local name quoted
+  while IFS= read -r name; do
+    [[ -n $name && $name == "$cur"* ]] || continue
+    printf -v quoted %q "$name"
+    COMPREPLY+=("$quoted")
+  done < <("\${COMP_WORDS[0]}" "\${storage[@]}" completion --accounts 2>/dev/null)
 }
 
 _qwenauth_directories() {

@@ -1,3 +1,5 @@
+import { cleanLabel } from './label.ts'
+
 /**
  * The access token is reported to be a JWT naming the user. Nothing guarantees that, so every
  * caller treats an undecodable token as opaque.
@@ -28,8 +30,9 @@ export function tokenSubject(token: string | undefined): string | undefined {
   return typeof subject === 'string' && subject ? subject : undefined
 }
 
+/** The label a token's claims give its login (the email, else the name), made a valid label (`cleanLabel`). */
 export function tokenLabel(token: string | undefined): string | undefined {
   const claims = decodeJwtClaims(token)
   const label = claims?.email ?? claims?.name
-  return typeof label === 'string' && label ? label : undefined
+  return typeof label === 'string' ? cleanLabel(label) : undefined
 }

@@ -1,5 +1,6 @@
 import { writeSync } from 'node:fs'
 import { createConsola, type ConsolaReporter } from 'consola'
+import { hasControl, oneLine } from './one-line.ts'
 import { redactValue } from './redact.ts'
 
 let stamped = false
@@ -146,9 +147,25 @@ const stderrSink = {
 }
 
 /**
+ * An argument as a reporter may print it: redacted, and a text or an error's message on one line
+ * without control characters (messages quote upstreams, labels and other outside text). One
+ * regex test for a text that has none: `serve` logs every request.
+ */
+function printable(value: unknown): unknown {
+  const redacted = redactValue(value)
+  if (typeof redacted === 'string') return oneLine(redacted)
+  if (redacted instanceof Error && hasControl(redacted.message)) {
+    const copy = new Error(oneLine(redacted.message))
+    copy.name = redacted.name
+    return copy
+  }
+  return redacted
+}
+
+/**
  * The one logger: everything for people goes to stderr, so stdout stays clean for
- * machine output (`token`, `env`, `--json`). Every argument is redacted before any reporter
- * sees it.
+ * machine output (`token`, `env`, `--json`). Every argument is redacted and put on one line
+ * (`printable`) before any reporter sees it.
  */
 function createLogger() {
   const level = process.env.QWENAUTH_DEBUG ? 4 : 3
@@ -157,7 +174,7 @@ function createLogger() {
   const stream = stderrSink as unknown as NodeJS.WriteStream
   const base = createConsola({ level, throttle: 0, fancy, stdout: stream, stderr: stream })
   const redacting: ConsolaReporter[] = base.options.reporters.map((reporter) => ({
-    log: (logObj, ctx) => reporter.log({ ...logObj, args: logObj.args.map(redactValue) }, ctx),
+    log: (logObj, ctx) => reporter.log({ ...logObj, args: logObj.args.map(printable) }, ctx),
   }))
   base.setReporters(redacting)
   return base
@@ -166,9 +183,9 @@ function createLogger() {
 export const logger = createLogger()
 
 /**
- * An info line that is already redacted (the request log's), without consola's formatting and
- * second redaction pass: the same `[info] …` line consola's plain reporter writes. On a terminal
- * consola's fancy reporter still writes it.
+ * An info line that is already redacted and on one line (the request log's), without consola's
+ * formatting and second pass: the same `[info] …` line consola's plain reporter writes. On a
+ * terminal consola's fancy reporter still writes it.
  */
 export function infoLine(line: string): void {
   if (logger.level < 3) return

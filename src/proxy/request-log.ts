@@ -1,3 +1,4 @@
+import { oneLine } from '../lib/one-line.ts'
 import { redact } from '../lib/redact.ts'
 import type { Usage } from './relay.ts'
 
@@ -20,7 +21,7 @@ export class RequestRecord {
   accountLabel: string | undefined
   accountId: string | undefined
   usage: Usage | undefined
-  /** `label: reason` for every account that was tried and failed. */
+  /** `label: reason` for every account that was tried and failed, each on one line (`oneLine`). */
   readonly failovers: string[] = []
   /** Set when a stream carries the answer on: the stream ends the record. */
   deferred = false
@@ -57,6 +58,8 @@ export class RequestRecord {
     if (this.usage) parts.push(`${this.usage.promptTokens}+${this.usage.completionTokens} tokens`)
     if (this.failovers.length > 0) parts.push(`(failed over from ${this.failovers.join('; ')})`)
     if (note) parts.push(note)
-    this.onEnd(this, status, redact(parts.join(' ')))
+    // Redacted first (the patterns need the text as it was), then one line: an upstream's words
+    // in a failover reason, or the path, must not start a line of their own or reach a terminal.
+    this.onEnd(this, status, oneLine(redact(parts.join(' '))))
   }
 }

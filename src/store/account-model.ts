@@ -1,4 +1,5 @@
 import { ExitCode, QwenauthError } from '../lib/errors.ts'
+import { oneLine } from '../lib/one-line.ts'
 import { redact, registerSecret } from '../lib/redact.ts'
 import type { QuotaWindow } from './usage-windows.ts'
 
@@ -129,11 +130,12 @@ export function bearerOf(account: Account): string {
 }
 
 /**
- * Why an account last failed, as it is stored and shown. Redacted here, once: the text is often
- * an upstream's own words, which may repeat a token or key, and every view shows it as stored.
+ * Why an account last failed, as it is stored and shown. Redacted and put on one line here, once:
+ * the text is often an upstream's own words, which may repeat a token or key or hold line breaks
+ * and escape sequences, and every view shows it as stored.
  */
 export function accountError(message: string, at: number, code?: string): AccountError {
-  return { message: redact(message), at, ...(code ? { code } : {}) }
+  return { message: oneLine(redact(message)), at, ...(code ? { code } : {}) }
 }
 
 /** Every secret an account holds, for the redaction of log lines. */

@@ -1,5 +1,6 @@
 import type { Storage } from 'unstorage'
 import { logger } from '../lib/logger.ts'
+import { oneLine } from '../lib/one-line.ts'
 import { redact } from '../lib/redact.ts'
 import { KEYS, LOCK_NAMES } from '../lib/paths.ts'
 import { readText, writeJson } from './json-item.ts'
@@ -109,8 +110,9 @@ export function createBufferedStatsStore(backend: StatsBackend, flushMs: number)
 
   return {
     add(id, delta) {
-      // Errors are often an upstream's own words, which may repeat a credential: redacted as stored.
-      if (delta.lastError) delta = { ...delta, lastError: { ...delta.lastError, message: redact(delta.lastError.message) } }
+      // Errors are often an upstream's own words, which may repeat a credential or hold line breaks
+      // and escape sequences: redacted and put on one line as stored.
+      if (delta.lastError) delta = { ...delta, lastError: { ...delta.lastError, message: oneLine(redact(delta.lastError.message)) } }
       let entry = pending.get(id)
       if (!entry) pending.set(id, (entry = emptyStats()))
       mergeStats(entry, delta)

@@ -1,4 +1,5 @@
 import type { Context } from '../../context.ts'
+import { checkLabel } from '../../lib/label.ts'
 import { logger } from '../../lib/logger.ts'
 import { secretHint } from '../../lib/redact.ts'
 import { readApiKey } from './key-input.ts'
@@ -39,6 +40,7 @@ export async function runKeyLogin(ctx: Context, options: KeyLoginOptions): Promi
     ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
   }
   // Checked before the key is asked for: a typo here must not cost a prompt.
+  if (options.label !== undefined) checkLabel(options.label)
   const anthropicBaseUrl = options.anthropicBaseUrl === undefined ? undefined : normaliseBaseUrl(options.anthropicBaseUrl).replace(/\/v1$/, '')
   const apiKey = await readApiKey({
     providerTitle: target.preset?.title ?? new URL(target.baseUrl).host,
@@ -71,7 +73,8 @@ export async function checkAndSaveKey(
     provider: target.provider,
     baseUrl: target.baseUrl,
     apiKey,
-    label: options.label ?? (target.preset ? target.provider : new URL(target.baseUrl).host),
+    // Only when given: the same key stored again keeps the label its account has.
+    ...(options.label !== undefined ? { label: options.label } : {}),
     ...(model ? { model } : {}),
     aliases: { ...aliases, ...options.aliases },
     ...(options.anthropicBaseUrl ? { anthropicBaseUrl: options.anthropicBaseUrl } : {}),

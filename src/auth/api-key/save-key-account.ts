@@ -9,6 +9,7 @@ export interface KeyAccountInput extends AccountSettings {
   provider: string
   baseUrl: string
   apiKey: string
+  /** Absent: the account keeps its label, and a new one is named after the preset or the URL's host. */
   label?: string
   model?: string
   /** Merged over the aliases the account already has. */
@@ -28,7 +29,7 @@ export interface SavedKeyAccount {
 /**
  * Stores an API-key account. A new one goes last in pool order (the user's chosen active account
  * stays active) unless it is the only account; the same key for the same provider updates its
- * account in place, keeping its position, instead of adding a twin.
+ * account in place, keeping its position (and its label, unless one is given), instead of adding a twin.
  */
 export async function saveKeyAccount(ctx: Context, input: KeyAccountInput): Promise<SavedKeyAccount> {
   const now = Date.now()
@@ -37,7 +38,7 @@ export async function saveKeyAccount(ctx: Context, input: KeyAccountInput): Prom
     const account: Account = {
       ...existing,
       id: existing?.id ?? keyAccountId(doc, input),
-      label: input.label ?? existing?.label ?? input.provider,
+      label: input.label ?? existing?.label ?? defaultLabel(input),
       kind: 'api-key',
       provider: input.provider,
       baseUrl: input.baseUrl,
@@ -62,6 +63,11 @@ export async function saveKeyAccount(ctx: Context, input: KeyAccountInput): Prom
     return { account, created: !existing, position: (index >= 0 ? index : doc.accounts.length - 1) + 1 }
   })
   return result
+}
+
+/** A new key account's label: the preset's name, or a custom URL's host. */
+function defaultLabel(input: Pick<KeyAccountInput, 'provider' | 'baseUrl'>): string {
+  return input.provider === CUSTOM_PROVIDER ? new URL(input.baseUrl).host : input.provider
 }
 
 /** Same provider and key (and, for custom providers, the same base URL). */

@@ -9,7 +9,8 @@ const OWNER_MUST_ACT: readonly AccountStatus[] = ['not-served', 'needs-login']
 
 /**
  * Stores a fresh Qwen OAuth login. The same login (same subject) updates its account in place
- * instead of adding a twin, and starts afresh: old marks and errors belonged to the old login.
+ * instead of adding a twin, and starts afresh: old marks and errors belonged to the old login (a
+ * label its owner edited stays).
  * A served login becomes the active account; one the API refuses is stored `not-served`, behind
  * every account that can serve, so it never takes their place. Then oauth_creds.json is pointed
  * at the first Qwen OAuth login.
@@ -20,7 +21,8 @@ export async function saveOAuthLogin(ctx: Context, tokens: GrantedTokens, notSer
   const { result: account } = await ctx.accounts.update((doc) => {
     const existing = subject ? doc.accounts.find((a) => a.kind === 'qwen-oauth' && a.subject === subject) : undefined
     const id = existing?.id ?? oauthAccountId(subject)
-    const label = tokenLabel(tokens.accessToken) ?? existing?.label ?? id
+    // A label its owner edited stays; else the login is named after its token, as when it was new.
+    const label = existing && labelEdited(existing) ? existing.label : (tokenLabel(tokens.accessToken) ?? existing?.label ?? id)
     const account = applyTokens({ ...(existing ?? newOAuthAccount(id, label, now)), label, status: notServed ? 'not-served' : 'ok' }, tokens, now)
     delete account.cooldownUntil
     delete account.lastError
@@ -35,4 +37,9 @@ export async function saveOAuthLogin(ctx: Context, tokens: GrantedTokens, notSer
   })
   await ctx.accounts.syncMirror()
   return account
+}
+
+/** True when the account's label is not the one its login gave it (its token's, else its id): `qwenauth edit --label` set it. */
+function labelEdited(account: Account): boolean {
+  return account.label !== (tokenLabel(account.accessToken) ?? account.id)
 }

@@ -3,6 +3,7 @@ import { checkAndSaveKey } from '../../auth/api-key/login.ts'
 import { resolveProvider } from '../../auth/api-key/providers.ts'
 import type { Context } from '../../context.ts'
 import { describeFsError, ExitCode, QwenauthError, usageError } from '../../lib/errors.ts'
+import { checkLabel } from '../../lib/label.ts'
 import { redact, registerSecret, secretHint } from '../../lib/redact.ts'
 import { clearedMessage, clearMarks, makeActive, stillNeedsLogin } from '../../pool/pool-edits.ts'
 import { requireAccount } from '../../store/account-model.ts'
@@ -43,7 +44,7 @@ const ACTIONS: Readonly<Record<string, Action>> = {
     const apiKey = checkKeyShape(stringField(body, 'apiKey', 'the API key'))
     // From here on a secret: no log line, error or answer may show it.
     registerSecret(apiKey)
-    const label = typeof body.label === 'string' && body.label.trim() ? body.label.trim().slice(0, 100) : undefined
+    const label = typeof body.label === 'string' && body.label.trim() ? checkLabel(body.label.trim(), '"label"') : undefined
     const saved = await checkAndSaveKey(ctx, resolveProvider(provider), apiKey, { verify: true, ...(label ? { label } : {}), ...(signal ? { signal } : {}) })
     const { account, created, position } = saved
     const verb = created ? 'added' : 'updated'
