@@ -27,7 +27,7 @@ afterEach(async () => {
 })
 
 /** An OAuth server that repeats what it was sent in its error messages (some gateways do). */
-async function echoingOAuthServer(status: number): Promise<{ url: string; close: () => Promise<void> }> {
+async function echoingOAuthServer(status: number, expiresIn = 30): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
     let body = ''
     req.on('data', (d) => (body += d))
@@ -35,7 +35,7 @@ async function echoingOAuthServer(status: number): Promise<{ url: string; close:
       const form = new URLSearchParams(body)
       if (req.url?.endsWith('/device/code')) {
         res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ device_code: 'dc-0123456789abcdefXYZ', user_code: 'ABCD1234', verification_uri: 'http://x/authorize', expires_in: 30, interval: 0.05 }))
+        res.end(JSON.stringify({ device_code: 'dc-0123456789abcdefXYZ', user_code: 'ABCD1234', verification_uri: 'http://x/authorize', expires_in: expiresIn, interval: 0.05 }))
         return
       }
       res.writeHead(status, { 'content-type': 'application/json' })
@@ -69,10 +69,12 @@ describe('secrets in output', () => {
   })
 
   it('a login error that repeats the device code and PKCE verifier never prints them', async () => {
-    const echo = await echoingOAuthServer(500)
+    // A 5xx while polling does not end the login (the server failed, not the login): it is said
+    // once, and polling goes on until the code expires (1 s here), then exit 4.
+    const echo = await echoingOAuthServer(500, 1)
     try {
       const result = await runCli(['login'], { home, env: { QWENAUTH_OAUTH_URL: echo.url, QWENAUTH_DEBUG: '1' } })
-      expect(result.code).toBe(1)
+      expect(result.code).toBe(4)
       expect(result.stderr).toMatch(/could not use \[redacted\] and \[redacted\] now/)
       expect(result.stderr).not.toContain('dc-0123456789abcdefXYZ')
     } finally {
