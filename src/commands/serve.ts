@@ -107,7 +107,7 @@ function stopOnSignals(server: ProxyServer): Promise<void> {
   })
 }
 
-function parsePort(value: string | undefined): number | undefined {
+export function parsePort(value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   const port = Number(value)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--port needs a number from 0 to 65535, got ${value}`)
