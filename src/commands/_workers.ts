@@ -1,3 +1,4 @@
+import { decimal } from '../lib/decimal.ts'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { availableParallelism } from 'node:os'
@@ -33,8 +34,8 @@ export const MAX_WORKERS = 64
 export function parseWorkers(value: string | undefined): number {
   if (value === undefined || value === '') return 1
   if (value === 'auto') return Math.min(MAX_WORKERS, availableParallelism())
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw usageError(`--workers needs a number from 1 to ${MAX_WORKERS}, or auto (one per core), got ${value}`)
+  const n = decimal(value)
+  if (n === undefined || n < 1 || n > MAX_WORKERS) throw usageError(`--workers needs a number from 1 to ${MAX_WORKERS}, or auto (one per core), got ${value}`)
   return n
 }
 

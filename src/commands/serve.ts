@@ -1,3 +1,4 @@
+import { decimal } from '../lib/decimal.ts'
 import { defineCommand } from 'citty'
 import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
@@ -109,8 +110,8 @@ function stopOnSignals(server: ProxyServer): Promise<void> {
 
 export function parsePort(value: string | undefined): number | undefined {
   if (value === undefined) return undefined
-  const port = Number(value)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--port needs a number from 0 to 65535, got ${value}`)
+  const port = decimal(value)
+  if (port === undefined || port > 65535) throw usageError(`--port needs a number from 0 to 65535, got ${value}`)
   return port
 }
 

@@ -1,3 +1,4 @@
+import { decimal } from '../lib/decimal.ts'
 import { BEIJING_UTC_OFFSET_MINUTES, findProvider, QWEN_OAUTH_PROVIDER } from '../auth/api-key/providers.ts'
 import { usageError } from '../lib/errors.ts'
 import type { Account, QuotaLimit } from '../store/account-model.ts'
@@ -67,7 +68,7 @@ function parseCount(text: string): number | undefined {
 /** `--reset-day`: 1 to 31 (a shorter month resets on its last day), or none. */
 export function parseResetDay(text: string): number | null {
   if (text.trim() === 'none') return null
-  const day = Number(text)
-  if (!Number.isInteger(day) || day < 1 || day > 31) throw usageError(`--reset-day wants the day of the month the plan's quota resets (1-31) or none, got "${text}"`)
+  const day = decimal(text)
+  if (day === undefined || day < 1 || day > 31) throw usageError(`--reset-day wants the day of the month the plan's quota resets (1-31) or none, got "${text}"`)
   return day
 }
