@@ -2,7 +2,8 @@
  * The connections `serve` holds for its clients, under both shipped runtimes (the compiled
  * binary and the Node bundle): a connection with no request in flight is closed after
  * QWENAUTH_CLIENT_TIMEOUT_MS, answers in flight are not cut, a request that stops arriving gets
- * 408 and a close, and 20,000 idle connections do not lock a legitimate request out.
+ * 408 and a close, and more idle connections than the process may hold descriptors do not lock
+ * a legitimate request out.
  */
 import { spawn } from 'node:child_process'
 import { join, resolve } from 'node:path'
@@ -18,6 +19,12 @@ const CLIENT_TIMEOUT_MS = 1000
 /** Longer than the client limit: what an answer in flight may take without being cut. */
 const SLOW_MS = 2500
 const root = resolve(import.meta.dirname, '..')
+/**
+ * The descriptor limit `serve` runs under for the crowd test, and the crowd: half as many again.
+ * (Under the system's limit, 20,000 here, the crowd had to be 20,000 strong.)
+ */
+const FD_LIMIT = 4096
+const CROWD = 6000
 
 let fx: ProxyFixture | undefined
 // Registered first, so it runs last: the processes and stubs go before the emulator.
@@ -27,13 +34,14 @@ afterEach(async () => {
 })
 const { children, cleanups } = endedAfterEachTest()
 
-async function startServe(runtime: (typeof RUNTIMES)[number]): Promise<{ served: Served; port: number }> {
+async function startServe(runtime: (typeof RUNTIMES)[number], fdLimit?: number): Promise<{ served: Served; port: number }> {
   fx ??= await proxyFixture()
   const served = await spawnServe([], {
     home: fx.home,
     env: { QWENAUTH_OAUTH_URL: fx.emu.url, QWENAUTH_CLIENT_TIMEOUT_MS: String(CLIENT_TIMEOUT_MS) },
     runtime,
     children,
+    ...(fdLimit ? { fdLimit } : {}),
   })
   return { served, port: Number(new URL(served.baseUrl).port) }
 }
@@ -116,23 +124,30 @@ describe.each(RUNTIMES)('serve (%s): client connections', (runtime) => {
     expect(await stalled.closedWithin(5000)).not.toBe('open')
   })
 
-  // Some 25 s under the binary (most of it Bun closing unfinished headers after its own 10 s),
-  // some 15 s under Node: 20,000 connections have to be opened, answered and closed.
-  it('20,000 idle connections do not lock a legitimate request out', async () => {
-    const { served, port } = await startServe(runtime)
+  // Some 12 s under the binary (most of it Bun closing unfinished headers after its own 10 s);
+  // under Node, as long as the crowd takes to be opened, answered and closed.
+  it(`${CROWD} idle connections, more than its ${FD_LIMIT} descriptors, do not lock a legitimate request out`, async () => {
+    const { served, port } = await startServe(runtime, FD_LIMIT)
     // Headers that stop arriving: Node answers 408 after the client limit; Bun closes such a
     // connection itself after 10 s, without an answer (no request exists yet to answer).
     const unfinished = await rawConnection(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n')
 
-    // This process and the server may each hold 20,000 descriptors; the helpers share the load.
-    const crowd = await idleConnections(port, 20_000, 4)
-    expect(crowd.opened).toBe(20_000)
+    // Held all at once, the crowd would take every descriptor the server may open.
+    const crowd = await idleConnections(port, CROWD, 2)
+    expect(crowd.opened).toBe(CROWD)
     let answer: Response | undefined
     for (let attempt = 0; attempt < 20 && !answer; attempt++) {
       answer = await fetch(`${served.baseUrl.replace(/\/v1$/, '')}/health`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined)
     }
     expect(answer?.status).toBe(503) // no accounts: an answer from qwenauth, not the runtime
-    expect(await crowd.closedByServer()).toBeGreaterThan(10_000)
+    // Every connection that got its answer is closed by the server in the end, none by its client.
+    let closed = 0
+    for (let poll = 0; poll < 80 && closed < crowd.answered; poll++) {
+      if (poll > 0) await new Promise((r) => setTimeout(r, 250))
+      closed = await crowd.closedByServer()
+    }
+    expect(crowd.answered).toBeGreaterThan(CROWD / 2)
+    expect(closed).toBe(crowd.answered)
     expect(served.stderr()).not.toMatch(/EMFILE|too many open files/i)
 
     expect(await unfinished.closedWithin(15_000)).not.toBe('open')
