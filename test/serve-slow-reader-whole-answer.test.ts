@@ -10,8 +10,11 @@ import { endedAfterEachTest, spawnServe } from './helpers/serve-instances.ts'
 import { keyAccountAt, stubUpstream } from './helpers/stub-upstream.ts'
 
 const CLIENT_TIMEOUT_MS = 1000
-/** Well past the client limit, and past Bun's 4-second idle clock. */
-const PAUSE_MS = 7000
+/**
+ * How long the client stops reading: well past the client limit, and under the binary past
+ * Bun's 4-second idle clock too (Node keeps its timers to the millisecond).
+ */
+const PAUSE_MS = { binary: 7000, node: 3 * CLIENT_TIMEOUT_MS }
 const ANSWER_BYTES = 32 * 1024 * 1024
 
 let fx: ProxyFixture | undefined
@@ -83,7 +86,7 @@ describe.each(['binary', 'node'] as const)('serve (%s): a client that pauses rea
     await keyAccountAt(fx.ctx, await bigUpstream(), 'key-big-upstream-0001', 'big')
     const served = await spawnServe([], { home: fx.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url, QWENAUTH_CLIENT_TIMEOUT_MS: String(CLIENT_TIMEOUT_MS) }, runtime, children })
     const port = Number(new URL(served.baseUrl).port)
-    const answer = await pausedRead(port, PAUSE_MS)
+    const answer = await pausedRead(port, PAUSE_MS[runtime])
     expect(answer.head).toMatch(/^HTTP\/1\.1 200/)
     // The whole JSON answer, not a cut one.
     expect(answer.body.byteLength).toBeGreaterThan(ANSWER_BYTES)
