@@ -41,7 +41,7 @@ export default defineConfig({
         // tests take. The tests restore what they change of the process (environment, timers,
         // spies; see helpers/in-process.ts); what the sources keep at module level (known secrets,
         // caches) is the same for every test.
-        test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ISOLATED, isolate: false },
+        test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ISOLATED, isolate: false, setupFiles: ['test/helpers/shared-worker-guard.ts'] },
       },
       { extends: true, test: { name: 'isolated', include: ISOLATED, isolate: true } },
     ],
