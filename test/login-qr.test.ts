@@ -37,7 +37,10 @@ function qrLines(env: NodeJS.ProcessEnv): string[] {
   try {
     showLoginPrompt(auth, true, out)()
   } finally {
-    process.env = saved
+    // In place: a plain object as process.env would no longer reach the real environment, which
+    // os.homedir() and child processes of later tests in this worker read.
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key]
+    Object.assign(process.env, saved)
   }
   // The prompt writes `\n<qr>\n\n<url and code>`.
   return written.slice(1, written.indexOf('\n\n', 1)).split('\n')

@@ -4,24 +4,20 @@
  * applies between requests; the compiled binary must not cut the answer either.
  */
 import { connect } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
-import { proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
-import { endedAfterEachTest, spawnServe } from './helpers/serve-instances.ts'
+import { describe, expect, it } from 'vitest'
+import { proxyFixture } from './helpers/proxy-fixtures.ts'
+import { endedWithTest, spawnServe } from './helpers/serve-instances.ts'
 import { keyAccountAt, stubUpstream } from './helpers/stub-upstream.ts'
 
 const CLIENT_TIMEOUT_MS = 1000
-/** Well past the client limit, and past Bun's 4-second idle clock. */
-const PAUSE_MS = 7000
+/**
+ * How long the client stops reading: well past the client limit, and under the binary past
+ * Bun's 4-second idle clock too (Node keeps its timers to the millisecond).
+ */
+const PAUSE_MS = { binary: 7000, node: 3 * CLIENT_TIMEOUT_MS }
 const ANSWER_BYTES = 32 * 1024 * 1024
 
-let fx: ProxyFixture | undefined
-afterEach(async () => {
-  await fx?.cleanup()
-  fx = undefined
-})
-const { children, cleanups } = endedAfterEachTest()
-
-function bigUpstream(): Promise<string> {
+function bigUpstream(cleanups: Array<() => Promise<void>>): Promise<string> {
   const content = 'x'.repeat(ANSWER_BYTES)
   const body = JSON.stringify({ id: 'big', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] })
   return stubUpstream((req, res) => {
@@ -77,13 +73,17 @@ function dechunk(raw: Buffer): Buffer {
   return Buffer.concat(parts)
 }
 
-describe.each(['binary', 'node'] as const)('serve (%s): a client that pauses reading a large answer', (runtime) => {
-  it('still gets the whole answer', async () => {
-    fx = await proxyFixture()
-    await keyAccountAt(fx.ctx, await bigUpstream(), 'key-big-upstream-0001', 'big')
+// Side by side: most of each is the client's pause.
+describe.concurrent.each(['binary', 'node'] as const)('serve (%s): a client that pauses reading a large answer', (runtime) => {
+  it('still gets the whole answer', async ({ onTestFinished }) => {
+    const fx = await proxyFixture()
+    // Registered first, so it runs last: the processes and the stub go before the emulator.
+    onTestFinished(() => fx.cleanup())
+    const { children, cleanups } = endedWithTest(onTestFinished)
+    await keyAccountAt(fx.ctx, await bigUpstream(cleanups), 'key-big-upstream-0001', 'big')
     const served = await spawnServe([], { home: fx.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url, QWENAUTH_CLIENT_TIMEOUT_MS: String(CLIENT_TIMEOUT_MS) }, runtime, children })
     const port = Number(new URL(served.baseUrl).port)
-    const answer = await pausedRead(port, PAUSE_MS)
+    const answer = await pausedRead(port, PAUSE_MS[runtime])
     expect(answer.head).toMatch(/^HTTP\/1\.1 200/)
     // The whole JSON answer, not a cut one.
     expect(answer.body.byteLength).toBeGreaterThan(ANSWER_BYTES)

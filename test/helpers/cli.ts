@@ -20,6 +20,8 @@ export interface CliOptions {
   runtime?: 'node' | 'binary'
   /** Working directory (default: the test's), for commands that could write relative paths. */
   cwd?: string
+  /** The process's limit of open descriptors (soft and hard, so no runtime raises it), set by prlimit(1). */
+  fdLimit?: number
 }
 
 /** A private QWEN_HOME for one test. */
@@ -41,7 +43,8 @@ export function cliEnv(options: Pick<CliOptions, 'home' | 'env'>): NodeJS.Proces
 
 export function spawnCli(args: string[], options: CliOptions): ChildProcess {
   const runtime = options.runtime ?? 'node'
-  const [command, prefix] = runtime === 'binary' ? [inject('binaryCli'), []] : [process.execPath, [inject('nodeCli')]]
+  const [program, programArgs] = runtime === 'binary' ? [inject('binaryCli'), []] : [process.execPath, [inject('nodeCli')]]
+  const [command, prefix] = options.fdLimit ? ['prlimit', [`--nofile=${options.fdLimit}:${options.fdLimit}`, '--', program, ...programArgs]] : [program, programArgs]
   return spawn(command, [...prefix, ...args], { env: cliEnv(options), stdio: ['pipe', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) })
 }
 

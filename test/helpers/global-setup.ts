@@ -10,11 +10,21 @@ const root = resolve(import.meta.dirname, '../..')
 /**
  * Builds what ships (the Node bundle and the compiled binary) once per run, into a directory of
  * this run's own so parallel runs never clobber each other. Tests spawn those, not the sources.
+ * Every project of vitest.config.ts runs this setup; they share the one build (the setups run
+ * in vitest's main process, one global scope).
  */
 export default async function setup(project: TestProject) {
+  const shared = globalThis as typeof globalThis & { qwenauthBuild?: Promise<string> }
+  const out = await (shared.qwenauthBuild ??= build())
+  project.provide('nodeCli', join(out, 'node', 'cli.mjs'))
+  project.provide('binaryCli', join(out, 'qwenauth'))
+  return () => rmSync(out, { recursive: true, force: true })
+}
+
+async function build(): Promise<string> {
   const out = mkdtempSync(join(tmpdir(), 'qwenauth-build-'))
   const bun = join(root, 'node_modules/.bin/bun')
-  const build = (args: string[]) =>
+  const bunBuild = (args: string[]) =>
     new Promise<void>((resolveBuild, reject) => {
       const child = spawn(bun, ['build', join(root, 'src/cli.ts'), ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
       let stderr = ''
@@ -24,12 +34,10 @@ export default async function setup(project: TestProject) {
     })
   // Side by side: each is a few seconds of one core.
   await Promise.all([
-    build([...NODE_BUNDLE_FLAGS, `--outdir=${join(out, 'node')}`]),
-    build([...COMPILE_FLAGS, `--outfile=${join(out, 'qwenauth')}`]),
+    bunBuild([...NODE_BUNDLE_FLAGS, `--outdir=${join(out, 'node')}`]),
+    bunBuild([...COMPILE_FLAGS, `--outfile=${join(out, 'qwenauth')}`]),
   ])
-  project.provide('nodeCli', join(out, 'node', 'cli.mjs'))
-  project.provide('binaryCli', join(out, 'qwenauth'))
-  return () => rmSync(out, { recursive: true, force: true })
+  return out
 }
 
 declare module 'vitest' {

@@ -74,6 +74,20 @@ export function endedAfterEachTest(): { children: ChildProcess[]; cleanups: Arra
   return { children, cleanups }
 }
 
+/**
+ * The same for one test that may run side by side with others of its file (`it.concurrent`):
+ * ended when that test finishes. Pass the test context's `onTestFinished`.
+ */
+export function endedWithTest(onTestFinished: (fn: () => Promise<void>) => void): { children: ChildProcess[]; cleanups: Array<() => Promise<void>> } {
+  const children: ChildProcess[] = []
+  const cleanups: Array<() => Promise<void>> = []
+  onTestFinished(async () => {
+    await killAll(children)
+    for (const undo of cleanups.splice(0).reverse()) await undo()
+  })
+  return { children, cleanups }
+}
+
 /** SIGKILLs every child still running and waits for the exits. */
 export async function killAll(children: ChildProcess[]): Promise<void> {
   const exits = children.splice(0).map((child) => {
