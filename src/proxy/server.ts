@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { serve } from 'srvx'
 import { usageError } from '../lib/errors.ts'
 import { logger } from '../lib/logger.ts'
@@ -33,14 +35,51 @@ export function isLoopbackHost(host: string): boolean {
 /**
  * Node's limits on a client: keep-alive connections close after `ms` idle, headers must arrive
  * within `ms` (else 408 and a close). Its whole-request limit (300 s) is off: a body that stops
- * arriving gets the app's own 408 (body.ts), and a slow but steady upload is no fault.
+ * arriving gets the app's own 408 (body.ts), and a slow but steady upload is no fault. Returns
+ * what the drain sweeps (closeIdleNodeConnections).
  */
-function limitNodeConnections(server: object | undefined, ms: number): void {
-  if (!server || !('requestTimeout' in server)) return
-  const node = server as { keepAliveTimeout: number; headersTimeout: number; requestTimeout: number }
+function limitNodeConnections(server: object | undefined, ms: number): (() => void) | undefined {
+  if (!server || !('requestTimeout' in server)) return undefined
+  const node = server as NodeServer
   node.requestTimeout = 0
   node.keepAliveTimeout = ms
   node.headersTimeout = ms
+  return closeIdleNodeConnections(node)
+}
+
+interface NodeServer {
+  keepAliveTimeout: number
+  headersTimeout: number
+  requestTimeout: number
+  on(event: 'connection', listener: (socket: Socket) => void): void
+  on(event: 'request', listener: (req: IncomingMessage, res: ServerResponse) => void): void
+}
+
+/**
+ * Node: what `close()` sweeps while it drains: every connection with no request in flight. Node's
+ * own closeIdleConnections() passes over a connection that never sent a request (Node's fetch
+ * opens one beside a stream it then aborts, and keeps it), which would hold the stop for the
+ * whole drain time. A connection whose answer was cut before its end carries nothing more: it
+ * goes at once.
+ */
+function closeIdleNodeConnections(node: NodeServer): () => void {
+  const inFlight = new Map<Socket, number>()
+  node.on('connection', (socket) => {
+    inFlight.set(socket, 0)
+    socket.once('close', () => inFlight.delete(socket))
+  })
+  node.on('request', (req, res) => {
+    const socket = req.socket
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1)
+    res.once('close', () => {
+      const left = (inFlight.get(socket) ?? 1) - 1
+      if (inFlight.has(socket)) inFlight.set(socket, left)
+      if (!res.writableFinished) socket.destroy()
+    })
+  })
+  return () => {
+    for (const [socket, requests] of inFlight) if (requests === 0) socket.destroy()
+  }
 }
 
 /**
@@ -92,8 +131,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       const drained = server.close().then(() => true, () => true)
       // Node keeps a keep-alive connection open after its last answer until the client drops it;
       // while draining, such connections are closed as soon as they fall idle.
-      const nodeServer = server.nodeServer
-      const sweep = nodeServer?.closeIdleConnections ? setInterval(() => nodeServer.closeIdleConnections?.(), 50) : undefined
+      const sweep = server.closeIdle ? setInterval(server.closeIdle, 50) : undefined
       const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), options.drainMs ?? DEFAULTS.drainMs).unref?.())
       if (!(await Promise.race([drained, timeout]))) await server.close(true).catch(() => {})
       clearInterval(sweep)
@@ -106,7 +144,8 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 interface Listening {
   url: string | undefined
   close(force?: boolean): Promise<void>
-  nodeServer?: { closeIdleConnections?(): void } | undefined
+  /** Node: closes the connections with no request in flight (see closeIdleNodeConnections). */
+  closeIdle?: (() => void) | undefined
 }
 
 /** What qwenauth uses of Bun's server (Bun's own types are not installed). */
@@ -207,10 +246,9 @@ async function listen(options: ProxyServerOptions, app: ProxyApp, error: (failur
     // Node looks for connections past their limits this often (30 s by default).
     node: { connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.round(clientTimeoutMs / 4) || 30_000)) },
   })
-  limitNodeConnections(server.node?.server, clientTimeoutMs)
+  const closeIdle = limitNodeConnections(server.node?.server, clientTimeoutMs)
   // Under Deno a busy port throws above already, under Node here.
   await server.ready()
   const address = server.url ? new URL(server.url) : undefined
-  const nodeServer = server.node?.server as Listening['nodeServer']
-  return { url: address ? `http://${address.host}` : undefined, close: (force) => server.close(force), nodeServer }
+  return { url: address ? `http://${address.host}` : undefined, close: (force) => server.close(force), closeIdle }
 }
