@@ -1,3 +1,4 @@
+import { envNumber } from './env-number.ts'
 import { DEFAULTS } from '../defaults.ts'
 
 /** Sizes as people set them: 64 MiB, 512 KiB, 100 bytes. */
@@ -13,8 +14,7 @@ export class TooManyBytes extends Error {
 
 /** The largest whole answer qwenauth holds (QWENAUTH_MAX_ANSWER_BYTES, else its default; 0 is the default). */
 export function maxAnswerBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const value = Number(env.QWENAUTH_MAX_ANSWER_BYTES)
-  return Number.isFinite(value) && value > 0 ? value : DEFAULTS.maxAnswerBytes
+  return envNumber(env, 'QWENAUTH_MAX_ANSWER_BYTES') || DEFAULTS.maxAnswerBytes
 }
 
 /**

@@ -1,3 +1,4 @@
+import { envNumber } from '../lib/env-number.ts'
 import type { Context } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { formatDuration } from '../lib/duration.ts'
@@ -54,7 +55,7 @@ export class AccountPool {
     options: PoolOptions = {},
   ) {
     this.strategy = options.strategy ?? DEFAULTS.strategy
-    this.refreshMs = options.refreshMs ?? (Number(process.env.QWENAUTH_POOL_REFRESH_MS) || DEFAULTS.poolRefreshMs)
+    this.refreshMs = options.refreshMs ?? (envNumber(process.env, 'QWENAUTH_POOL_REFRESH_MS') || DEFAULTS.poolRefreshMs)
     this.preferredId = options.preferredId
     this.now = options.now ?? Date.now
     this.snapshot = new AccountsSnapshot(ctx, this.refreshMs, this.now)

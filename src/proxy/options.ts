@@ -1,3 +1,4 @@
+import { envNumber } from '../lib/env-number.ts'
 import type { Context } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { registerSecret } from '../lib/redact.ts'
@@ -99,11 +100,6 @@ export interface ResolvedProxyOptions {
 
 export function envList(value: string | undefined): string[] {
   return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean)
-}
-
-function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const value = Number(env[name])
-  return env[name] && Number.isFinite(value) && value >= 0 ? value : undefined
 }
 
 /** `coder-model=65536,vision-model=8192` → a table; malformed pairs are ignored. */

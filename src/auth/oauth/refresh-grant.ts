@@ -1,3 +1,4 @@
+import { envNumber } from '../../lib/env-number.ts'
 import { DEFAULTS } from '../../defaults.ts'
 import { ExitCode, QwenauthError } from '../../lib/errors.ts'
 import { RefreshTokenRejected, type GrantedTokens } from '../../store/tokens.ts'
@@ -7,7 +8,7 @@ import { parseTokenResponse } from './token-response.ts'
 
 /** The bound on one refresh request: QWENAUTH_REFRESH_TIMEOUT_MS, else the official CLI's 30 s. */
 export function refreshTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  return Number(env.QWENAUTH_REFRESH_TIMEOUT_MS) || DEFAULTS.refreshTimeoutMs
+  return envNumber(env, 'QWENAUTH_REFRESH_TIMEOUT_MS') || DEFAULTS.refreshTimeoutMs
 }
 
 /**
