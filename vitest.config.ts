@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs'
 import { defineConfig } from 'vitest/config'
 
 /**
- * Files that change the process for good, run each in a process of its own: serve-log runs
- * `serve` in-process, which switches the log to stamped, buffered lines for the process's life.
+ * Files that change the process for good, run each in a process of its own: these run `serve`
+ * in-process, which switches the log to stamped, buffered lines (written to fd 2 directly, past
+ * any spy on process.stderr) for the process's life. helpers/shared-worker-guard.ts fails a
+ * shared file that does it.
  */
-const ISOLATED = ['test/serve-log.test.ts']
+const ISOLATED = ['test/serve-log.test.ts', 'test/serve-node-client-abort.test.ts', 'test/number-settings.test.ts']
 
 /** The status page's files, imported `with { type: 'text' }` (Bun and Deno do that themselves). */
 const TEXT_ASSETS = /\/src\/proxy\/ui\/assets\/[^/]+\.(html|css|js)$/
