@@ -35,7 +35,8 @@ export function isLoopbackHost(host: string): boolean {
 /**
  * Node's limits on a client: keep-alive connections close after `ms` idle, headers must arrive
  * within `ms` (else 408 and a close). Its whole-request limit (300 s) is off: a body that stops
- * arriving gets the app's own 408 (body.ts), and a slow but steady upload is no fault. Returns
+ * arriving gets the app's own 408 (body.ts), and a slow but steady upload over 64 KiB is no
+ * fault (a smaller one must be whole within the limit, body.ts). Returns
  * what the drain sweeps (closeIdleNodeConnections).
  */
 function limitNodeConnections(server: object | undefined, ms: number): (() => void) | undefined {
