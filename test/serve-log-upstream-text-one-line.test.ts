@@ -26,12 +26,12 @@ afterEach(async () => {
 const CONTROL = /[\x00-\x1f\x7f]/
 
 describe('upstream error text in what qwenauth prints', () => {
-  it('a failed-over request is still one log line, without control characters, whatever the upstream said', async () => {
+  /** The request log line of a request that failed over from an upstream saying `message` (503) to one that serves. */
+  async function failedOverLine(message: string): Promise<string> {
     fx = await proxyFixture()
-    const hostile = 'overloaded\n2026-01-01T00:00:00.000Z [info] POST /v1/chat/completions admin 200 1ms\x1b]0;owned\x07'
     const failing = await stubUpstream((_req, res) => {
       res.writeHead(503, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ error: { message: hostile, code: 'overloaded' } }))
+      res.end(JSON.stringify({ error: { message, code: 'overloaded' } }))
     }, cleanups)
     const working = await stubUpstream((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' })
@@ -41,13 +41,25 @@ describe('upstream error text in what qwenauth prints', () => {
     await keyAccountAt(fx.ctx, working, 'sk-working-upstream-2222', 'working-1')
     const lines: string[] = []
     const app = proxyApp(fx, { lines })
-    const answer = await app.fetch(chatRequest({}))
-    expect(answer.status).toBe(200)
+    expect((await app.fetch(chatRequest({}))).status).toBe(200)
     await app.close()
     const request = lines.filter((line) => line.includes('/v1/chat/completions'))
     expect(request).toHaveLength(1)
     expect(request[0]).toContain('failed over from')
-    expect(request[0]).not.toMatch(CONTROL)
+    return request[0]!
+  }
+
+  it('a failed-over request is still one log line, without control characters, whatever the upstream said', async () => {
+    const line = await failedOverLine('overloaded\n2026-01-01T00:00:00.000Z [info] POST /v1/chat/completions admin 200 1ms\x1b]0;owned\x07')
+    expect(line).not.toMatch(CONTROL)
+  })
+
+  it('a token right after a control character in the upstream error is still redacted', async () => {
+    // Made one line first, the control character would become `\x1b`, whose last hex digit is a
+    // word character: the patterns' word boundary (`\beyJ…`) would no longer match.
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzb21lb25lIn0.c2lnbmF0dXJlLXBhcnQ'
+    const line = await failedOverLine(`overloaded; trace\x1b${jwt}`)
+    expect(line).not.toContain('eyJzdWIiOiJzb21lb25lIn0')
   })
 
   const HOSTILE = 'quota exceeded\r\n2026-01-01T00:00:00.000Z [info] forged\tline\x1b]52;c;b3duZWQ=\x07\x9b31m\x7f'
