@@ -1,4 +1,5 @@
 import { usageError } from './errors.ts'
+import { controlsAsSpaces, hasControl } from './one-line.ts'
 
 /**
  * Account labels. A label is shown in `status`, the log and the status page, matched when an
@@ -8,14 +9,10 @@ import { usageError } from './errors.ts'
  */
 export const LABEL_MAX_LENGTH = 64
 
-/** Control characters (C0, DEL, C1: line breaks, tabs and ESC among them) and the Unicode line and paragraph separators. */
-const NOT_PRINTABLE = /[\p{Cc}\u2028\u2029]/u
-const NOT_PRINTABLE_RUNS = /[\p{Cc}\u2028\u2029]+/gu
-
 /** A label someone gave (`--label`, the status page's field), or a usage error (exit 2) naming `what` and what is wrong. */
 export function checkLabel(label: string, what = '--label'): string {
   if (!label.trim()) throw usageError(`${what} is empty: give the name to show`)
-  if (NOT_PRINTABLE.test(label)) throw usageError(`${what} must be one line of printable characters: no line breaks, tabs or control characters`)
+  if (hasControl(label)) throw usageError(`${what} must be one line of printable characters: no line breaks, tabs or control characters`)
   const length = [...label].length
   if (length > LABEL_MAX_LENGTH) throw usageError(`${what} is ${length} characters long: give a name of at most ${LABEL_MAX_LENGTH}`)
   return label
@@ -28,6 +25,6 @@ export function checkLabel(label: string, what = '--label'): string {
  */
 export function cleanLabel(text: string | undefined): string | undefined {
   if (!text) return undefined
-  const cleaned = [...text.replace(NOT_PRINTABLE_RUNS, ' ').trim()].slice(0, LABEL_MAX_LENGTH).join('').trim()
+  const cleaned = [...controlsAsSpaces(text).trim()].slice(0, LABEL_MAX_LENGTH).join('').trim()
   return cleaned || undefined
 }

@@ -6,13 +6,21 @@
  * clipboard, colours). Line breaks and tabs become spaces; every other control character (C0,
  * DEL, C1, ESC among them) is shown escaped (`\x1b`), so it stays visible but inert.
  */
-const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/
-const CONTROLS = /\r\n|[\x00-\x1f\x7f-\x9f\u2028\u2029]/g
+/** C0, DEL and C1 control characters, and the Unicode line and paragraph separators. */
+const CONTROL_CLASS = '[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]'
+const CONTROL = new RegExp(CONTROL_CLASS)
+const CONTROLS = new RegExp(`\\r\\n|${CONTROL_CLASS}`, 'g')
+const CONTROL_RUNS = new RegExp(`${CONTROL_CLASS}+`, 'g')
 const SPACED = new Set(['\r\n', '\r', '\n', '\t', '\u2028', '\u2029'])
 
 /** True when the text holds a character `oneLine` changes. */
 export function hasControl(text: string): boolean {
   return CONTROL.test(text)
+}
+
+/** Each run of control characters as one space (a label that is cleaned, not refused). */
+export function controlsAsSpaces(text: string): string {
+  return CONTROL.test(text) ? text.replace(CONTROL_RUNS, ' ') : text
 }
 
 /** The text on one line, without control characters; text that has none (nearly all) as it is. */

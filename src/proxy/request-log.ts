@@ -21,7 +21,7 @@ export class RequestRecord {
   accountLabel: string | undefined
   accountId: string | undefined
   usage: Usage | undefined
-  /** `label: reason` for every account that was tried and failed, each on one line (`oneLine`). */
+  /** `label: reason` for every account that was tried and failed (the line is made one line as a whole, in `end`). */
   readonly failovers: string[] = []
   /** Set when a stream carries the answer on: the stream ends the record. */
   deferred = false

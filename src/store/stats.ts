@@ -1,8 +1,7 @@
 import type { Storage } from 'unstorage'
 import { logger } from '../lib/logger.ts'
-import { oneLine } from '../lib/one-line.ts'
-import { redact } from '../lib/redact.ts'
 import { KEYS, LOCK_NAMES } from '../lib/paths.ts'
+import { accountError } from './account-model.ts'
 import { readText, writeJson } from './json-item.ts'
 import type { Locker } from './locker.ts'
 import { pruneUsage, type UsageCounters } from './usage-windows.ts'
@@ -110,9 +109,8 @@ export function createBufferedStatsStore(backend: StatsBackend, flushMs: number)
 
   return {
     add(id, delta) {
-      // Errors are often an upstream's own words, which may repeat a credential or hold line breaks
-      // and escape sequences: redacted and put on one line as stored.
-      if (delta.lastError) delta = { ...delta, lastError: { ...delta.lastError, message: oneLine(redact(delta.lastError.message)) } }
+      // Errors are often an upstream's own words: stored as an account's error is (accountError).
+      if (delta.lastError) delta = { ...delta, lastError: accountError(delta.lastError.message, delta.lastError.at) }
       let entry = pending.get(id)
       if (!entry) pending.set(id, (entry = emptyStats()))
       mergeStats(entry, delta)
