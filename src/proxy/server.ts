@@ -36,8 +36,8 @@ export function isLoopbackHost(host: string): boolean {
  * Node's limits on a client: keep-alive connections close after `ms` idle, headers must arrive
  * within `ms` (else 408 and a close). Its whole-request limit (300 s) is off: a body that stops
  * arriving gets the app's own 408 (body.ts), and a slow but steady upload over 64 KiB is no
- * fault (a smaller one must be whole within the limit, body.ts). Returns
- * what the drain sweeps (closeIdleNodeConnections).
+ * fault (a smaller one must be whole within the limit, body.ts). Returns what the drain
+ * sweeps (closeIdleNodeConnections).
  */
 function limitNodeConnections(server: object | undefined, ms: number): (() => void) | undefined {
   if (!server || !('requestTimeout' in server)) return undefined
@@ -60,8 +60,7 @@ interface NodeServer {
  * Node: what `close()` sweeps while it drains: every connection with no request in flight. Node's
  * own closeIdleConnections() passes over a connection that never sent a request (Node's fetch
  * opens one beside a stream it then aborts, and keeps it), which would hold the stop for the
- * whole drain time. A connection whose answer was cut before its end carries nothing more: it
- * goes at once.
+ * whole drain time. (One whose answer was cut Node closes itself.)
  */
 function closeIdleNodeConnections(node: NodeServer): () => void {
   const inFlight = new Map<Socket, number>()
@@ -73,9 +72,8 @@ function closeIdleNodeConnections(node: NodeServer): () => void {
     const socket = req.socket
     inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1)
     res.once('close', () => {
-      const left = (inFlight.get(socket) ?? 1) - 1
-      if (inFlight.has(socket)) inFlight.set(socket, left)
-      if (!res.writableFinished) socket.destroy()
+      const requests = inFlight.get(socket)
+      if (requests !== undefined) inFlight.set(socket, requests - 1)
     })
   })
   return () => {
