@@ -115,6 +115,14 @@ describe('qwenauth token interrupted while it refreshes', () => {
     expect(stdout).toBe('')
   })
 
+  it('does the same when the terminal or SSH session closes (SIGHUP), exiting 129', async () => {
+    const { home, code, stdout } = await interruptedToken('SIGHUP')
+    const stored = (readJsonFile(accountsPath(home)).accounts as Array<{ refreshToken: string }>)[0]
+    expect(stored?.refreshToken).toBe('rt-rotated-2222222222')
+    expect(code).toBe(129)
+    expect(stdout).toBe('')
+  })
+
   it('does the same for `env`, which refreshes the same way', async () => {
     const { home, code, stdout } = await interruptedToken('SIGINT', {}, ['env'])
     const stored = (readJsonFile(accountsPath(home)).accounts as Array<{ refreshToken: string }>)[0]

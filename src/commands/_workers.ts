@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os'
 import { usageError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
 import { logger } from '../lib/logger.ts'
+import { signalExitCode, stopSignals } from '../lib/stop-signals.ts'
 import { WORKER_ENV } from '../proxy/worker.ts'
 import { printOut } from './_shared.ts'
 
@@ -20,7 +21,7 @@ import { printOut } from './_shared.ts'
  *   so more than one worker is refused there). A program that binds the port later without
  *   SO_REUSEPORT is refused by the kernel; one of the same user that sets it could still join,
  *   which a single serve (no SO_REUSEPORT) never allows;
- * - it prints the base URL once all workers listen, forwards SIGINT/SIGTERM to them and waits
+ * - it prints the base URL once all workers listen, passes SIGINT/SIGTERM/SIGHUP on to them and waits
  *   for their drain; a worker that dies stops the rest (a supervisor restarts the whole serve).
  *   Workers run in their own process group, so a terminal's Ctrl-C reaches them once, through
  *   the primary; and they stop when the primary's pipe to them closes, so none is left behind
@@ -88,7 +89,7 @@ function startWorker(index: number, count: number, port: number): Worker {
     stdio: ['pipe', 'pipe', 'inherit'],
     detached: true,
   })
-  const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 143))))
+  const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signalExitCode(signal ?? 'SIGTERM'))))
   return { child, exited }
 }
 
@@ -107,7 +108,7 @@ function ready(worker: Worker): Promise<string | number> {
   ])
 }
 
-/** Runs `count` workers on one port until SIGINT/SIGTERM; resolves with the exit code. */
+/** Runs `count` workers on one port until a stop signal (stop-signals.ts); resolves with the exit code. */
 export async function runWorkers(host: string, port: number, count: number): Promise<number> {
   const unsupported = workersUnsupported()
   if (unsupported) throw usageError(unsupported)
@@ -125,8 +126,7 @@ export async function runWorkers(host: string, port: number, count: number): Pro
     logger.info(`${signal}: stopping the ${count} workers (each finishes its requests in flight)`)
     stopAll('SIGTERM')
   }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  for (const signal of stopSignals()) process.on(signal, onSignal)
   for (let i = 1; i <= count; i++) workers.push(startWorker(i, count, bound))
 
   const urls = await Promise.all(workers.map(ready))

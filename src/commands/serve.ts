@@ -5,6 +5,7 @@ import { DEFAULTS } from '../defaults.ts'
 import { usageError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
 import { bufferLines, flushLines, logger, timestampLines } from '../lib/logger.ts'
+import { stopSignals } from '../lib/stop-signals.ts'
 import { STRATEGIES, type Strategy } from '../pool/pool.ts'
 import { restartWithFetchLimit } from '../proxy/runtime-fetch.ts'
 import { isLoopbackHost, startProxyServer, type ProxyServer } from '../proxy/server.ts'
@@ -82,7 +83,7 @@ export async function runServe(options: ServeOptions, env: NodeJS.ProcessEnv = p
   return { url: server.url, close: () => server.close().finally(() => ctx.close()) }
 }
 
-/** SIGINT/SIGTERM: stop accepting, let requests in flight finish (a few seconds), then exit. */
+/** SIGINT, SIGTERM or a closed terminal (SIGHUP): stop accepting, let requests in flight finish (a few seconds), then exit. */
 function stopOnSignals(server: ProxyServer): Promise<void> {
   releaseInterruptHandlers()
   return new Promise((resolve) => {
@@ -98,8 +99,7 @@ function stopOnSignals(server: ProxyServer): Promise<void> {
       logger.info(`${signal}: finishing requests in flight, then stopping`)
       void server.close().then(resolve)
     }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
+    for (const signal of stopSignals()) process.on(signal, stop)
     // A worker whose primary is gone (its pipe closed) stops as on SIGTERM: no orphan keeps the port.
     if (workerIdentity()) {
       process.stdin.on('end', () => stop('SIGTERM')).on('error', () => stop('SIGTERM'))

@@ -1,16 +1,8 @@
-import { constants } from 'node:os'
 import { isatty } from 'node:tty'
 import { errnoCode, QwenauthError } from '../lib/errors.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
+import { signalExitCode, stopSignals } from '../lib/stop-signals.ts'
 import { programSpawner } from './spawn-program.ts'
-
-/** Signals a wrapper must pass on so that `kill`, a closed terminal or Ctrl-C reach the program. */
-export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
-
-/** What a shell reports for a program killed by a signal. */
-export function signalExitCode(signal: NodeJS.Signals): number {
-  return 128 + (constants.signals[signal] ?? 0)
-}
 
 /**
  * Runs the user's program as if qwenauth were not there: the same stdin, stdout and stderr (a
@@ -36,7 +28,9 @@ export async function runChild(command: string, args: readonly string[], env: No
     const stopForwarding = () => {
       for (const [signal, forward] of forwarders) process.off(signal, forward)
     }
-    for (const signal of FORWARDED_SIGNALS) {
+    // Passed on so that `kill`, a closed terminal or Ctrl-C reach the program (SIGHUP not when
+    // qwenauth runs under nohup: the program then keeps running, as it would without qwenauth).
+    for (const signal of stopSignals()) {
       const forward = () => {
         // Ctrl-C at a terminal already went to the whole foreground process group, child
         // included: sending it again would count twice in programs where a second Ctrl-C

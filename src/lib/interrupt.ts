@@ -1,9 +1,10 @@
 import { ExitCode, QwenauthError } from './errors.ts'
 import { logger } from './logger.ts'
+import { signalExitCode, stopSignals } from './stop-signals.ts'
 import { beginExit, finishUnfinishedWork, unfinishedWork } from './unfinished-work.ts'
 
 /**
- * Ctrl-C and SIGTERM abort this signal, so long waits (polling, lock waits) end through their
+ * Ctrl-C, SIGTERM and a closed terminal (SIGHUP; see stop-signals.ts) abort this signal, so long waits (polling, lock waits) end through their
  * normal error path and write nothing half-done. A command that does not listen is exited 1.5 s
  * later, and a second signal exits at once. Work an exit must not cut (a token refresh the OAuth
  * server may already have acted on, see unfinished-work.ts) is waited for first, except by the
@@ -13,11 +14,11 @@ import { beginExit, finishUnfinishedWork, unfinishedWork } from './unfinished-wo
 const controller = new AbortController()
 export const interruptSignal: AbortSignal = controller.signal
 
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
 const handlers = new Map<string, () => void>()
 
 export function installInterruptHandlers(): void {
-  for (const [name, code] of Object.entries(SIGNAL_EXIT)) {
+  for (const name of stopSignals()) {
+    const code = signalExitCode(name)
     const handler = () => {
       if (controller.signal.aborted) process.exit(code)
       beginExit()

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { DEFAULTS } from '../defaults.ts'
 import { releaseInterruptHandlers } from '../lib/interrupt.ts'
+import { signalExitCode, stopSignals } from '../lib/stop-signals.ts'
 
 /**
  * The runtime's own fetch limits, lifted so that qwenauth's are the ones that apply. Bun runs at
@@ -55,9 +56,9 @@ export async function restartWithFetchLimit(env: NodeJS.ProcessEnv = process.env
   // The child drains on a signal and decides when it is done; this parent only follows it, so
   // the handlers that would end it 1.5 s after a signal (or at once on a second) are not ours.
   releaseInterruptHandlers()
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal))
+  for (const signal of stopSignals()) process.on(signal, () => child.kill(signal))
   await new Promise<never>(() => {
-    child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 143)))
+    child.on('exit', (code, signal) => process.exit(code ?? signalExitCode(signal ?? 'SIGTERM')))
     child.on('error', (error) => {
       process.stderr.write(`cannot restart ${process.execPath}: ${error.message}\n`)
       process.exit(1)

@@ -22,6 +22,8 @@ export interface CliOptions {
   cwd?: string
   /** The process's limit of open descriptors (soft and hard, so no runtime raises it), set by prlimit(1). */
   fdLimit?: number
+  /** Started by nohup(1): SIGHUP ignored from the start, as after `nohup qwenauth …`. */
+  nohup?: boolean
 }
 
 /** A private QWEN_HOME for one test. */
@@ -44,7 +46,8 @@ export function cliEnv(options: Pick<CliOptions, 'home' | 'env'>): NodeJS.Proces
 export function spawnCli(args: string[], options: CliOptions): ChildProcess {
   const runtime = options.runtime ?? 'node'
   const [program, programArgs] = runtime === 'binary' ? [inject('binaryCli'), []] : [process.execPath, [inject('nodeCli')]]
-  const [command, prefix] = options.fdLimit ? ['prlimit', [`--nofile=${options.fdLimit}:${options.fdLimit}`, '--', program, ...programArgs]] : [program, programArgs]
+  const wrappers = [...(options.fdLimit ? ['prlimit', `--nofile=${options.fdLimit}:${options.fdLimit}`, '--'] : []), ...(options.nohup ? ['nohup'] : [])]
+  const [command = program, ...prefix] = [...wrappers, program, ...programArgs]
   return spawn(command, [...prefix, ...args], { env: cliEnv(options), stdio: ['pipe', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) })
 }
 
