@@ -5,7 +5,7 @@ import { withExtras } from './_extras.ts'
 import { createContext } from '../context.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { splitCommand } from '../exec/argv.ts'
-import { credentialEnv, directCredentials, type ClientCredentials } from '../exec/child-env.ts'
+import { credentialEnv, directCredentials, loopbackNoProxy, type ClientCredentials } from '../exec/child-env.ts'
 import { claudeLaunch } from '../exec/claude.ts'
 import { codexArgsStart, codexLaunch } from '../exec/codex.ts'
 import { opencodeEnv } from '../exec/opencode.ts'
@@ -74,7 +74,9 @@ export async function runExec(options: ExecOptions): Promise<number> {
       logger.warn('codex speaks the Responses API and ignores OPENAI_BASE_URL: with --direct it reaches no Qwen account; run `qwenauth exec -- codex` without --direct')
     }
     // opencode reads no OPENAI_BASE_URL either: it gets a provider on OPENAI_* in its config variable.
-    const env: NodeJS.ProcessEnv = { ...process.env, ...credentialEnv(creds), ...qwenVars, ...opencodeEnv(command, args, creds.model, process.env), ...launch.env }
+    // The private proxy is on loopback: an HTTP proxy the environment names must not be asked for it.
+    const noProxy = options.direct ? {} : loopbackNoProxy(process.env)
+    const env: NodeJS.ProcessEnv = { ...process.env, ...noProxy, ...credentialEnv(creds), ...qwenVars, ...opencodeEnv(command, args, creds.model, process.env), ...launch.env }
     // Claude Code would send (and prefer) a key of the user's own beside the one handed over.
     if (creds.anthropicBaseUrl) delete env.ANTHROPIC_API_KEY
     // A Ctrl-C or SIGTERM while all this was prepared: the program is not started (it would be

@@ -196,13 +196,21 @@ export function findEventsUsage(text: string, format: UsageFormat): Usage | unde
   return usage
 }
 
+/**
+ * Anthropic counts the prompt in three parts, the cache's apart: the prompt is their sum, as a
+ * chat API's `prompt_tokens` (cached tokens included) and a Responses `input_tokens` are.
+ */
+const ANTHROPIC_CACHE_FIELDS = [/"cache_creation_input_tokens"\s*:\s*(\d+)/, /"cache_read_input_tokens"\s*:\s*(\d+)/]
+
 function usageAt(rest: string, format: UsageFormat): Usage | undefined {
   if (/^"usage"\s*:\s*null/.test(rest)) return undefined
   const [promptField, completionField] = USAGE_FIELDS[format]
   const prompt = promptField.exec(rest)
   const completion = completionField.exec(rest)
-  if (!prompt && !completion) return undefined
-  return { promptTokens: Number(prompt?.[1] ?? 0), completionTokens: Number(completion?.[1] ?? 0) }
+  const cached = format === 'anthropic' ? ANTHROPIC_CACHE_FIELDS.map((field) => field.exec(rest)) : []
+  if (!prompt && !completion && !cached.some(Boolean)) return undefined
+  const promptTokens = cached.reduce((sum, match) => sum + Number(match?.[1] ?? 0), Number(prompt?.[1] ?? 0))
+  return { promptTokens, completionTokens: Number(completion?.[1] ?? 0) }
 }
 
 /** Streams may report input and output counts in different events (Anthropic): keep what each said last. */
