@@ -26,8 +26,12 @@ afterEach(async () => {
 const USAGE = { input_tokens: 12, cache_creation_input_tokens: 300, cache_read_input_tokens: 4000 }
 const event = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
 
-/** An Anthropic Messages upstream whose prompt was mostly read from its cache. */
-async function cachingAnthropic(): Promise<string> {
+/**
+ * An Anthropic Messages upstream whose prompt was mostly read from its cache. `deltaUsage`: what
+ * its stream's message_delta says (counts there are cumulative, each field optional; some
+ * upstreams repeat `input_tokens` there without the cache's fields).
+ */
+async function cachingAnthropic(deltaUsage: Record<string, number> = { output_tokens: 7 }): Promise<string> {
   upstream = createServer((req, res) => {
     let body = ''
     req.on('data', (chunk) => (body += chunk))
@@ -40,17 +44,23 @@ async function cachingAnthropic(): Promise<string> {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       res.write(event('message_start', { message: { ...message, usage: { ...USAGE, output_tokens: 1 } } }))
       res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) + event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hello' } }) + event('content_block_stop', { index: 0 }))
-      res.end(event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 7 } }) + event('message_stop', {}))
+      res.end(event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: deltaUsage }) + event('message_stop', {}))
     })
   })
   await new Promise<void>((resolve) => upstream?.listen(0, '127.0.0.1', resolve))
   return `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
 }
 
-for (const stream of [false, true]) {
-  it(`counts cache reads and writes as prompt tokens of a native ${stream ? 'stream' : 'answer'}`, async () => {
+const CASES = [
+  { name: 'answer', stream: false },
+  { name: 'stream', stream: true },
+  { name: 'stream whose message_delta repeats input_tokens alone', stream: true, deltaUsage: { input_tokens: 12, output_tokens: 7 } },
+]
+
+for (const { name, stream, deltaUsage } of CASES) {
+  it(`counts cache reads and writes as prompt tokens of a native ${name}`, async () => {
     fx = await proxyFixture()
-    const base = await cachingAnthropic()
+    const base = await cachingAnthropic(deltaUsage)
     const account = await addKeyAccount(fx, 'sk-native-cache-0000000000', 'native-1', { baseUrl: `${base}/v1`, anthropicBaseUrl: base })
     const lines: string[] = []
     const app = proxyApp(fx, { lines })

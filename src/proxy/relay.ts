@@ -213,10 +213,14 @@ function usageAt(rest: string, format: UsageFormat): Usage | undefined {
   return { promptTokens, completionTokens: Number(completion?.[1] ?? 0) }
 }
 
-/** Streams may report input and output counts in different events (Anthropic): keep what each said last. */
+/**
+ * Streams may report input and output counts in different events (Anthropic), and a later event
+ * may repeat a count with fewer of its parts (message_delta's `input_tokens` without the cache's
+ * fields). The counts are cumulative, so the largest each said is the count.
+ */
 function mergeUsage(before: Usage | undefined, next: Usage | undefined): Usage | undefined {
   if (!next || !before) return next ?? before
-  return { promptTokens: next.promptTokens || before.promptTokens, completionTokens: next.completionTokens || before.completionTokens }
+  return { promptTokens: Math.max(next.promptTokens, before.promptTokens), completionTokens: Math.max(next.completionTokens, before.completionTokens) }
 }
 
 /** Usage sits at the end of an answer; decoding a whole large answer for it would waste time. */
