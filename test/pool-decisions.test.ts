@@ -201,7 +201,11 @@ describe('the answer when nothing can serve, for a client or a trial', () => {
     ['the gate refused the client', [account('a')], [{ accountId: 'a', label: 'a@example.com', reason: 'refused this client', transient: false, gate: { said: 'Coding Plan is currently only available for Coding Agents', userAgent: 'curl/8' } }], new Set(), 403, 'client_not_served', undefined],
     ['a gate and a cooldown: waiting helps more', [account('a'), account('b', { status: 'cooling-down', cooldownUntil: NOW + 5000 })], [{ accountId: 'a', label: 'a@example.com', reason: 'refused', transient: false, gate: { said: 'x', userAgent: undefined } }], new Set(), 429, 'rate_limit_exceeded', '5'],
     ["another request holds the only account's trial", [account('t', { status: 'cooling-down', cooldownUntil: NOW - 1 })], [], new Set(['t']), 429, 'rate_limit_exceeded', '1'],
-    ['an account at its limit', [account('l', { status: 'cooling-down', cooldownUntil: NOW + 60_000, lastError: { message: '1 requests a week (1 counted)', at: NOW, code: 'limit_reached' } })], [], new Set(), 429, 'insufficient_quota', '60'],
+    ['an account at its limit', [account('l', { status: 'cooling-down', cooldownUntil: NOW + 61_000, lastError: { message: '1 requests a week (1 counted)', at: NOW, code: 'limit_reached' } })], [], new Set(), 429, 'insufficient_quota', '61'],
+    // Codex stops at `insufficient_quota` ("Quota exceeded"), whatever the Retry-After; a rate
+    // limit it retries. A wait that short is worth it (the OpenAI SDKs honour Retry-After up to 60 s).
+    ['an account at a minute limit: back within a minute', [account('m', { status: 'cooling-down', cooldownUntil: NOW + 60_000, lastError: { message: '20 requests a minute (20 counted)', at: NOW, code: 'limit_reached' } })], [], new Set(), 429, 'rate_limit_exceeded', '60'],
+    ['a quota whose cooldown ends within a minute', [account('q', { status: 'cooling-down', cooldownUntil: NOW + 2_000, lastError: { message: 'q', at: NOW, code: 'insufficient_quota' } })], [], new Set(), 429, 'rate_limit_exceeded', '2'],
   ])('%s', (_name, accounts, failures, trials, status, code, retryAfter) => {
     const error = nothingUsable(accounts, failures, NOW, trials)
     expect([error.status, error.code, error.headers?.['retry-after']]).toEqual([status, code, retryAfter])
