@@ -21,6 +21,12 @@ export const DEFAULTS = {
   quotaWindowCooldownMs: { '5h': 15 * 60_000, month: 24 * 60 * 60_000 } as Readonly<Record<'5h' | 'month', number>>,
   /** A request that finds the only account's trial request under way is told to retry after this. */
   trialRetryAfterMs: 1000,
+  /**
+   * The longest wait a client's own retry covers: the OpenAI SDKs honour a Retry-After up to 60 s.
+   * When every account is back within it, the answer is a rate limit (clients wait and retry),
+   * not a spent quota (Codex stops at `insufficient_quota` whatever the Retry-After).
+   */
+  clientRetryWaitMs: 60_000,
   /** One `GET /key` of `status --provider-usage`. */
   providerUsageTimeoutMs: 10_000,
   /** Conversations whose account `--affinity` remembers, at most (the least recently used go first). */

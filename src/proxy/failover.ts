@@ -231,7 +231,10 @@ export function nothingUsable(accounts: Account[], failures: AttemptFailure[], n
   const back = trying.length > 0 ? now + DEFAULTS.trialRetryAfterMs : earliestCooldownEnd(accounts, now)
   if (back !== undefined) {
     const seconds = Math.max(1, Math.ceil((back - now) / 1000))
-    const quota = accounts.some((a) => effectiveStatus(a, now) === 'cooling-down' && (a.lastError?.code === 'insufficient_quota' || a.lastError?.code === LIMIT_REACHED))
+    // A spent quota is said as one only when waiting is more than a client's retry covers.
+    const quota =
+      back - now > DEFAULTS.clientRetryWaitMs &&
+      accounts.some((a) => effectiveStatus(a, now) === 'cooling-down' && (a.lastError?.code === 'insufficient_quota' || a.lastError?.code === LIMIT_REACHED))
     return proxyError(
       429,
       `no account can serve right now: ${described}. The first one is usable again in ${formatDuration(back - now)}; or ${ADD_SERVED_ACCOUNT}`,
