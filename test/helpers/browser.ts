@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 
 /** Debian's Chromium (CI installs it); Playwright's own browser downloads are not used. */
@@ -11,22 +13,33 @@ if (!hasChromium && process.env.QWENAUTH_REQUIRE_BROWSER) {
 /**
  * Headless Chromium with nothing of its own on the network (no component updates, sync or
  * background requests), so every request it makes is the page's. Playwright gives it a fresh
- * profile directory and removes it on close.
+ * profile directory and removes it on close; Chromium's own temporary files (it leaves an empty
+ * `.org.chromium.Chromium.*` behind) go to a directory of its own, removed once it is gone.
  */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-dev-shm-usage',
-    ],
-  })
+export async function launchChromium(): Promise<Browser> {
+  const temp = mkdtempSync(join(tmpdir(), 'qwenauth-chromium-'))
+  const removeTemp = () => rmSync(temp, { recursive: true, force: true })
+  const browser = await chromium
+    .launch({
+      executablePath: CHROMIUM,
+      env: { ...process.env, TMPDIR: temp },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-dev-shm-usage',
+      ],
+    })
+    .catch((error: unknown) => {
+      removeTemp()
+      throw error
+    })
+  browser.on('disconnected', removeTemp)
+  return browser
 }
 
 /** What a page did: console errors, page errors, and every URL it requested. */
