@@ -82,3 +82,20 @@ describe('emulated OpenRouter', () => {
     expect(other.status).toBe(404)
   })
 })
+
+describe('accounts that cannot pay', () => {
+  it('OpenRouter answers a key whose credit limit is used up 402; DashScope answers an account in arrears 400 Arrearage', async () => {
+    const DASHSCOPE_KEY = 'sk-emulated-dashscope-000000'
+    emu = await startEmulator({ apiKeys: [ROUTER_KEY, DASHSCOPE_KEY] })
+    emu.setKeyPlan(ROUTER_KEY, { kind: 'openrouter', credits: { limit: 5, usage: 5 } })
+    const spent = await chat(ROUTER_KEY)
+    expect([spent.status, spent.json.error.code]).toEqual([402, 402])
+    expect(spent.json.error.message).toMatch(/^Insufficient credits/)
+    emu.setKeyPlan(DASHSCOPE_KEY, { kind: 'dashscope', inArrears: true })
+    const arrears = await chat(DASHSCOPE_KEY)
+    expect([arrears.status, arrears.json.error.code, arrears.json.error.type]).toEqual([400, 'Arrearage', 'Arrearage'])
+    emu.setKeyPlan(DASHSCOPE_KEY, { kind: 'dashscope', inArrears: false })
+    expect((await chat(DASHSCOPE_KEY)).status).toBe(200)
+    expect([emu.servedCount(ROUTER_KEY), emu.servedCount(DASHSCOPE_KEY)]).toEqual([0, 1])
+  })
+})
