@@ -35,6 +35,7 @@ describe('an account that cannot pay', () => {
     const second = await app.fetch(chatRequest({}))
     expect(second.status).toBe(200)
     expect(fx.emu.requests.map((r) => r.auth)).toEqual([unpaid.apiKey, paid.apiKey, paid.apiKey])
+    await app.close()
     const stored = (await fx.ctx.accounts.read()).accounts.find((a) => a.id === unpaid.id)
     expect(stored?.status).toBe('cooling-down')
     expect(stored?.cooldownUntil).toBeGreaterThan(Date.now() + 25 * 60_000)

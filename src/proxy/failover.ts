@@ -10,7 +10,7 @@ import { proxyError, type InboundProtocol, type Plan, type ProxyError, type Upst
 import { countServed, deliver } from './relay.ts'
 import type { RequestRecord } from './request-log.ts'
 import type { ProxyState } from './state.ts'
-import { readUpstreamError, restAccount, type Sent, type UpstreamError } from './refusals.ts'
+import { cannotPay, readUpstreamError, restAccount, restUnpaid, type Sent, type UpstreamError } from './refusals.ts'
 import { sendUpstream, upstreamHeaders, UpstreamExchange } from './upstream.ts'
 
 /** Why one account could not answer one request. */
@@ -27,8 +27,8 @@ export interface AttemptFailure {
 }
 
 /**
- * Sends a request to the pool's accounts in order until one answers. Quota, 401 and not-served
- * failures move on at once (each marks its account, so the list is finite); 5xx and network
+ * Sends a request to the pool's accounts in order until one answers. Quota, 401, not-served and
+ * cannot-pay (402, `Arrearage`) failures move on at once (each marks its account, so the list is finite); 5xx and network
  * errors move on too, but only `maxTransientRetries` times. The answer is the protocol's to
  * shape: the upstream's through `call.render`, qwenauth's own through `protocol.error`.
  */
@@ -141,6 +141,13 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
 
   const status = sent.response.status
   if (status === 429) return restAccount(state, credential, await readUpstreamError(state, sent), hold)
+  if (status === 402 || status === 400 || status === 403) {
+    // Read to tell an account that cannot pay from the client's own bad request; the latter is
+    // passed on as it came (redacted, as every error is).
+    const refused = await readUpstreamError(state, sent)
+    if (cannotPay(status, refused)) return restUnpaid(state, credential, status, refused, hold)
+    sent = { response: new Response(refused.text, { status, headers: sent.response.headers }), exchange: sent.exchange }
+  }
   if (status === 405) {
     const refused = await readUpstreamError(state, sent)
     if (credential.kind === 'api-key' && isClientGate(status, refused.message)) {

@@ -1,3 +1,4 @@
+import { formatDuration } from '../lib/duration.ts'
 import { redact } from '../lib/redact.ts'
 import { quotaClock } from '../pool/limits.ts'
 import type { InFlight } from '../pool/pool.ts'
@@ -9,7 +10,7 @@ import { countServed } from './relay.ts'
 import type { ProxyState } from './state.ts'
 import { readAll, type UpstreamExchange } from './upstream.ts'
 
-/** What an upstream's refusal says, and the rest a 429 earns an account. */
+/** What an upstream's refusal says, and the rest a 429 (or an account that cannot pay) earns an account. */
 export interface Sent {
   response: Response
   exchange: UpstreamExchange
@@ -79,3 +80,26 @@ export async function restAccount(state: ProxyState, account: Account, limited: 
   return { accountId: account.id, label: account.label, reason, transient: false }
 }
 
+
+/**
+ * A refusal that says the account itself cannot pay for requests now: OpenRouter's 402 ("Your
+ * account or API key has insufficient credits"), DashScope's `Arrearage` ("Access denied, please
+ * make sure your account is in good standing"). No request fares better on that account; another
+ * may serve.
+ */
+export function cannotPay(status: number, refused: UpstreamError): boolean {
+  return status === 402 || refused.code === 'Arrearage'
+}
+
+/**
+ * The account rests as after a spent quota (QWENAUTH_QUOTA_COOLDOWN_MS; a trial request then
+ * tries it, so a top-up is noticed) and the request moves on.
+ */
+export function restUnpaid(state: ProxyState, account: Account, status: number, refused: UpstreamError, hold?: InFlight): AttemptFailure {
+  const ms = state.settings.quotaCooldownMs
+  const reason = `out of credits (${status}: ${refused.message}); resting for ${formatDuration(ms)}`
+  countServed(state, account, status, undefined, reason, hold)
+  state.metrics.cooldown(account.id, 'quota')
+  void state.pool.markCooldown(account.id, state.settings.now() + ms, reason, 'insufficient_quota')
+  return { accountId: account.id, label: account.label, reason, transient: false }
+}
