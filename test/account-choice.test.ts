@@ -53,6 +53,17 @@ describe('which account token, env and exec --direct hand out', () => {
     expect(token.stderr).toMatch(/is not served.*using it because --account names it/)
   })
 
+  it('exec through its proxy with --account naming an account that cannot serve says once what happens: the others serve until it can', async () => {
+    const { oauthId, keyId } = await notServedThenKey()
+    const result = await run(['exec', '--account', oauthId, '--', process.execPath, '-e', ''])
+    expect(result.code, result.stderr).toBe(0)
+    const warnings = result.stderr.split('\n').filter((l) => l.startsWith('[warn]'))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain(`(${oauthId}) is not served`)
+    expect(warnings[0]).toMatch(/--account names it: requests go to it once it can serve, to the others meanwhile/)
+    expect(result.stderr).not.toContain(`(${keyId})`)
+  })
+
   it('when no account can serve, token, env and exec --direct exit 10 with one line saying why for each, and hand out nothing', async () => {
     const { oauthId, keyId } = await notServedThenKey()
     const ctx = createContext({ QWEN_HOME: home })
