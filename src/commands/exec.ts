@@ -19,7 +19,6 @@ import { logger } from '../lib/logger.ts'
 import { qwenHome } from '../lib/paths.ts'
 import { clientModel, defaultModel, parseAliasFlags } from '../pool/model-map.ts'
 import { AccountPool } from '../pool/pool.ts'
-import { effectiveStatus } from '../store/account-model.ts'
 import { accountArg, modelMapArg, repeatedValues } from './_shared.ts'
 
 export interface ExecOptions {
@@ -48,9 +47,9 @@ export async function runExec(options: ExecOptions): Promise<number> {
     const pool = new AccountPool(ctx)
     // Before the program starts: when no account can serve, say why instead of starting a
     // program whose every request would fail (an agent retrying for minutes).
-    const named = options.account === undefined ? undefined : await pool.handout(options.account)
     // --direct hands a named account out as asked; the proxy fails over, so it needs any that serves.
-    const account = named && (options.direct || effectiveStatus(named) === 'ok') ? named : await pool.handout()
+    const account = await pool.handout(options.account, { proxied: !options.direct })
+    const named = options.account === undefined ? undefined : await pool.named(options.account)
     let credentials: Promise<ClientCredentials>
     let model: string
     if (options.direct) {

@@ -136,20 +136,31 @@ export class AccountPool {
    * The account whose credential `token`, `env` and `exec --direct` hand out: the named one as
    * asked (with a warning when it cannot serve), else the first in pool order that can, with one
    * warning per account passed over. Throws, saying why for each, when none can.
+   *
+   * `proxied`: the account `exec`'s proxy starts from (the child's model name comes from it). A
+   * named one that cannot serve is not used as asked: the proxy turns to it once it can
+   * (`preferredId`) and to the others meanwhile, which the one warning says.
    */
-  async handout(idOrLabel?: string): Promise<Account> {
+  async handout(idOrLabel?: string, options: { proxied?: boolean } = {}): Promise<Account> {
     const accounts = await this.accounts()
     const now = this.now()
-    if (idOrLabel !== undefined) {
-      const named = requireAccount({ version: 1, accounts }, idOrLabel)
-      if (effectiveStatus(named, now) !== 'ok') logger.warn(`${unusableWarning(named, now)}; using it because --account names it`)
+    const named = idOrLabel === undefined ? undefined : requireAccount({ version: 1, accounts }, idOrLabel)
+    if (named && effectiveStatus(named, now) === 'ok') return named
+    if (named && !options.proxied) {
+      logger.warn(`${unusableWarning(named, now)}; using it because --account names it`)
       return named
     }
     if (accounts.length === 0) throw new QwenauthError('no accounts yet: run `qwenauth login` first', ExitCode.needsLogin)
     const { account, passedOver } = chooseHandout(accounts, now)
     if (!account) throw noAccountCanServe(accounts, now)
-    for (const skipped of passedOver) logger.warn(`${unusableWarning(skipped, now)}; using ${account.label} (${account.id}) instead`)
+    if (named) logger.warn(`${unusableWarning(named, now)}; --account names it: requests go to it once it can serve, to the others meanwhile`)
+    else for (const skipped of passedOver) logger.warn(`${unusableWarning(skipped, now)}; using ${account.label} (${account.id}) instead`)
     return account
+  }
+
+  /** The account `idOrLabel` names (a usage error when none does), as the pool sees it now. */
+  async named(idOrLabel: string): Promise<Account> {
+    return requireAccount({ version: 1, accounts: await this.accounts() }, idOrLabel)
   }
 
   /**
