@@ -8,18 +8,16 @@
  * prompt is a cache read, and the same conversation counted a fraction of what it counts when a
  * translated account serves it.
  */
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach, expect, it } from 'vitest'
 import { readAllStats } from '../src/store/stats-backend.ts'
 import { messagesRequest } from './helpers/anthropic-fixtures.ts'
 import { addKeyAccount, proxyApp, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
+import { stubUpstream } from './helpers/stub-upstream.ts'
 
 let fx: ProxyFixture
-let upstream: Server | undefined
+const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
-  await new Promise<void>((resolve) => (upstream ? upstream.close(() => resolve()) : resolve()))
-  upstream = undefined
+  for (const undo of cleanups.splice(0)) await undo()
   await fx?.cleanup()
 })
 
@@ -32,7 +30,7 @@ const event = (type: string, data: Record<string, unknown>) => `event: ${type}\n
  * upstreams repeat `input_tokens` there without the cache's fields).
  */
 async function cachingAnthropic(deltaUsage: Record<string, number> = { output_tokens: 7 }): Promise<string> {
-  upstream = createServer((req, res) => {
+  const v1 = await stubUpstream((req, res) => {
     let body = ''
     req.on('data', (chunk) => (body += chunk))
     req.on('end', () => {
@@ -46,9 +44,8 @@ async function cachingAnthropic(deltaUsage: Record<string, number> = { output_to
       res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) + event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hello' } }) + event('content_block_stop', { index: 0 }))
       res.end(event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: deltaUsage }) + event('message_stop', {}))
     })
-  })
-  await new Promise<void>((resolve) => upstream?.listen(0, '127.0.0.1', resolve))
-  return `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
+  }, cleanups)
+  return v1.replace(/\/v1$/, '')
 }
 
 const CASES = [

@@ -3,18 +3,17 @@
  * serve mid-answer (and mid-refresh, burning a rotated refresh token); it is a stop signal like
  * SIGTERM, with the drain. Under nohup the hangup is ignored, as nohup promises.
  */
-import type { ChildProcess } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
-import { spawnServe, killAll } from './helpers/serve-instances.ts'
+import { endedAfterEachTest, spawnServe } from './helpers/serve-instances.ts'
 import { chatRequest, loginAs, proxyFixture, waitFor, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 
 let fx: ProxyFixture | undefined
-const children: ChildProcess[] = []
 afterEach(async () => {
-  await killAll(children)
   await fx?.cleanup()
   fx = undefined
 })
+// Registered after, so it runs first: the processes go before the emulator.
+const { children } = endedAfterEachTest()
 
 function post(baseUrl: string): Promise<Response> {
   const request = chatRequest({})
