@@ -107,19 +107,14 @@ describe('qwenauth token interrupted while it refreshes', () => {
     expect(stderr).toMatch(/cancelled/)
   })
 
-  it('does the same on SIGTERM (a cancelled CI job, `timeout`), exiting 143', async () => {
-    const { home, code, stdout } = await interruptedToken('SIGTERM')
+  it.each<[NodeJS.Signals, string, number]>([
+    ['SIGTERM', 'a cancelled CI job, `timeout`', 143],
+    ['SIGHUP', 'the terminal or SSH session closed', 129],
+  ])('does the same on %s (%s), exiting %i', async (signal, _why, exitCode) => {
+    const { home, code, stdout } = await interruptedToken(signal)
     const stored = (readJsonFile(accountsPath(home)).accounts as Array<{ refreshToken: string }>)[0]
     expect(stored?.refreshToken).toBe('rt-rotated-2222222222')
-    expect(code).toBe(143)
-    expect(stdout).toBe('')
-  })
-
-  it('does the same when the terminal or SSH session closes (SIGHUP), exiting 129', async () => {
-    const { home, code, stdout } = await interruptedToken('SIGHUP')
-    const stored = (readJsonFile(accountsPath(home)).accounts as Array<{ refreshToken: string }>)[0]
-    expect(stored?.refreshToken).toBe('rt-rotated-2222222222')
-    expect(code).toBe(129)
+    expect(code).toBe(exitCode)
     expect(stdout).toBe('')
   })
 
