@@ -163,6 +163,14 @@ export function reasoningSwitchOf(provider: string): ReasoningSwitch | undefined
 }
 
 /**
+ * Whether this provider's chat API takes `stream_options.include_usage` (the Qwen APIs and every
+ * preset: Qwen Code asks each of them for it). A custom URL's API is unknown, as above.
+ */
+export function takesStreamUsage(provider: string): boolean {
+  return provider === QWEN_OAUTH_PROVIDER || findProvider(provider) !== undefined
+}
+
+/**
  * Where an account's provider serves the Anthropic Messages API, if it does: the account's own
  * (a custom provider's, from `login --anthropic-base-url`), else its preset's, so a newer table
  * reaches old accounts. Qwen OAuth has none.

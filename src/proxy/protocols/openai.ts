@@ -1,5 +1,7 @@
+import { takesStreamUsage } from '../../auth/api-key/providers.ts'
+import type { JsonBody } from '../body.ts'
 import { accountUrl } from '../upstream.ts'
-import { chatConversationKey, type BodyKind, type InboundProtocol, type ProxyError, type Renderer } from './protocol.ts'
+import { chatConversationKey, type BodyKind, type InboundProtocol, type ProxyError, type Renderer, type StreamTranslator } from './protocol.ts'
 
 /**
  * OpenAI's own API (chat completions, completions, embeddings, models): every account speaks it,
@@ -13,6 +15,10 @@ export function openaiPassthrough(upstreamPath: string, bodyKind: BodyKind): Inb
     plan(request) {
       const stream = request.body?.json.stream === true
       const accept = request.headers.get('accept')
+      // A chat stream the client asked no usage of reports no tokens, and the account's counters
+      // and token limits would miss them: asked for on its behalf where the provider takes it.
+      const askOnBehalf = bodyKind === 'chat' && stream && !asksForUsage(request.body?.json)
+      let bodyAskingUsage: JsonBody | undefined
       // Hashed only when asked for (`--affinity`): the hash cost more than the rest of the plan.
       let affinityKey: string | undefined | null = null
       return {
@@ -20,22 +26,68 @@ export function openaiPassthrough(upstreamPath: string, bodyKind: BodyKind): Inb
           if (affinityKey === null) affinityKey = bodyKind === 'chat' ? chatConversationKey(request.body?.json) : undefined
           return affinityKey
         },
-        callFor: (account) => ({
-          method: request.body ? 'POST' : 'GET',
-          url: accountUrl(account, upstreamPath, request.search),
-          body: request.body,
-          bodyKind,
-          stream,
-          accept,
-          usage: 'openai',
-          render: PASSTHROUGH,
-        }),
+        callFor: (account) => {
+          const onBehalf = askOnBehalf && request.body !== undefined && takesStreamUsage(account.provider)
+          if (onBehalf) bodyAskingUsage ??= withUsageAsked(request.body!)
+          return {
+            method: request.body ? 'POST' : 'GET',
+            url: accountUrl(account, upstreamPath, request.search),
+            body: onBehalf ? bodyAskingUsage : request.body,
+            bodyKind,
+            stream,
+            accept,
+            usage: 'openai',
+            render: onBehalf ? USAGE_ASKED_ON_BEHALF : PASSTHROUGH,
+          }
+        },
       }
     },
   }
 }
 
 const PASSTHROUGH: Renderer = { streamFailure: (message) => openaiStreamError(message) }
+
+function asksForUsage(json: Record<string, unknown> | undefined): boolean {
+  const options = json?.stream_options
+  return typeof options === 'object' && options !== null && (options as { include_usage?: unknown }).include_usage === true
+}
+
+/** The client's body with `stream_options.include_usage` on, whatever else its stream_options say kept. */
+function withUsageAsked(body: JsonBody): JsonBody {
+  const options = body.json.stream_options
+  const json = { ...body.json, stream_options: { ...(typeof options === 'object' && options !== null ? options : {}), include_usage: true } }
+  return { json, text: JSON.stringify(json) }
+}
+
+/** A chunk with no choices and the usage: the one `include_usage` adds at a stream's end. */
+const NO_CHOICES = /"choices"\s*:\s*\[\s*\]/
+
+/**
+ * The stream as the provider sent it but for the usage chunk asked for on the client's behalf,
+ * which a client that did not ask may not expect (code reading `choices[0]` of every chunk). The
+ * relay has counted its tokens before this sees it.
+ */
+const withoutAskedUsage: StreamTranslator = {
+  event(data) {
+    if (NO_CHOICES.test(data) && isUsageChunk(data)) return ''
+    return `${data
+      .split('\n')
+      .map((line) => `data: ${line}`)
+      .join('\n')}\n\n`
+  },
+  end: () => '',
+}
+
+function isUsageChunk(data: string): boolean {
+  try {
+    const chunk = JSON.parse(data) as { choices?: unknown; usage?: unknown }
+    return Array.isArray(chunk.choices) && chunk.choices.length === 0 && typeof chunk.usage === 'object' && chunk.usage !== null
+  } catch {
+    return false
+  }
+}
+
+const USAGE_ASKED_ON_BEHALF: Renderer = { ...PASSTHROUGH, stream: () => withoutAskedUsage }
 
 export function openaiErrorResponse(error: ProxyError): Response {
   return new Response(JSON.stringify({ error: { message: error.message, type: error.type, code: error.code } }), {
