@@ -26,12 +26,14 @@ it('resolves a reference to the message that followed a nameless tool call', asy
     req.on('data', (d: Buffer) => (body += d))
     req.on('end', () => {
       bodies.push(JSON.parse(body) as { messages: unknown[] })
+      if (bodies.length > 1) {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        return res.end(JSON.stringify({ id: 'c2', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'Second.' }, finish_reason: 'stop' }] }))
+      }
+      // A call that never names its function, then the text.
       res.writeHead(200, { 'content-type': 'text/event-stream' })
-      if (bodies.length === 1) {
-        // A call that never names its function, then the text.
-        res.write(chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_nameless', type: 'function', function: { arguments: '{}' } }] }))
-        res.write(chunk({ content: 'After the call.' }))
-      } else res.write(chunk({ role: 'assistant', content: 'Second.' }))
+      res.write(chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_nameless', type: 'function', function: { arguments: '{}' } }] }))
+      res.write(chunk({ content: 'After the call.' }))
       res.end(chunk({}, 'stop') + 'data: [DONE]\n\n')
     })
   }, cleanups)
