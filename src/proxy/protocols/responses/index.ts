@@ -131,8 +131,9 @@ async function resolveReferences(store: KeptResponses, items: Json[]): Promise<J
     const owner = itemOwner(id)
     const kept = owner ? await readKept(store, owner.responseId) : undefined
     if (isProxyError(kept)) return kept
-    const found = kept && owner && Array.isArray(kept.response.output) ? kept.response.output[owner.index] : undefined
-    if (isRecord(found) && found.id === id) out.push(found)
+    // By id, not by the index in it: a call whose name never came is left out of the kept output.
+    const found = kept && Array.isArray(kept.response.output) ? kept.response.output.find((entry) => isRecord(entry) && entry.id === id) : undefined
+    if (isRecord(found)) out.push(found)
     else if (!id.startsWith('rs_')) return notKeptError(store, id, 'input')
   }
   return out

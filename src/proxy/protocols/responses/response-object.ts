@@ -15,10 +15,13 @@ export function newResponseId(): string {
   return `resp_${randomBytes(12).toString('hex')}`
 }
 
-/** The response an item id of ours (`msg_<hex>_<n>`) belongs to, and the item's place in its output. */
-export function itemOwner(itemId: string): { responseId: string; index: number } | undefined {
-  const match = /^[a-z]+_([0-9a-f]{24})_(\d+)$/.exec(itemId)
-  return match ? { responseId: `resp_${match[1]}`, index: Number(match[2]) } : undefined
+/**
+ * The response an item id of ours (`msg_<hex>_<n>`) belongs to. (`n` is the item's place among the
+ * events' output indexes; the kept output may be shorter, a nameless tool call left out.)
+ */
+export function itemOwner(itemId: string): { responseId: string } | undefined {
+  const match = /^[a-z]+_([0-9a-f]{24})_\d+$/.exec(itemId)
+  return match ? { responseId: `resp_${match[1]}` } : undefined
 }
 
 export interface ResponseState {
