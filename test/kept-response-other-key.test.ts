@@ -14,10 +14,8 @@ afterEach(() => fx.cleanup())
 const A = 'client-key-a-0123456789'
 const B = 'client-key-b-0123456789'
 
-it("one client key cannot read or continue another key's kept response", async () => {
-  fx = await proxyFixture()
-  await addKeyAccount(fx, 'sk-review-account-0000000000')
-  const app = proxyApp(fx, { apiKeys: [A, B] })
+/** A response made with key `A` on `app`, kept; and a reader of it with any key (or none). */
+async function keptWith(app: ReturnType<typeof proxyApp>): Promise<(key?: string) => Promise<Response>> {
   const made = await app.fetch(
     new Request('http://127.0.0.1:8787/v1/responses', {
       method: 'POST',
@@ -27,8 +25,22 @@ it("one client key cannot read or continue another key's kept response", async (
   )
   expect(made.status).toBe(200)
   const { id } = (await made.json()) as { id: string }
-  const read = (key: string) => app.fetch(new Request(`http://127.0.0.1:8787/v1/responses/${id}`, { headers: { authorization: `Bearer ${key}` } }))
+  const read = (key?: string) => app.fetch(new Request(`http://127.0.0.1:8787/v1/responses/${id}`, { headers: key ? { authorization: `Bearer ${key}` } : {} }))
   // Kept in the background: wait until its own key reads it.
   await waitFor(async () => (await read(A)).status === 200, 3000, 'the response to be kept')
+  return read
+}
+
+it("one client key cannot read or continue another key's kept response", async () => {
+  fx = await proxyFixture()
+  await addKeyAccount(fx, 'sk-review-account-0000000000')
+  const read = await keptWith(proxyApp(fx, { apiKeys: [A, B] }))
   expect((await read(B)).status).toBe(404)
+})
+
+it('a keyless proxy has one client, whatever key each sends (SDKs send a placeholder): all read what any made', async () => {
+  fx = await proxyFixture()
+  await addKeyAccount(fx, 'sk-review-account-0000000000')
+  const read = await keptWith(proxyApp(fx))
+  expect([(await read(B)).status, (await read()).status]).toEqual([200, 200])
 })
