@@ -31,10 +31,11 @@ export function presentedKey(headers: Headers): string | undefined {
 
 /**
  * Who a client is, for what qwenauth keeps on its behalf (kept responses): a digest of the key it
- * presented, never the key; empty for a keyless proxy, whose clients are all one.
+ * presented, never the key; empty for a keyless proxy (`keyed` false), whose clients are all one
+ * whatever placeholder key each sends.
  */
-export function clientIdentity(headers: Headers): string {
-  const key = presentedKey(headers)
+export function clientIdentity(headers: Headers, keyed: boolean): string {
+  const key = keyed ? presentedKey(headers) : undefined
   return key ? digest(key).toString('hex').slice(0, 32) : ''
 }
 

@@ -4,7 +4,7 @@ import type { JsonBody } from '../../body.ts'
 import { clientIdentity } from '../../client-keys.ts'
 import { accountUrl } from '../../upstream.ts'
 import { openaiErrorResponse } from '../openai.ts'
-import { chatConversationKey, isProxyError, proxyError, type AppServices, type InboundProtocol, type Plan, type ProxyError, type UpstreamCall } from '../protocol.ts'
+import { chatConversationKey, isProxyError, proxyError, type AppServices, type InboundProtocol, type InboundRequest, type Plan, type ProxyError, type UpstreamCall } from '../protocol.ts'
 import { BadInput, isRecord, text, type Json } from './json.ts'
 import { keepInBackground, keptFor, keptResponses, type KeptResponse, type KeptResponses } from './kept.ts'
 import { nativeBody, nativeCanServe, nativeRenderer, servesResponses } from './native.ts'
@@ -24,7 +24,7 @@ export const responsesProtocol: InboundProtocol = {
   error: openaiErrorResponse,
   async plan(request) {
     const json = request.body?.json ?? {}
-    const store = keptFor(keptResponses(request.app), clientIdentity(request.headers))
+    const store = keptOf(request)
     try {
       checkRequest(json)
       const history = await previousConversation(store, text(json.previous_response_id))
@@ -41,12 +41,17 @@ export const responsesProtocol: InboundProtocol = {
   },
 }
 
+/** The kept responses this client may see: its key's, or every one of a keyless proxy. */
+function keptOf(request: InboundRequest): KeptResponses {
+  return keptFor(keptResponses(request.app), clientIdentity(request.headers, request.app.settings.apiKeys.length > 0))
+}
+
 /** `GET /v1/responses/{id}`: a response qwenauth keeps, as it was answered. */
 export const keptResponseProtocol: InboundProtocol = {
   error: openaiErrorResponse,
   async plan(request) {
     const id = pathId(request.path)
-    const store = keptFor(keptResponses(request.app), clientIdentity(request.headers))
+    const store = keptOf(request)
     const kept = await readKept(store, id)
     if (!kept) return notKeptError(store, id, 'id')
     if (isProxyError(kept)) return kept
