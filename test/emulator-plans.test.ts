@@ -98,4 +98,15 @@ describe('accounts that cannot pay', () => {
     expect((await chat(DASHSCOPE_KEY)).status).toBe(200)
     expect([emu.servedCount(ROUTER_KEY), emu.servedCount(DASHSCOPE_KEY)]).toEqual([0, 1])
   })
+
+  it('OpenRouter answers a max_tokens beyond what the credits left pay for (the model’s 65536 when none) 402; a smaller one passes', async () => {
+    emu = await startEmulator({ apiKeys: [ROUTER_KEY] })
+    emu.setKeyPlan(ROUTER_KEY, { kind: 'openrouter', affordsTokens: 3000 })
+    const unset = await chat(ROUTER_KEY)
+    expect([unset.status, unset.json.error.code]).toEqual([402, 402])
+    expect(unset.json.error.message).toMatch(/^This request requires more credits, or fewer max_tokens\. You requested up to 65536 tokens, but can only afford 3000\./)
+    expect((await chat(ROUTER_KEY, undefined, { max_tokens: 3001 })).status).toBe(402)
+    expect((await chat(ROUTER_KEY, undefined, { max_tokens: 3000 })).status).toBe(200)
+    expect(emu.servedCount(ROUTER_KEY)).toBe(1)
+  })
 })

@@ -44,3 +44,22 @@ it("keeps the private proxy's loopback address out of an HTTP proxy the environm
   expect(result.code).toBe(0)
   expect(JSON.parse(readFileSync(out, 'utf8')).data.length).toBeGreaterThan(0)
 })
+
+it('leaves a NO_PROXY of `*` meaning every host (curl and Python take `*` as a wildcard only when it stands alone)', async () => {
+  const direct = createServer((_req, res) => res.writeHead(200).end('reached directly'))
+  await new Promise<void>((resolve) => direct.listen(0, '127.0.0.1', resolve))
+  try {
+    const out = join(fx.home, 'direct.txt')
+    // Another host name than the private proxy's: NO_PROXY=* sends it around the HTTP proxy too.
+    const script = `curl -s -f -o '${out}' "http://localhost:${(direct.address() as AddressInfo).port}/"`
+    const result = await runInProcess(['exec', '--', 'sh', '-c', script], {
+      home: fx.home,
+      env: { ...fx.env, http_proxy: trap.url, HTTP_PROXY: trap.url, NO_PROXY: '*', no_proxy: undefined },
+    })
+    expect(trap.seen).toEqual([])
+    expect(result.code).toBe(0)
+    expect(readFileSync(out, 'utf8')).toBe('reached directly')
+  } finally {
+    await new Promise<void>((resolve) => direct.close(() => resolve()))
+  }
+})

@@ -54,6 +54,21 @@ describe('an account that cannot pay', () => {
     expect(error.message).toMatch(/out of credits \(402: Insufficient credits/)
   })
 
+  it('an OpenRouter 402 for a max_tokens larger than the credits left pay for is the request’s: passed on, and the account still serves a smaller one', async () => {
+    fx = await proxyFixture()
+    const lowOnCredit = await addKeyAccount(fx, 'sk-low-0123456789', 'low-1', { label: 'low' })
+    fx.emu.setKeyPlan(lowOnCredit.apiKey!, { kind: 'openrouter', affordsTokens: 3000 })
+    const app = proxyApp(fx)
+    const large = await app.fetch(chatRequest({ max_tokens: 32000 }))
+    // The client hears what to change (as Claude Code, opencode and qwen-code show it).
+    expect(large.status).toBe(402)
+    expect(((await large.json()) as { error: { message: string } }).error.message).toMatch(/fewer max_tokens.*can only afford 3000/)
+    const small = await app.fetch(chatRequest({ max_tokens: 1000 }))
+    expect(small.status, await small.clone().text()).toBe(200)
+    await app.close()
+    expect((await fx.ctx.accounts.read()).accounts.map((a) => a.status)).toEqual(['ok'])
+  })
+
   it('any other 400 is the client’s: passed on as it came, no other account tried, nothing marked', async () => {
     fx = await proxyFixture()
     const first = await addKeyAccount(fx, 'sk-first-0123456789', 'first-1', { label: 'first' })

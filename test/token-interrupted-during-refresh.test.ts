@@ -70,7 +70,7 @@ async function storedRefreshToken(env: Record<string, string>): Promise<string |
 }
 
 /** `qwenauth token` (or `args`) sent `signal` while the server holds its refresh; the server answers later. */
-async function interruptedToken(signal: NodeJS.Signals, env: Record<string, string> = {}, args = ['token']): Promise<CliResult & { home: string }> {
+async function interruptedToken(signal: NodeJS.Signals | NodeJS.Signals[], env: Record<string, string> = {}, args = ['token']): Promise<CliResult & { home: string }> {
   const { home, cleanup } = tempHome()
   cleanups.push(cleanup)
   const oauth = await slowOAuthServer()
@@ -78,7 +78,7 @@ async function interruptedToken(signal: NodeJS.Signals, env: Record<string, stri
   const child = spawnCli(args, { home, env: { QWENAUTH_OAUTH_URL: oauth.url, ...env } })
   const done = collect(child, undefined, 20_000)
   await oauth.arrived
-  child.kill(signal)
+  for (const one of [signal].flat()) child.kill(one)
   // The answer goes out once the CLI has reacted to the signal (it says so, or exits), or after
   // a second at the latest: a CLI that waits for its refresh gets it then.
   let stderr = ''
@@ -115,6 +115,15 @@ describe('qwenauth token interrupted while it refreshes', () => {
     const stored = (readJsonFile(accountsPath(home)).accounts as Array<{ refreshToken: string }>)[0]
     expect(stored?.refreshToken).toBe('rt-rotated-2222222222')
     expect(code).toBe(exitCode)
+    expect(stdout).toBe('')
+  })
+
+  it('does the same when a session ends with SIGTERM and SIGHUP at once (logind, systemd SendSIGHUP): one stop, not a second signal', async () => {
+    const { home, code, stdout } = await interruptedToken(['SIGTERM', 'SIGHUP'])
+    const stored = (readJsonFile(accountsPath(home)).accounts as Array<{ refreshToken: string }>)[0]
+    expect(stored?.refreshToken).toBe('rt-rotated-2222222222')
+    // The kernel delivers pending signals lowest number first: either may be the one reported.
+    expect([129, 143]).toContain(code)
     expect(stdout).toBe('')
   })
 

@@ -44,12 +44,13 @@ const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY
  * names an HTTP proxy: curl, Python (urllib, requests, httpx) and Claude Code would otherwise send
  * their requests for `http://127.0.0.1:PORT` (one-time key included) to that proxy, which cannot
  * reach this machine's loopback. Both spellings get the union of what either listed, since tools
- * differ in which one they read first. Nothing changes where no proxy is named.
+ * differ in which one they read first. Nothing changes where no proxy is named. A `*` (no proxy
+ * for any host) stays alone: curl and Python take it as a wildcard only as the whole value.
  */
 export function loopbackNoProxy(env: NodeJS.ProcessEnv): Record<string, string> {
   if (!PROXY_VARIABLES.some((name) => env[name])) return {}
   const listed = [env.no_proxy, env.NO_PROXY].flatMap((value) => (value ?? '').split(',')).map((entry) => entry.trim()).filter(Boolean)
-  const entries = [...new Set([...listed, '127.0.0.1'])].join(',')
+  const entries = listed.includes('*') ? '*' : [...new Set([...listed, '127.0.0.1'])].join(',')
   return { NO_PROXY: entries, no_proxy: entries }
 }
 

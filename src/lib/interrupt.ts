@@ -6,7 +6,7 @@ import { beginExit, finishUnfinishedWork, unfinishedWork } from './unfinished-wo
 /**
  * Ctrl-C, SIGTERM and a closed terminal (SIGHUP; see stop-signals.ts) abort this signal, so long waits (polling, lock waits) end through their
  * normal error path and write nothing half-done. A command that does not listen is exited 1.5 s
- * later, and a second signal exits at once. Work an exit must not cut (a token refresh the OAuth
+ * later, and a second signal exits at once (a SIGTERM and a SIGHUP together count once). Work an exit must not cut (a token refresh the OAuth
  * server may already have acted on, see unfinished-work.ts) is waited for first, except by the
  * second signal, which says what it risks. `exec` and `serve` take the signals over for their own
  * handling.
@@ -15,12 +15,26 @@ const controller = new AbortController()
 export const interruptSignal: AbortSignal = controller.signal
 
 const handlers = new Map<string, () => void>()
+let firstSignal: NodeJS.Signals | undefined
+
+/**
+ * Whether a signal after the first means "now". A SIGTERM and a SIGHUP together are one stop:
+ * logind ends a session's processes with both (systemd's SendSIGHUP), in either order as the
+ * kernel delivers them; nobody asked twice.
+ */
+function insists(first: NodeJS.Signals, next: NodeJS.Signals): boolean {
+  return !(first !== next && (first === 'SIGHUP' || next === 'SIGHUP') && (first === 'SIGTERM' || next === 'SIGTERM'))
+}
 
 export function installInterruptHandlers(): void {
   for (const name of stopSignals()) {
     const code = signalExitCode(name)
     const handler = () => {
-      if (controller.signal.aborted) process.exit(code)
+      if (controller.signal.aborted) {
+        if (firstSignal && !insists(firstSignal, name)) return
+        process.exit(code)
+      }
+      firstSignal = name
       beginExit()
       const unfinished = unfinishedWork()
       if (unfinished.length > 0) {

@@ -85,10 +85,15 @@ export async function restAccount(state: ProxyState, account: Account, limited: 
  * A refusal that says the account itself cannot pay for requests now: OpenRouter's 402 ("Your
  * account or API key has insufficient credits"), DashScope's `Arrearage` ("Access denied, please
  * make sure your account is in good standing"). No request fares better on that account; another
- * may serve.
+ * may serve. OpenRouter's 402 "This request requires more credits, or fewer max_tokens. … but can
+ * only afford N" with N above 0 is about the request: a smaller max_tokens is served by the same
+ * account, so it goes to the client, which can act on it.
  */
 export function cannotPay(status: number, refused: UpstreamError): boolean {
-  return status === 402 || refused.code === 'Arrearage'
+  if (refused.code === 'Arrearage') return true
+  if (status !== 402) return false
+  const affords = /can only afford (\d+)/.exec(refused.message)?.[1]
+  return affords === undefined || Number(affords) === 0
 }
 
 /**
