@@ -211,12 +211,14 @@ describe('a full disk', () => {
 })
 
 /** A server that takes requests and never answers them. */
-async function silentServer(): Promise<{ url: string; close: () => Promise<void> }> {
-  const server: Server = createServer(() => {})
+async function silentServer(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+  let requests = 0
+  const server: Server = createServer(() => void requests++)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
+    requests: () => requests,
     close: () => {
       server.closeAllConnections()
       return new Promise((r) => server.close(() => r()))
@@ -228,13 +230,20 @@ describe('an OAuth server that never answers', () => {
   it('a refresh against an OAuth server that never answers times out, locks released', async () => {
     await loginViaEmulator(home, emu)
     expireStoredTokens(home)
+    const id = readJsonFile(accountsPath(home)).accounts[0].id
     const silent = await silentServer()
+    // The context's own settings, as a process started with them has: each request times out
+    // after 0.3 s; the waits between the tries go by on the clock.
+    const clock = fakeClock()
+    const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: silent.url, QWENAUTH_REFRESH_TIMEOUT_MS: '300' }, undefined, { clock })
     try {
-      const result = await runInProcess(['token'], { home, env: { QWENAUTH_OAUTH_URL: silent.url, QWENAUTH_REFRESH_TIMEOUT_MS: '300' } })
-      expect(result.code, result.stderr).toBe(4)
-      expect(String(result.error)).toMatch(/cannot reach the Qwen OAuth server at .*: timed out/)
+      await expect(ctx.accounts.fresh(id)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/cannot reach the Qwen OAuth server at .*: timed out/) })
+      expect(silent.requests()).toBe(3)
+      expect(clock.slept).toEqual([500, 1500])
       expect(existsSync(join(home, 'oauth_creds.lock'))).toBe(false)
+      expect(readdirSync(join(home, 'qwenauth', 'locks'))).toEqual([])
     } finally {
+      await ctx.close()
       await silent.close()
     }
   })
