@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { LOCK_NAMES } from '../src/lib/paths.ts'
 import { createFileLocker } from '../src/store/file-lock.ts'
+import { LOCK_RETRY, retryDelay } from '../src/store/locker.ts'
 import { tempHome } from './helpers/cli.ts'
 
 let home: string
@@ -134,5 +135,23 @@ describe('file locks', () => {
     await first.release?.()
     await (await second)?.()
     expect(renames).toBeGreaterThanOrEqual(2)
+  })
+})
+
+describe('lock waits (file and Redis locks alike)', () => {
+  // Waiters that started together (contexts of one process, processes started at once) and wait
+  // the same schedule wake at the same moment: one takes the lock, the others find it held and
+  // wait a whole round again, so one waiter gets through per round. 14 contexts behind one store
+  // lock took 15 s so, one every 2 s (store-contract's 20 takers, now and then).
+  it('each wait is spread around the schedule, so waiters that started together do not retry in step', () => {
+    for (const attempt of [0, 4, LOCK_RETRY.tries - 1]) {
+      const scheduled = Math.min(LOCK_RETRY.firstDelayMs * LOCK_RETRY.factor ** attempt, LOCK_RETRY.maxDelayMs)
+      const waits = Array.from({ length: 50 }, () => retryDelay(attempt))
+      expect(new Set(waits).size).toBeGreaterThan(40)
+      for (const wait of waits) {
+        expect(wait).toBeGreaterThanOrEqual(scheduled * 0.75)
+        expect(wait).toBeLessThanOrEqual(scheduled * 1.25)
+      }
+    }
   })
 })
