@@ -18,6 +18,7 @@ import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJson
 import { tempHome } from './helpers/cli.ts'
 import { fakeClock } from './helpers/fake-clock.ts'
 import { runInProcess } from './helpers/in-process.ts'
+import { lockTries } from './helpers/lock-tries.ts'
 
 const CLIENT_ID = 'f0304373b74a44d2b584a3fb70ca9e56'
 
@@ -69,17 +70,6 @@ async function officialCliRefresh(): Promise<number> {
   } finally {
     unlinkSync(lock)
   }
-}
-
-/** How often this process has tried to create the lock file at `path`: taken, or found held. */
-function lockTries(path: string): () => number {
-  const realOpen = fsp.open.bind(fsp)
-  let tries = 0
-  vi.spyOn(fsp, 'open').mockImplementation((...args: Parameters<typeof fsp.open>) => {
-    if (String(args[0]) === path && args[1] === 'wx') tries++
-    return realOpen(...args)
-  })
-  return () => tries
 }
 
 /** Makes writes of temporary files (every store write) fail as on a full disk; lock files still fit. */
