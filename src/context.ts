@@ -40,8 +40,10 @@ export function isRedisUrl(spec: string | undefined): spec is string {
 export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec?: string, options: { clock?: Clock } = {}): Context {
   if (storageSpec === undefined && env.QWENAUTH_STORAGE) storageSpec = checkStorageSpec(env.QWENAUTH_STORAGE, 'QWENAUTH_STORAGE')
   const oauthUrl = oauthBaseUrl(env)
-  const grant = (refreshToken: string) => refreshGrant(oauthUrl, refreshToken)
-  const storeOptions = { grant, refreshTimeoutMs: refreshTimeoutMs(env), ...options }
+  // The context's environment bounds the request and the exit's wait for it alike.
+  const timeoutMs = refreshTimeoutMs(env)
+  const grant = (refreshToken: string) => refreshGrant(oauthUrl, refreshToken, { timeoutMs })
+  const storeOptions = { grant, refreshTimeoutMs: timeoutMs, ...options }
   if (isRedisUrl(storageSpec)) {
     const prefix = env.QWENAUTH_STORAGE_PREFIX || 'qwenauth'
     const redis = createRedisBackend(storageSpec, prefix)

@@ -429,6 +429,36 @@ describe('refresh grant', () => {
     expect(emu.stats.refreshes).toBe(1);
   });
 
+  it('holds the next refresh, counted but not committed, until released; the one after is not held', async () => {
+    const emu = await start({ enforceInterval: false });
+    const tokens = await login(emu);
+    const release = emu.holdNextRefresh();
+    let answered = false;
+    const held = refresh(emu, tokens.refresh_token ?? '').then((r) => ((answered = true), r));
+    await expect.poll(() => emu.stats.refreshAttempts).toBe(1);
+    // Another program spends the same refresh token meanwhile: it is not held, and it wins.
+    expect((await refresh(emu, tokens.refresh_token ?? '')).status).toBe(200);
+    expect(answered).toBe(false);
+    expect(emu.stats.refreshes).toBe(1);
+    release();
+    expect((await held).status).toBe(400);
+    expect(emu.stats.refreshAttempts).toBe(2);
+  });
+
+  it('lets a held refresh go when it closes', async () => {
+    const emu = await start({ enforceInterval: false });
+    const tokens = await login(emu);
+    emu.holdNextRefresh();
+    const held = refresh(emu, tokens.refresh_token ?? '').then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await expect.poll(() => emu.stats.refreshAttempts).toBe(1);
+    await emu.close();
+    expect(await held).toBe('cut');
+    expect(emu.stats.refreshes).toBe(0);
+  });
+
   it('does not commit a refresh whose client went away, and counts it as aborted', async () => {
     const emu = await start({ enforceInterval: false });
     const tokens = await login(emu);

@@ -12,6 +12,7 @@ import { accountsPath, credsPath, expireStoredTokens, loginInProcess, readJsonFi
 import { cliEnv, collect, spawnCli, tempHome, type CliResult } from './helpers/cli.ts'
 import { execFixture, repoRoot } from './helpers/exec-fixtures.ts'
 import { inProcess, succeeded } from './helpers/in-process.ts'
+import { lockTries } from './helpers/lock-tries.ts'
 import { officialChunk, runOfficialTokenManager, type OfficialResult } from './helpers/official-cli.ts'
 
 /**
@@ -50,8 +51,8 @@ afterEach(async () => {
   rmSync(scratch, { recursive: true, force: true })
 })
 
-const official = (startAt?: number): Promise<OfficialResult> =>
-  runOfficialTokenManager({ home, userHome: scratch, emulatorUrl: emu.url, chunk, netLog, ...(startAt ? { startAt } : {}) })
+const official = (options: { startAt?: number; onLockHeld?: () => void } = {}): Promise<OfficialResult> =>
+  runOfficialTokenManager({ home, userHome: scratch, emulatorUrl: emu.url, chunk, netLog, ...options })
 
 function qwenauthToken(): Promise<CliResult> {
   return collect(spawnCli(['token'], { home, env: { QWENAUTH_OAUTH_URL: emu.url } }), undefined, 30_000)
@@ -65,9 +66,14 @@ async function qwenauthTokensInProcess(count: number): Promise<string[]> {
   return succeeded(await inProcess({ home, env: { QWENAUTH_OAUTH_URL: emu.url } }, () => Promise.all(Array.from({ length: count }, () => runToken({})))))
 }
 
+/** Waits (bounded) until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 20))
+}
+
 /** Waits (bounded) until the emulator has received `n` refresh requests. */
 async function refreshRequestsReached(n: number): Promise<void> {
-  for (let i = 0; i < 500 && emu.stats.refreshAttempts < n; i++) await new Promise((r) => setTimeout(r, 20))
+  await until(() => emu.stats.refreshAttempts >= n)
   expect(emu.stats.refreshAttempts).toBe(n)
 }
 
@@ -94,7 +100,7 @@ describe('qwenauth and the official CLI token manager on one expired login', { t
     emu.setRefreshDelay(600)
     const startAt = Date.now() + 300
     const [officials, ours] = await Promise.all([
-      Promise.all([official(startAt), official(startAt), official(startAt)]),
+      Promise.all([official({ startAt }), official({ startAt }), official({ startAt })]),
       Promise.all([qwenauthToken(), qwenauthToken(), qwenauthToken()]),
     ])
     for (const r of officials) expect(r.code, r.stderr).toBe(0)
@@ -105,12 +111,18 @@ describe('qwenauth and the official CLI token manager on one expired login', { t
   })
 
   it('qwenauth waits for the lock the official code holds and uses the token it wrote', async () => {
-    // Long enough for qwenauth (in this process, so at once) to arrive while the lock is held.
-    emu.setRefreshDelay(600)
+    // The official code's refresh is held until qwenauth has found its lock held (or finished).
+    const release = emu.holdNextRefresh()
     const first = official()
     await refreshRequestsReached(1)
-    expect(existsSync(join(home, 'oauth_creds.lock'))).toBe(true)
-    const ours = await qwenauthTokensInProcess(2)
+    const lock = join(home, 'oauth_creds.lock')
+    expect(existsSync(lock)).toBe(true)
+    const tries = lockTries(lock)
+    let oursReturned = false
+    const taking = qwenauthTokensInProcess(2).finally(() => (oursReturned = true))
+    await until(() => tries() >= 1 || oursReturned)
+    release()
+    const ours = await taking
     const theirs = await first
     expect(theirs.code, theirs.stderr).toBe(0)
     expect(ours).toEqual([theirs.token, theirs.token])
@@ -119,12 +131,17 @@ describe('qwenauth and the official CLI token manager on one expired login', { t
   })
 
   it('the official code waits for the lock qwenauth holds and uses the token qwenauth wrote', async () => {
-    // Long enough for the official processes to start and find the lock held.
-    emu.setRefreshDelay(1500)
+    // qwenauth's refresh is held until both official processes have found its lock held (or finished).
+    const release = emu.holdNextRefresh()
     const first = qwenauthTokensInProcess(1)
     await refreshRequestsReached(1)
     expect(readFileSync(join(home, 'oauth_creds.lock'), 'utf8')).toMatch(/^[0-9a-f-]{36}$/)
-    const theirs = await Promise.all([official(), official()])
+    let waiting = 0
+    let theirsReturned = false
+    const taking = Promise.all([official({ onLockHeld: () => waiting++ }), official({ onLockHeld: () => waiting++ })]).finally(() => (theirsReturned = true))
+    await until(() => waiting === 2 || theirsReturned)
+    release()
+    const theirs = await taking
     const token = (await first)[0]!
     for (const r of theirs) {
       expect(r.code, r.stderr).toBe(0)

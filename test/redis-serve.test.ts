@@ -59,7 +59,7 @@ describe.skipIf(!hasRedis)('several serve instances on one Redis', () => {
 
   it('an instance SIGKILLed while refreshing holds the lock only for its TTL; another completes the refresh', async () => {
     const account = await loginAs(fx, 'killed@example.com')
-    const [a, b] = await startServes(2, { QWENAUTH_REDIS_LOCK_TTL_MS: '1000' })
+    const [a, b] = await startServes(2, { QWENAUTH_REDIS_LOCK_TTL_MS: '600' })
     expect((await chat(a!)).status).toBe(200)
     expect((await chat(b!)).status).toBe(200)
 
@@ -83,9 +83,9 @@ describe.skipIf(!hasRedis)('several serve instances on one Redis', () => {
       const answer = await chat(b!)
       const waited = Date.now() - started
       expect(answer.status, answer.text).toBe(200)
-      // B waited for the dead holder's lock to run out (at most 1 s, extended every 1/3 s); had
+      // B waited for the dead holder's lock to run out (at most 0.6 s, extended every 0.2 s); had
       // it waited for a lock that never expires, the test's own time limit would end it.
-      expect(waited).toBeGreaterThanOrEqual(400)
+      expect(waited).toBeGreaterThanOrEqual(200)
       expect(fx.emu.stats.refreshAttempts).toBe(2)
       expect(fx.emu.stats.refreshes).toBe(1)
       expect(await client.get(lockKey)).toBeNull()
@@ -151,7 +151,7 @@ describe.skipIf(!hasRedis)('several serve instances on one Redis', () => {
     try {
       const copied = await storeCopy(storeUrl(), seed.home)
       expect(copied.code, copied.stderr).toBe(0)
-      const instances = await startServes(2, { QWENAUTH_QUOTA_COOLDOWN_MS: '1500' })
+      const instances = await startServes(2, { QWENAUTH_QUOTA_COOLDOWN_MS: '700' })
       expect((await spread(instances, 20, 4)).every((x) => x.status === 200)).toBe(true)
 
       await shared.redis.stop()
@@ -169,7 +169,7 @@ describe.skipIf(!hasRedis)('several serve instances on one Redis', () => {
       for (const instance of instances) expect((await chat(instance)).status).toBe(429)
       expect(fx.emu.requests.length).toBe(upstreamBefore)
       fx.emu.setUserState('outage@example.com', 'ok')
-      await new Promise((r) => setTimeout(r, 1600))
+      await new Promise((r) => setTimeout(r, 800))
       // The first request after a cooldown is the account's trial, one per instance; another that
       // came meanwhile would be told to retry (by design), so the trials go one at a time.
       for (const instance of instances) expect((await chat(instance)).status).toBe(200)

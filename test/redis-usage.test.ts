@@ -33,21 +33,22 @@ describe.skipIf(!hasRedis)('usage across serve instances on one Redis', () => {
   it('three instances count into one figure per window, and pass an account over at a limit they reached together', async () => {
     const capped = await addKeyAccount(fx, 'sk-shared-capped-0000000000', 'capped-0001', { limits: [{ window: '5h', unit: 'requests', max: 30 }] })
     const spare = await addKeyAccount(fx, 'sk-shared-spare-0000000000', 'spare-0001')
-    const instances = await startServes(3, { home: fx.home, env: { QWENAUTH_STORAGE: storeUrl() }, children: shared.children })
+    // Each instance reads the shared usage back every 200 ms here (1 s by default).
+    const instances = await startServes(3, { home: fx.home, env: { QWENAUTH_STORAGE: storeUrl(), QWENAUTH_POOL_REFRESH_MS: '200' }, children: shared.children })
 
     // One at a time, round the instances: well within a second, each instance has counted only its own.
     const first = await spread(instances, 30, 1)
     expect(first.filter((a) => a.status !== 200)).toEqual([])
     expect(fx.emu.servedCount(capped.apiKey!)).toBe(30)
 
-    // Flushed (every second) and read back (every second) by every instance.
+    // Flushed (every second) to Redis, then read back by every instance (past its 200 ms).
     await waitFor(async () => (await statusEntries())[0]?.usage['5h']?.requests === 30, 8000, 'the 30 requests summed in Redis')
     const [entry] = await statusEntries()
     expect(entry).toMatchObject({ id: capped.id, atLimit: true })
     for (const window of ['5h', 'day', 'week', 'month']) expect(entry?.usage[window]?.requests).toBe(30)
     expect(entry?.usage['5h']?.tokens).toBeGreaterThan(0)
 
-    await new Promise((r) => setTimeout(r, 1200))
+    await new Promise((r) => setTimeout(r, 400))
     const after = await spread(instances, 6, 1)
     expect(after.filter((a) => a.status !== 200)).toEqual([])
     expect(fx.emu.servedCount(capped.apiKey!)).toBe(30)

@@ -4,7 +4,7 @@
  * the answer, and an OAuth server that never answers.
  */
 import { randomUUID } from 'node:crypto'
-import { existsSync, promises as fsp, unlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, promises as fsp, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -12,10 +12,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { postForm } from '../src/auth/oauth/http.ts'
 import { verifyApiKey } from '../src/auth/api-key/verify-key.ts'
 import { createContext } from '../src/context.ts'
+import { LOCK_NAMES } from '../src/lib/paths.ts'
 import { startEmulator, type Emulator } from './fixtures/qwen-emulator.ts'
 import { accountsPath, credsPath, expireStoredTokens, loginViaEmulator, readJsonFile } from './helpers/accounts.ts'
 import { tempHome } from './helpers/cli.ts'
+import { fakeClock } from './helpers/fake-clock.ts'
 import { runInProcess } from './helpers/in-process.ts'
+import { lockTries } from './helpers/lock-tries.ts'
 
 const CLIENT_ID = 'f0304373b74a44d2b584a3fb70ca9e56'
 
@@ -102,16 +105,24 @@ describe('refresh races', () => {
     const [idB, idA] = doc.accounts.map((a: { id: string }) => a.id)
     expect(doc.mirrored).toBe(idB)
     doc.accounts[1].expiresAt = Date.now() - 60_000
+    const spentByTheRefresh: string = doc.accounts[1].refreshToken
     writeFileSync(accountsPath(home), JSON.stringify(doc, null, 2))
     emu.reset()
 
-    emu.setRefreshDelay(1500)
+    const tries = lockTries(join(home, 'qwenauth', 'locks', `${LOCK_NAMES.account(idA)}.lock`))
+    const release = emu.holdNextRefresh()
     const refreshing = ctxFor().accounts.fresh(idA)
     refreshing.catch(() => {})
     await until(() => emu.stats.refreshAttempts === 1)
-    emu.setRefreshDelay(0)
-    // A becomes active while its refresh is in flight; then the official CLI refreshes what it got.
-    const used = await runInProcess(['use', idA], { home, env: env() })
+    // A becomes active while its refresh is in flight: the server answers only once `use` has
+    // found A's lock held (the first try was the refresh's own), or has returned without it.
+    let usedReturned = false
+    const using = runInProcess(['use', idA], { home, env: env() }).finally(() => (usedReturned = true))
+    await until(() => tries() >= 2 || usedReturned)
+    expect(readJsonFile(credsPath(home)).refresh_token).not.toBe(spentByTheRefresh)
+    release()
+    // Then the official CLI refreshes what it got.
+    const used = await using
     expect(used.code, used.stderr).toBe(0)
     expect(await officialCliRefresh()).toBe(200)
 
@@ -129,7 +140,7 @@ describe('refresh races', () => {
     emu.reset()
     const id = readJsonFile(accountsPath(home)).accounts[0].id
     const ctx = ctxFor()
-    emu.setRefreshDelay(800)
+    const release = emu.holdNextRefresh()
     const gone = new AbortController()
     const first = ctx.accounts.fresh(id, { signal: gone.signal })
     first.catch(() => {})
@@ -138,6 +149,8 @@ describe('refresh races', () => {
     await sleep(150)
     gone.abort(new Error('the client went away'))
     await expect(first).rejects.toThrow(/went away/)
+    // The server answers the refresh only after the first caller is gone.
+    release()
     const account = await second
     expect(account.accessToken).toBe(readJsonFile(credsPath(home)).access_token)
     // The refresh request itself ran to its end: a server may rotate on receipt.
@@ -150,15 +163,16 @@ describe('refresh races', () => {
     expireStoredTokens(home)
     emu.reset()
     const id = readJsonFile(accountsPath(home)).accounts[0].id
-    emu.setRefreshDelay(800)
+    const release = emu.holdNextRefresh()
     const refreshing = ctxFor().accounts.fresh(id)
     refreshing.catch(() => {})
     await until(() => emu.stats.refreshAttempts === 1)
-    emu.setRefreshDelay(0)
-    // Another program spends the same refresh token first and stores what it got.
+    // Another program spends the same refresh token first and stores what it got; only then
+    // does the server answer ours.
     const other = await refreshGrant(readJsonFile(credsPath(home)).refresh_token)
     expect(other.status).toBe(200)
     writeCreds(other.body)
+    release()
 
     const account = await refreshing
     expect(account.accessToken).toBe(other.body.access_token)
@@ -187,12 +201,14 @@ describe('a full disk', () => {
 })
 
 /** A server that takes requests and never answers them. */
-async function silentServer(): Promise<{ url: string; close: () => Promise<void> }> {
-  const server: Server = createServer(() => {})
+async function silentServer(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+  let requests = 0
+  const server: Server = createServer(() => void requests++)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
+    requests: () => requests,
     close: () => {
       server.closeAllConnections()
       return new Promise((r) => server.close(() => r()))
@@ -204,13 +220,20 @@ describe('an OAuth server that never answers', () => {
   it('a refresh against an OAuth server that never answers times out, locks released', async () => {
     await loginViaEmulator(home, emu)
     expireStoredTokens(home)
+    const id = readJsonFile(accountsPath(home)).accounts[0].id
     const silent = await silentServer()
+    // The context's own settings, as a process started with them has: each request times out
+    // after 0.3 s; the waits between the tries go by on the clock.
+    const clock = fakeClock()
+    const ctx = createContext({ QWEN_HOME: home, QWENAUTH_OAUTH_URL: silent.url, QWENAUTH_REFRESH_TIMEOUT_MS: '300' }, undefined, { clock })
     try {
-      const result = await runInProcess(['token'], { home, env: { QWENAUTH_OAUTH_URL: silent.url, QWENAUTH_REFRESH_TIMEOUT_MS: '300' } })
-      expect(result.code, result.stderr).toBe(4)
-      expect(String(result.error)).toMatch(/cannot reach the Qwen OAuth server at .*: timed out/)
+      await expect(ctx.accounts.fresh(id)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/cannot reach the Qwen OAuth server at .*: timed out/) })
+      expect(silent.requests()).toBe(3)
+      expect(clock.slept).toEqual([500, 1500])
       expect(existsSync(join(home, 'oauth_creds.lock'))).toBe(false)
+      expect(readdirSync(join(home, 'qwenauth', 'locks'))).toEqual([])
     } finally {
+      await ctx.close()
       await silent.close()
     }
   })
@@ -219,8 +242,10 @@ describe('an OAuth server that never answers', () => {
     const silent = await silentServer()
     try {
       const signal = new AbortController().signal
-      await expect(postForm(`${silent.url}/token`, { a: 'b' }, { signal, timeoutMs: 300 })).rejects.toThrow(/timed out/)
-      await expect(verifyApiKey(`${silent.url}/v1`, 'key-12345678', { signal, timeoutMs: 300 })).rejects.toThrow(/no answer within 0.3 s/)
+      await Promise.all([
+        expect(postForm(`${silent.url}/token`, { a: 'b' }, { signal, timeoutMs: 300 })).rejects.toThrow(/timed out/),
+        expect(verifyApiKey(`${silent.url}/v1`, 'key-12345678', { signal, timeoutMs: 300 })).rejects.toThrow(/no answer within 0.3 s/),
+      ])
     } finally {
       await silent.close()
     }

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createContext, type Context } from '../src/context.ts'
 import type { Clock } from '../src/lib/clock.ts'
 import { KEYS, LOCK_NAMES } from '../src/lib/paths.ts'
@@ -138,22 +138,28 @@ afterAll(() => emu.close())
 for (const backend of BACKENDS) {
   describe.skipIf(backend.skip)(`the store in ${backend.name}`, () => {
     let store: StoreUnderTest
-    let cleanup: () => void
-    const opened: Context[] = []
     beforeAll(() => backend.setup?.())
     afterAll(() => backend.teardown?.())
-    beforeEach(async () => {
-      const temp = tempHome()
-      cleanup = temp.cleanup
-      store = await backend.create(temp.home, opened)
+    beforeEach(async (context) => {
+      store = await ownStore(context.onTestFinished)
       // One emulator serves both stores: what a test scripted must not reach the next.
       emu.reset()
       emu.setRefreshOmitsRefreshToken(false)
     })
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((ctx) => ctx.close()))
-      cleanup()
-    })
+
+    /**
+     * A store of the test's own, closed and removed when the test finishes. Tests that run side
+     * by side (the locks) take one each; `store` is the one of a test that runs alone.
+     */
+    async function ownStore(onTestFinished: (fn: () => Promise<void>) => void): Promise<StoreUnderTest> {
+      const temp = tempHome()
+      const opened: Context[] = []
+      onTestFinished(async () => {
+        await Promise.all(opened.map((ctx) => ctx.close()))
+        temp.cleanup()
+      })
+      return backend.create(temp.home, opened)
+    }
 
     /** `qwenauth login` against this store, in this process. */
     const login = async () => {
@@ -304,8 +310,10 @@ for (const backend of BACKENDS) {
       })
     })
 
-    describe('locks', () => {
-      it('a lock is held by one taker at a time; only its owner releases it', async () => {
+    // Nothing here touches the emulator or the process's environment: these wait side by side.
+    describe.concurrent('locks', () => {
+      it('a lock is held by one taker at a time; only its owner releases it', async ({ onTestFinished }) => {
+        const store = await ownStore(onTestFinished)
         const locker = store.locker(5_000)
         const release = (await locker.acquire('some-lock'))!
         const owner = await store.lockOwner('some-lock')
@@ -318,7 +326,8 @@ for (const backend of BACKENDS) {
         expect(await store.lockOwner('some-lock')).toBe('the-new-owner')
       })
 
-      it('a lock whose holder stopped renewing it expires and is taken over', async () => {
+      it('a lock whose holder stopped renewing it expires and is taken over', async ({ onTestFinished }) => {
+        const store = await ownStore(onTestFinished)
         await store.plantLock('some-lock', 'a-dead-holder', 400)
         const started = Date.now()
         const release = await store.locker(400).acquire('some-lock')
@@ -329,7 +338,8 @@ for (const backend of BACKENDS) {
         expect(await store.lockOwner('some-lock')).toBeUndefined()
       })
 
-      it('a lock held longer than its lifetime is renewed by its holder, not taken over', async () => {
+      it('a lock held longer than its lifetime is renewed by its holder, not taken over', async ({ onTestFinished }) => {
+        const store = await ownStore(onTestFinished)
         const release = (await store.locker(800).acquire('some-lock'))!
         const owner = await store.lockOwner('some-lock')
         await new Promise((r) => setTimeout(r, 1_000))

@@ -79,14 +79,15 @@ async function interruptedToken(signal: NodeJS.Signals | NodeJS.Signals[], env: 
   const done = collect(child, undefined, 20_000)
   await oauth.arrived
   for (const one of [signal].flat()) child.kill(one)
-  // The answer goes out once the CLI has reacted to the signal (it says so, or exits), or after
-  // a second at the latest: a CLI that waits for its refresh gets it then.
+  // The answer goes out once the CLI has reacted to the signal (it says it is finishing the
+  // refresh, or it exits), or after a second at the latest: a CLI that waits for its refresh
+  // without a word gets it then.
   let stderr = ''
   child.stderr?.on('data', (d: Buffer | string) => (stderr += String(d)))
   await Promise.race([
     new Promise((resolve) => child.once('exit', resolve)),
     new Promise((resolve) => {
-      const check = () => (/cancel/i.test(stderr) ? resolve(undefined) : undefined)
+      const check = () => (/finishing a token refresh|cancel/i.test(stderr) ? resolve(undefined) : undefined)
       child.stderr?.on('data', check)
     }),
     new Promise((resolve) => setTimeout(resolve, 1000)),
@@ -159,8 +160,8 @@ describe('qwenauth token interrupted while it refreshes', () => {
     cleanups.push(cleanup)
     const oauth = await slowOAuthServer()
     await storeExpiredAccount({ QWEN_HOME: home })
-    // The server never answers: the request times out (after 1 s here), which would normally be retried.
-    const child = spawnCli(['token'], { home, env: { QWENAUTH_OAUTH_URL: oauth.url, QWENAUTH_REFRESH_TIMEOUT_MS: '1000' } })
+    // The server never answers: the request times out (after 0.5 s here), which would normally be retried.
+    const child = spawnCli(['token'], { home, env: { QWENAUTH_OAUTH_URL: oauth.url, QWENAUTH_REFRESH_TIMEOUT_MS: '500' } })
     const done = collect(child, undefined, 20_000)
     await oauth.arrived
     child.kill('SIGINT')

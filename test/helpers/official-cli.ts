@@ -26,6 +26,8 @@ export interface OfficialRun {
   netLog: string
   /** Epoch ms to start at, so several processes line up. */
   startAt?: number
+  /** Called once the official code's lock try has found oauth_creds.lock held (it waits then). */
+  onLockHeld?: () => void
 }
 
 export interface OfficialResult extends CliResult {
@@ -47,7 +49,19 @@ export async function runOfficialTokenManager(run: OfficialRun): Promise<Officia
     },
   })
   const child = spawn(process.execPath, [join(repoRoot, 'test/fixtures/official-token-manager.mjs')], { env, stdio: 'pipe' })
-  const result = await collect(child, undefined, 30_000)
+  const done = collect(child, undefined, 30_000)
+  if (run.onLockHeld) {
+    const onLockHeld = run.onLockHeld
+    let stderr = ''
+    const watch = (d: string) => {
+      stderr += d
+      if (!stderr.includes('found oauth_creds.lock held')) return
+      child.stderr?.off('data', watch)
+      onLockHeld()
+    }
+    child.stderr?.on('data', watch)
+  }
+  const result = await done
   const parsed = result.code === 0 ? (JSON.parse(result.stdout) as { access_token: string; refresh_token: string }) : undefined
   return { ...result, token: parsed?.access_token, refreshToken: parsed?.refresh_token }
 }

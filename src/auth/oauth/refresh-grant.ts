@@ -12,11 +12,12 @@ export function refreshTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
- * One refresh request. 400/401 mean the refresh token is dead (RefreshTokenRejected); other
- * failures (5xx, network, timeout) are transient and throw a plain QwenauthError.
+ * One refresh request, bounded by `timeoutMs` (default: refreshTimeoutMs()). 400/401 mean the
+ * refresh token is dead (RefreshTokenRejected); other failures (5xx, network, timeout) are
+ * transient and throw a plain QwenauthError.
  */
-export async function refreshGrant(oauthUrl: string, refreshToken: string, signal?: AbortSignal): Promise<GrantedTokens> {
-  const timeoutMs = refreshTimeoutMs()
+export async function refreshGrant(oauthUrl: string, refreshToken: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<GrantedTokens> {
+  const { timeoutMs = refreshTimeoutMs(), signal } = options
   const { status, body } = await postForm(
     `${oauthUrl}${TOKEN_PATH}`,
     { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: QWEN_CLIENT_ID },
