@@ -104,13 +104,16 @@ describe('every command refuses what it does not take (exit 2, one line, a guess
 
 describe('help', () => {
   it('`help <command>` is `<command> --help`, sub-commands included; store copy shows --from and --to', async () => {
-    // As a process once: `--help` is answered by the entry point, before any command runs.
-    const viaHelp = await runCli(['help', 'store', 'copy'], { home })
+    // `--help` as a process: the entry point answers it, before any command runs. `help` is a
+    // command like any other, run in-process.
+    const viaFlag = await runCli(['store', 'copy', '--help'], { home })
+    expect(viaFlag.code, viaFlag.stderr).toBe(0)
+    const help = (argv: string[]) => runInProcess(['help', ...argv], { home })
+    const viaHelp = await help(['store', 'copy'])
     expect(viaHelp.code, viaHelp.stderr).toBe(0)
-    expect(viaHelp.stdout).toBe((await runCli(['store', 'copy', '--help'], { home })).stdout)
+    expect(viaHelp.stdout).toBe(viaFlag.stdout)
     expect(viaHelp.stdout).toContain('USAGE qwenauth store copy [OPTIONS] --from=<dir|url> --to=<dir|url>')
     expect(viaHelp.stdout).toMatch(/--to=<dir\|url>\s+Target store/)
-    const help = (argv: string[]) => runInProcess(['help', ...argv], { home })
     expect((await help([])).stdout).toBe(await renderHelp(await resolveCommand([]), { isTTY: false }))
     expect((await help(['exec'])).stdout).toContain('USAGE qwenauth exec [OPTIONS] -- <command> [args...]')
   })

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest'
 import { completionSpec } from '../src/completion/spec.ts'
 import { createContext } from '../src/context.ts'
 import type { Account } from '../src/store/account-model.ts'
-import { cliEnv, runCli, tempHome } from './helpers/cli.ts'
+import { cliEnv, tempHome } from './helpers/cli.ts'
 import { runInProcess } from './helpers/in-process.ts'
 import { completeInBash, completeInFish, completeInZsh, type Completer } from './helpers/shell-complete.ts'
 
@@ -60,7 +60,8 @@ const SHELLS: Array<[string, Completer]> = [
 describe('qwenauth completion <shell>, loaded in that shell', () => {
   for (const [shell, complete] of SHELLS) {
     it.skipIf(!installed(shell))(`${shell}: commands, flags, their values and account ids`, async () => {
-      const script = await runCli(['completion', shell], { home, runtime: 'binary' })
+      // The script in-process; the shell runs the binary itself for the account ids (`bin` above).
+      const script = await runInProcess(['completion', shell], { home })
       expect(script.code, script.stderr).toBe(0)
       const offered = complete(script.stdout, CASES.map(([line]) => line), env)
       CASES.forEach(([line, expected, how], i) => {
@@ -71,7 +72,7 @@ describe('qwenauth completion <shell>, loaded in that shell', () => {
   }
 
   it.skipIf(!installed('fish'))('every flag of every command is offered (the scripts come from the definitions)', async () => {
-    const script = await runCli(['completion', 'fish'], { home, runtime: 'binary' })
+    const script = await runInProcess(['completion', 'fish'], { home })
     const specs = (await completionSpec()).filter((s) => s.path.length > 0 && s.subcommands.length === 0)
     const offered = completeInFish(script.stdout, specs.map((s) => `qwenauth ${s.path.join(' ')} -`), env)
     specs.forEach((spec, i) => {

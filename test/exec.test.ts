@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
 import { resolveCommand } from '../src/commands/_tree.ts'
@@ -8,6 +8,7 @@ import { createContext } from '../src/context.ts'
 import { cliEnv, collect, runCli, spawnCli, type CliOptions } from './helpers/cli.ts'
 import { execFixture, loggedIn, waitForStdout, type LoggedIn } from './helpers/exec-fixtures.ts'
 import { runInProcess, type InProcessOptions } from './helpers/in-process.ts'
+import { waitFor } from './helpers/proxy-fixtures.ts'
 
 let fx: LoggedIn
 beforeEach(async () => {
@@ -26,10 +27,21 @@ const opts = (extra: Partial<CliOptions> = {}): CliOptions => ({ home: fx.home, 
 const exec = (argv: string[], extra: Partial<InProcessOptions> = {}) => runInProcess(['exec', ...argv], { home: fx.home, ...extra, env: { ...fx.env, ...extra.env } })
 const out = () => join(fx.home, 'child-output')
 const childSaid = () => readFileSync(out(), 'utf8')
-const printEnv = `require('node:fs').writeFileSync(process.argv[1], JSON.stringify({ key: process.env.OPENAI_API_KEY, base: process.env.OPENAI_BASE_URL, model: process.env.OPENAI_MODEL, qwenModel: process.env.QWEN_MODEL, keep: process.env.KEEP_ME, settings: process.env.QWEN_CODE_SYSTEM_SETTINGS_PATH }))`
-/** `-- node -e printEnv <file>`: the child writes the variables it got as JSON. */
-const printEnvArgs = () => ['--', process.execPath, '-e', printEnv, out()]
-const seenEnv = () => JSON.parse(childSaid())
+/** The variables the child reports, one line each in this order (a shell's printf: no runtime to start). */
+const REPORTED = { key: 'OPENAI_API_KEY', base: 'OPENAI_BASE_URL', model: 'OPENAI_MODEL', qwenModel: 'QWEN_MODEL', keep: 'KEEP_ME', settings: 'QWEN_CODE_SYSTEM_SETTINGS_PATH' }
+/** `-- sh -c 'printf …' sh <file>`: the child writes the variables it got to the file. */
+const printEnvArgs = () => ['--', 'sh', '-c', `printf '%s\\n' ${Object.values(REPORTED).map((name) => `"$${name}"`).join(' ')} > "$1"`, 'sh', out()]
+const seenEnv = (): Record<keyof typeof REPORTED, string> => {
+  const lines = childSaid().split('\n')
+  return Object.fromEntries(Object.keys(REPORTED).map((field, i) => [field, lines[i]])) as Record<keyof typeof REPORTED, string>
+}
+
+/**
+ * A shell command that asks $OPENAI_BASE_URL/chat/completions with $OPENAI_API_KEY once, by curl:
+ * any client will do, and curl starts in milliseconds where node takes a tenth of a second.
+ */
+const curlChat = (options: string) =>
+  `curl -s ${options} -o /dev/null -H "authorization: Bearer $OPENAI_API_KEY" -H 'content-type: application/json' -d "{\\"model\\":\\"$OPENAI_MODEL\\",\\"messages\\":[{\\"role\\":\\"user\\",\\"content\\":\\"hi\\"}]}" "$OPENAI_BASE_URL/chat/completions"`
 
 describe('exec through the private proxy', () => {
   it('gives the child a one-time key and a loopback URL, never the real token, and keeps the rest of the environment', async () => {
@@ -46,18 +58,15 @@ describe('exec through the private proxy', () => {
   })
 
   it('serves an openai SDK child with the account token and Qwen headers, also after the token expires mid-run', async () => {
-    const child = spawnCli(['exec', '--', process.execPath, execFixture('openai-child.mjs')], opts())
-    child.stdin?.write('') // keep stdin open: the child waits for "go"
-    const done = collectOpen(child)
-    await waitForStdout(child, 'answer1:')
+    const run = exec(['--', process.execPath, execFixture('openai-child.mjs'), out()])
+    await waitFor(() => existsSync(out()) && childSaid().includes('answer1:'), 10_000, 'the first answer')
     const tokenBefore = (await fx.account()).accessToken
     fx.emu.expireAccessTokens()
-    child.stdin?.end('go\n')
-    const result = await done
+    writeFileSync(`${out()}.go`, '')
+    const result = await run
     expect(result.stderr).toBe('')
     expect(result.code).toBe(0)
-    expect(result.stdout).toContain('answer1: Hello from the Qwen emulator (coder-model)')
-    expect(result.stdout).toContain('answer2: Hello from the Qwen emulator (coder-model)')
+    expect(childSaid()).toBe('answer1: Hello from the Qwen emulator (coder-model)\nanswer2: Hello from the Qwen emulator (coder-model)\n')
     expect(fx.emu.stats.refreshes).toBe(1)
     const tokenAfter = (await fx.account()).accessToken
     expect(tokenAfter).not.toBe(tokenBefore)
@@ -75,10 +84,11 @@ describe('exec through the private proxy', () => {
     await ctx.accounts.update((doc) => {
       doc.accounts.push({ id: 'key-2', label: 'second', kind: 'api-key', provider: 'custom', baseUrl: `${fx.emu.url}/v1`, apiKey: 'sk-second-account-key', model: 'coder-model', status: 'ok', createdAt: 1, updatedAt: 1 })
     })
-    const curl = `fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }) }).then((r) => process.exit(r.status === 200 ? 0 : 1))`
-    expect((await exec(['--account', 'key-2', '--', process.execPath, '-e', curl])).code).toBe(0)
+    // -f: an answer other than 2xx fails the program, and so `exec`.
+    const curl = ['sh', '-c', curlChat('-f')]
+    expect((await exec(['--account', 'key-2', '--', ...curl])).code).toBe(0)
     expect(fx.emu.requests.at(-1)?.auth).toBe('sk-second-account-key')
-    expect((await exec(['--', process.execPath, '-e', curl])).code).toBe(0)
+    expect((await exec(['--', ...curl])).code).toBe(0)
     expect(fx.emu.requests.at(-1)?.auth).toBe((await fx.account()).accessToken)
     expect((await ctx.accounts.read()).accounts.map((a) => a.id)[1]).toBe('key-2')
   })
@@ -112,13 +122,13 @@ describe('exec when no account can serve', () => {
       doc.accounts.unshift({ id: 'key-1', label: 'runs-out', kind: 'api-key', provider: 'custom', baseUrl: `${fx.emu.url}/v1`, apiKey: key, status: 'ok', createdAt: now, updatedAt: now })
     })
     fx.emu.setApiKeyState(key, 'quota')
-    const child = `
-      const ask = () => fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: process.env.OPENAI_MODEL, messages: [{ role: 'user', content: 'hi' }] }) })
-      const a = await ask(); const b = await ask(); const c = await ask()
-      require('node:fs').writeFileSync(process.argv[1], [a.status, b.status, c.status, b.headers.get('retry-after') > 0].join(' '))`
-    const result = await exec(['--', process.execPath, '-e', `(async () => {${child}})()`, out()])
+    // Three requests; each line: the status and the retry-after header.
+    const ask = curlChat(`-w '%{http_code} %header{retry-after}\\n'`)
+    const result = await exec(['--', 'sh', '-c', `{ ${ask}; ${ask}; ${ask}; } > "$1"`, 'sh', out()])
     expect(result.code, result.stderr).toBe(0)
-    expect(childSaid()).toBe('429 429 429 true')
+    const answers = childSaid().trim().split('\n').map((line) => line.split(' '))
+    expect(answers.map(([status]) => status)).toEqual(['429', '429', '429'])
+    expect(Number(answers[1]?.[1])).toBeGreaterThan(0)
     const lines = result.stderr.split('\n').filter((l) => l.includes('no account can serve right now'))
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(/^\[warn\] .*runs-out \(key-1\): cooling down for/)
@@ -161,14 +171,9 @@ describe('exec --direct', () => {
 describe('exec runs the program as if qwenauth were not there', () => {
   for (const runtime of ['node', 'binary'] as const) {
     describe(runtime, () => {
-      it("exits with the child's exit code", async () => {
-        expect((await runCli(['exec', '--', 'sh', '-c', 'exit 42'], opts({ runtime }))).code).toBe(42)
-        expect((await runCli(['exec', '--', 'true'], opts({ runtime }))).code).toBe(0)
-      })
-
-      it('passes stdin through', async () => {
-        const result = await runCli(['exec', '--', 'cat'], opts({ runtime, input: 'line one\nline two\n' }))
-        expect(result).toMatchObject({ code: 0, stdout: 'line one\nline two\n' })
+      it("passes stdin through, and exits with the child's exit code", async () => {
+        const result = await runCli(['exec', '--', 'sh', '-c', 'cat; exit 42'], opts({ runtime, input: 'line one\nline two\n' }))
+        expect(result).toMatchObject({ code: 42, stdout: 'line one\nline two\n' })
       })
 
       it('exits 128+n when a signal kills the child', async () => {
@@ -182,14 +187,13 @@ describe('exec runs the program as if qwenauth were not there', () => {
         expect(result.stderr).toContain('command not found: no-such-command-qwenauth')
       })
 
-      for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) {
-        it(`passes ${signal} on: a child that traps it and exits 7 makes qwenauth exit 7`, async () => {
-          expect(await signalRun(runtime, signal, signal)).toBe(7)
-        })
-      }
+      it('passes SIGTERM, SIGHUP and SIGINT on: a child that traps them and exits 7 after the last makes qwenauth exit 7', async () => {
+        // One run for the three: the child says which signal it got before the next is sent.
+        expect(await signalRun(runtime, ['SIGTERM', 'SIGHUP', 'SIGINT'])).toBe(7)
+      })
 
       it('an untrapped SIGTERM passed on ends with 143', async () => {
-        expect(await signalRun(runtime, 'none', 'SIGTERM')).toBe(143)
+        expect(await signalRun(runtime, ['none'], ['SIGTERM'])).toBe(143)
       })
     })
   }
@@ -234,11 +238,19 @@ describe('exec runs the program as if qwenauth were not there', () => {
   })
 })
 
-async function signalRun(runtime: 'node' | 'binary', trap: string, send: NodeJS.Signals): Promise<number | null> {
-  const child = spawnCli(['exec', '--', process.execPath, execFixture('trap-signal.mjs'), trap], opts({ runtime }))
+/**
+ * `exec -- node trap-signal.mjs <traps…>`: sends each signal of `send` in turn, each once the
+ * child has said it got the one before; resolves with qwenauth's exit code.
+ */
+async function signalRun(runtime: 'node' | 'binary', traps: string[], send = traps as NodeJS.Signals[]): Promise<number | null> {
+  const child = spawnCli(['exec', '--', process.execPath, execFixture('trap-signal.mjs'), ...traps], opts({ runtime }))
   const done = collect(child, undefined, 15_000)
   await waitForStdout(child, 'ready')
-  child.kill(send)
+  for (const signal of send) {
+    const got = traps.includes(signal) ? waitForStdout(child, `got ${signal}`) : undefined
+    child.kill(signal)
+    await got
+  }
   return (await done).code
 }
 

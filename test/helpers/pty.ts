@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { inject } from 'vitest'
 import { cliEnv, collect, type CliOptions, type CliResult } from './cli.ts'
+import { python3 } from './python.ts'
 
 /**
  * Runs the CLI on a pseudo-terminal, so its stdin and stderr are TTYs as in a real shell, and
@@ -66,7 +67,7 @@ export function runCliOnPty(args: string[], options: PtyOptions): Promise<CliRes
   const env = { ...cliEnv(options), PTY_ANSWER: options.answer ?? '' }
   // A marker that never appears when there is nothing to type.
   const waitFor = options.waitFor ?? `(nothing to type: ${process.pid}.${Date.now()})`
-  const child = spawn('python3', ['-c', RELAY, waitFor, String(timeoutMs / 1000 - 1), ...command, ...args], {
+  const child = spawn(python3(), ['-c', RELAY, waitFor, String(timeoutMs / 1000 - 1), ...command, ...args], {
     env,
     stdio: ['pipe', 'pipe', 'pipe'],
   })

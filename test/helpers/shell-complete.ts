@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { python3 } from './python.ts'
 
 /**
  * What each shell offers when Tab is pressed at the end of each line, with the completion script
@@ -83,7 +84,7 @@ for block in out.decode('utf8', 'replace').split('@@MARK@@')[1:len(lines) + 1]:
 
 export const completeInZsh: Completer = (script, lines, env) =>
   withScriptFile(script, (file) => {
-    const result = spawnSync('python3', ['-c', ZSH_RELAY, file, ...lines], { env, encoding: 'utf8', timeout: 30_000 })
+    const result = spawnSync(python3(), ['-c', ZSH_RELAY, file, ...lines], { env, encoding: 'utf8', timeout: 30_000 })
     return blocks(result.stdout, lines.length, 'zsh', result.stderr)
   })
 
