@@ -141,15 +141,12 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
 
   const status = sent.response.status
   if (status === 429) return restAccount(state, credential, await readUpstreamError(state, sent), hold)
-  if (status === 402 || status === 400 || status === 403) {
-    // Read to tell an account that cannot pay from the client's own bad request; the latter is
-    // passed on as it came (redacted, as every error is).
+  if (status === 400 || status === 402 || status === 403 || status === 405) {
+    // Read to tell a refusal of the account (it cannot pay) or of this client (the Coding Plan's
+    // gate) from the client's own bad request; the latter is passed on as it came (redacted, as
+    // every error is).
     const refused = await readUpstreamError(state, sent)
     if (cannotPay(status, refused)) return restUnpaid(state, credential, status, refused, hold)
-    sent = { response: new Response(refused.text, { status, headers: sent.response.headers }), exchange: sent.exchange }
-  }
-  if (status === 405) {
-    const refused = await readUpstreamError(state, sent)
     if (credential.kind === 'api-key' && isClientGate(status, refused.message)) {
       const userAgent = upstreamHeaders(credential, call, state.settings)['user-agent']
       const reason = `refused this client (${describeClient(userAgent)}): ${refused.message}`

@@ -74,12 +74,8 @@ export async function restAccount(state: ProxyState, account: Account, limited: 
     state.settings,
   )
   const reason = `${refusal.quota ? 'quota exhausted' : 'rate limited'} (${limited.message}); resting ${rest.rule}`
-  countServed(state, account, 429, undefined, reason, hold)
-  state.metrics.cooldown(account.id, refusal.quota ? 'quota' : 'rate_limit')
-  void state.pool.markCooldown(account.id, rest.until, reason, refusal.quota ? 'insufficient_quota' : (limited.code ?? 'rate_limited'))
-  return { accountId: account.id, label: account.label, reason, transient: false }
+  return markRest(state, account, { status: 429, until: rest.until, reason, quota: refusal.quota, code: refusal.quota ? 'insufficient_quota' : (limited.code ?? 'rate_limited') }, hold)
 }
-
 
 /**
  * A refusal that says the account itself cannot pay for requests now: OpenRouter's 402 ("Your
@@ -103,8 +99,13 @@ export function cannotPay(status: number, refused: UpstreamError): boolean {
 export function restUnpaid(state: ProxyState, account: Account, status: number, refused: UpstreamError, hold?: InFlight): AttemptFailure {
   const ms = state.settings.quotaCooldownMs
   const reason = `out of credits (${status}: ${refused.message}); resting for ${formatDuration(ms)}`
-  countServed(state, account, status, undefined, reason, hold)
-  state.metrics.cooldown(account.id, 'quota')
-  void state.pool.markCooldown(account.id, state.settings.now() + ms, reason, 'insufficient_quota')
-  return { accountId: account.id, label: account.label, reason, transient: false }
+  return markRest(state, account, { status, until: state.settings.now() + ms, reason, quota: true, code: 'insufficient_quota' }, hold)
+}
+
+/** A refusal that rests the account: counted, in the metrics, the cooldown stored; the request moves on. */
+function markRest(state: ProxyState, account: Account, refusal: { status: number; until: number; reason: string; quota: boolean; code: string }, hold?: InFlight): AttemptFailure {
+  countServed(state, account, refusal.status, undefined, refusal.reason, hold)
+  state.metrics.cooldown(account.id, refusal.quota ? 'quota' : 'rate_limit')
+  void state.pool.markCooldown(account.id, refusal.until, refusal.reason, refusal.code)
+  return { accountId: account.id, label: account.label, reason: refusal.reason, transient: false }
 }
