@@ -23,7 +23,8 @@ let firstSignal: NodeJS.Signals | undefined
  * kernel delivers them; nobody asked twice.
  */
 function insists(first: NodeJS.Signals, next: NodeJS.Signals): boolean {
-  return !(first !== next && (first === 'SIGHUP' || next === 'SIGHUP') && (first === 'SIGTERM' || next === 'SIGTERM'))
+  const pair = new Set([first, next])
+  return !(pair.has('SIGTERM') && pair.has('SIGHUP'))
 }
 
 export function installInterruptHandlers(): void {
