@@ -17,7 +17,7 @@ export function openaiPassthrough(upstreamPath: string, bodyKind: BodyKind): Inb
       const accept = request.headers.get('accept')
       // A chat stream the client asked no usage of reports no tokens, and the account's counters
       // and token limits would miss them: asked for on its behalf where the provider takes it.
-      const askOnBehalf = bodyKind === 'chat' && stream && !asksForUsage(request.body?.json)
+      const unasked = bodyKind === 'chat' && stream && request.body && !asksForUsage(request.body.json) ? request.body : undefined
       let bodyAskingUsage: JsonBody | undefined
       // Hashed only when asked for (`--affinity`): the hash cost more than the rest of the plan.
       let affinityKey: string | undefined | null = null
@@ -27,8 +27,8 @@ export function openaiPassthrough(upstreamPath: string, bodyKind: BodyKind): Inb
           return affinityKey
         },
         callFor: (account) => {
-          const onBehalf = askOnBehalf && request.body !== undefined && takesStreamUsage(account.provider)
-          if (onBehalf) bodyAskingUsage ??= withUsageAsked(request.body!)
+          const onBehalf = unasked !== undefined && takesStreamUsage(account.provider)
+          if (onBehalf) bodyAskingUsage ??= withUsageAsked(unasked)
           return {
             method: request.body ? 'POST' : 'GET',
             url: accountUrl(account, upstreamPath, request.search),
@@ -47,8 +47,8 @@ export function openaiPassthrough(upstreamPath: string, bodyKind: BodyKind): Inb
 
 const PASSTHROUGH: Renderer = { streamFailure: (message) => openaiStreamError(message) }
 
-function asksForUsage(json: Record<string, unknown> | undefined): boolean {
-  const options = json?.stream_options
+function asksForUsage(json: Record<string, unknown>): boolean {
+  const options = json.stream_options
   return typeof options === 'object' && options !== null && (options as { include_usage?: unknown }).include_usage === true
 }
 
