@@ -3,15 +3,14 @@
  * binary and the Node bundle): a connection with no request in flight is closed after
  * QWENAUTH_CLIENT_TIMEOUT_MS, answers in flight are not cut, a request that stops arriving gets
  * 408 and a close, and more idle connections than the process may hold descriptors do not lock
- * a legitimate request out.
+ * a legitimate request out. The tests run side by side, each with a scope of its own (testScope):
+ * much of each is waiting on the server's clocks, Bun's 10 s for unfinished headers the longest.
  */
-import type { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { describe, expect, it, type TestContext } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { idleCrowd } from './helpers/idle-crowd.ts'
-import { proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
 import { HEALTH_REQUEST, rawConnection, stalledBodyRequest } from './helpers/raw-socket.ts'
-import { endedWithTest, spawnServe, type Served } from './helpers/serve-instances.ts'
+import { spawnServe, testScope, type Served, type TestScope } from './helpers/serve-instances.ts'
 import { keyAccountAt, stubUpstream } from './helpers/stub-upstream.ts'
 
 const RUNTIMES = ['binary', 'node'] as const
@@ -32,25 +31,7 @@ const SLOW_MS = { binary: 5000, node: 2500 }
  */
 const CROWD = { size: 768, fdLimit: 512, atOnce: 384 } as const
 
-/**
- * What one test holds: an emulator and home, and the processes and stubs it starts, all ended
- * when it finishes. The tests of this file run side by side (much of each is waiting on the
- * server's clocks, Bun's 10 s for unfinished headers the longest), so nothing is shared.
- */
-interface Scope {
-  fx: ProxyFixture
-  children: ChildProcess[]
-  cleanups: Array<() => Promise<void>>
-}
-
-async function scope({ onTestFinished }: TestContext): Promise<Scope> {
-  const fx = await proxyFixture()
-  // Registered first, so it runs last: the processes and stubs go before the emulator.
-  onTestFinished(() => fx.cleanup())
-  return { fx, ...endedWithTest(onTestFinished) }
-}
-
-async function startServe({ fx, children }: Scope, runtime: (typeof RUNTIMES)[number], fdLimit?: number): Promise<{ served: Served; port: number }> {
+async function startServe({ fx, children }: TestScope, runtime: (typeof RUNTIMES)[number], fdLimit?: number): Promise<{ served: Served; port: number }> {
   const served = await spawnServe([], {
     home: fx.home,
     env: { QWENAUTH_OAUTH_URL: fx.emu.url, QWENAUTH_CLIENT_TIMEOUT_MS: String(CLIENT_TIMEOUT_MS) },
@@ -64,7 +45,7 @@ async function startServe({ fx, children }: Scope, runtime: (typeof RUNTIMES)[nu
 const chunk = (content: string) => JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: null }] })
 
 /** An upstream whose whole answer comes after `slowMs`, and whose stream is silent that long mid-way. */
-function slowUpstream({ cleanups }: Scope, slowMs: number): Promise<string> {
+function slowUpstream({ cleanups }: TestScope, slowMs: number): Promise<string> {
   return stubUpstream((req, res) => {
     let body = ''
     req.on('data', (data: Buffer) => (body += data))
@@ -93,7 +74,7 @@ function chat(baseUrl: string, stream: boolean): Promise<{ status: number; text:
 
 describe.concurrent.each(RUNTIMES)('serve (%s): client connections', (runtime) => {
   it('closes a connection left idle after its answer; a slow answer and a silent stream in flight are not cut', async (context) => {
-    const test = await scope(context)
+    const test = await testScope(context)
     await keyAccountAt(test.fx.ctx, await slowUpstream(test, SLOW_MS[runtime]), 'key-slow-upstream-0001', 'slow')
     const { served, port } = await startServe(test, runtime)
 
@@ -110,7 +91,7 @@ describe.concurrent.each(RUNTIMES)('serve (%s): client connections', (runtime) =
   })
 
   it('a request body that stops short of its Content-Length gets 408 and a close', async (context) => {
-    const { port } = await startServe(await scope(context), runtime)
+    const { port } = await startServe(await testScope(context), runtime)
     const stalled = await rawConnection(port, stalledBodyRequest(100, 10))
     const [status] = await stalled.answers(1, 5000)
     expect(status).toMatch(/^HTTP\/1\.1 408/)
@@ -122,7 +103,7 @@ describe.concurrent.each(RUNTIMES)('serve (%s): client connections', (runtime) =
 })
 
 it.concurrent('serve (node): headers that stop arriving get 408 and a close', async (context) => {
-  const { port } = await startServe(await scope(context), 'node')
+  const { port } = await startServe(await testScope(context), 'node')
   const unfinished = await rawConnection(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n')
   expect(await unfinished.answers(1, 5000)).toEqual([expect.stringMatching(/^HTTP\/1\.1 408/)])
   expect(await unfinished.closedWithin(5000)).not.toBe('open')
@@ -132,7 +113,7 @@ describe.concurrent('serve: two pipelined requests in one write', () => {
   const twoRequests = `${HEALTH_REQUEST}${HEALTH_REQUEST}`
 
   it('the Node bundle answers both, in order', async (context) => {
-    const { port } = await startServe(await scope(context), 'node')
+    const { port } = await startServe(await testScope(context), 'node')
     const connection = await rawConnection(port, twoRequests)
     expect(await connection.answers(2, 5000)).toHaveLength(2)
     connection.destroy()
@@ -144,7 +125,7 @@ describe.concurrent('serve: two pipelined requests in one write', () => {
   // the README says; when a Bun upgrade makes it fail, the runtime is fixed: assert two answers
   // instead and drop the README's note.
   it('the compiled binary answers neither and closes, though the same requests one after the other are answered', async (context) => {
-    const { port } = await startServe(await scope(context), 'binary')
+    const { port } = await startServe(await testScope(context), 'binary')
     // The control: on one connection, a request sent after the first answer is answered.
     const sequential = await rawConnection(port, HEALTH_REQUEST)
     // (503: the fixture's home has no usable account; any answer will do.)
@@ -169,7 +150,7 @@ describe.concurrent('serve: two pipelined requests in one write', () => {
 function crowdTest(runtime: (typeof RUNTIMES)[number]) {
   const { size, fdLimit, atOnce } = CROWD
   it(`${size} idle connections, more than its ${fdLimit} descriptors, do not lock a legitimate request out`, async (context) => {
-    const test = await scope(context)
+    const test = await testScope(context)
     const { served, port } = await startServe(test, runtime, fdLimit)
     // The limit holds for serve itself (soft and hard: no runtime can raise it).
     expect(readFileSync(`/proc/${served.child.pid}/limits`, 'utf8')).toMatch(new RegExp(`^Max open files +${fdLimit} +${fdLimit} `, 'm'))

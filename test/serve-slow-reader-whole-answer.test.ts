@@ -6,8 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { proxyFixture } from './helpers/proxy-fixtures.ts'
-import { endedWithTest, spawnServe } from './helpers/serve-instances.ts'
+import { spawnServe, testScope } from './helpers/serve-instances.ts'
 import { keyAccountAt, stubUpstream } from './helpers/stub-upstream.ts'
 
 const CLIENT_TIMEOUT_MS = 1000
@@ -92,11 +91,8 @@ function dechunk(raw: Buffer): Buffer {
 
 // Side by side: most of each is the client's pause.
 describe.concurrent.each(['binary', 'node'] as const)('serve (%s): a client that pauses reading a large answer', (runtime) => {
-  it('still gets the whole answer', async ({ onTestFinished }) => {
-    const fx = await proxyFixture()
-    // Registered first, so it runs last: the processes and the stub go before the emulator.
-    onTestFinished(() => fx.cleanup())
-    const { children, cleanups } = endedWithTest(onTestFinished)
+  it('still gets the whole answer', async (context) => {
+    const { fx, children, cleanups } = await testScope(context)
     await keyAccountAt(fx.ctx, await bigUpstream(cleanups), 'key-big-upstream-0001', 'big')
     const served = await spawnServe([], { home: fx.home, env: { QWENAUTH_OAUTH_URL: fx.emu.url, QWENAUTH_CLIENT_TIMEOUT_MS: String(CLIENT_TIMEOUT_MS) }, runtime, children })
     const port = Number(new URL(served.baseUrl).port)
