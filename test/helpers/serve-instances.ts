@@ -88,6 +88,24 @@ export function endedWithTest(onTestFinished: (fn: () => Promise<void>) => void)
   return { children, cleanups }
 }
 
+/**
+ * What one test that may run side by side with others of its file holds: an emulator and home,
+ * and the processes and undo steps it registers, all ended when that test finishes (the fixture
+ * last). Pass the test's context.
+ */
+export interface TestScope {
+  fx: ProxyFixture
+  children: ChildProcess[]
+  cleanups: Array<() => Promise<void>>
+}
+
+export async function testScope({ onTestFinished }: { onTestFinished: (fn: () => Promise<void>) => void }): Promise<TestScope> {
+  const fx = await proxyFixture()
+  // Registered first, so it runs last: the processes and stubs go before the emulator.
+  onTestFinished(() => fx.cleanup())
+  return { fx, ...endedWithTest(onTestFinished) }
+}
+
 /** SIGKILLs every child still running and waits for the exits. */
 export async function killAll(children: ChildProcess[]): Promise<void> {
   const exits = children.splice(0).map((child) => {
