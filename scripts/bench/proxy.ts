@@ -2,7 +2,8 @@
  * Bench section: `qwenauth serve` (the compiled binary) beside a plain nginx reverse proxy, both
  * in front of the same Qwen emulator on loopback, loaded by `wrk`:
  *
- * - requests/s at 32 connections, direct / nginx / serve, JSON and streaming;
+ * - requests/s at 32 connections, direct / nginx / a bare Bun relay / serve, JSON and streaming,
+ *   and the CPU time each proxy process spends per request (Linux: /proc);
  * - latency p50/p99 at one connection, and what each proxy adds over direct;
  * - time to first byte of a stream at one connection (the in-process client: wrk cannot see it);
  * - RSS of serve idle, after the load, and with 1,000 slow streams open at once;
@@ -22,7 +23,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { load } from './load.ts'
-import { chatInit, ensureBinary, runCleanups, startServe, startTarget, stopProcess, type Cleanup, type Target } from './serve.ts'
+import { bun, chatInit, ensureBinary, runCleanups, startProcess, startServe, startTarget, stopProcess, type Cleanup, type Target } from './serve.ts'
 
 const NGINX = '/usr/sbin/nginx'
 const ROUNDS = 3
@@ -31,6 +32,8 @@ const SLOW_STREAMS = 1000
 
 interface WrkFigures {
   rps: number
+  /** CPU time (user + system) of the proxy process per request, µs; NaN where it cannot be read. */
+  cpuUs: number
   /** Latency percentiles, ms. */
   p50: number
   p99: number
@@ -60,13 +63,30 @@ function wrkScript(dir: string, name: string, stream: boolean, headers: Record<s
   return path
 }
 
-function wrk(url: string, script: string, connections: number): WrkFigures {
+/** User plus system CPU time of a process and its threads so far, in clock ticks (Linux). */
+function cpuTicks(pid: number | undefined): number {
+  if (!pid) return Number.NaN
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return Number(fields[11]) + Number(fields[12])
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** Linux's USER_HZ: /proc counts CPU time in hundredths of a second. */
+const TICK_US = 10_000
+
+/** A wrk run against `url`; with `pid`, also the CPU that process spent on each request. */
+function wrk(url: string, script: string, connections: number, pid?: number): WrkFigures {
   const threads = Math.min(connections, 2)
+  const before = cpuTicks(pid)
   const run = spawnSync('wrk', ['-t', String(threads), '-c', String(connections), '-d', `${RUN_SECONDS}s`, '-s', script, url], { encoding: 'utf8', timeout: (RUN_SECONDS + 20) * 1000 })
   const line = /^WRK (\{.*\})$/m.exec(run.stdout)?.[1]
   if (!line) throw new Error(`wrk printed no figures: ${run.stdout} ${run.stderr}`)
   const r = JSON.parse(line) as { requests: number; us: number; p50: number; p99: number; errors: number }
-  return { rps: (r.requests / r.us) * 1e6, p50: r.p50 / 1000, p99: r.p99 / 1000, errors: r.errors }
+  const cpuUs = ((cpuTicks(pid) - before) * TICK_US) / Math.max(1, r.requests)
+  return { rps: (r.requests / r.us) * 1e6, cpuUs, p50: r.p50 / 1000, p99: r.p99 / 1000, errors: r.errors }
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
@@ -80,13 +100,13 @@ function rounds(sides: Record<string, () => WrkFigures>, log: (line: string) => 
   }
   const out: Record<string, WrkFigures> = {}
   for (const [side, list] of Object.entries(runs)) {
-    out[side] = { rps: median(list.map((f) => f.rps)), p50: median(list.map((f) => f.p50)), p99: median(list.map((f) => f.p99)), errors: list.reduce((a, f) => a + f.errors, 0) }
+    out[side] = { rps: median(list.map((f) => f.rps)), cpuUs: median(list.map((f) => f.cpuUs)), p50: median(list.map((f) => f.p50)), p99: median(list.map((f) => f.p99)), errors: list.reduce((a, f) => a + f.errors, 0) }
   }
   return out
 }
 
 /** nginx as a plain reverse proxy to the emulator: one worker, upstream keep-alive, no buffering. */
-async function startNginx(upstreamPort: number, cleanups: Cleanup[]): Promise<string> {
+async function startNginx(upstreamPort: number, cleanups: Cleanup[]): Promise<{ origin: string; workerPid: number | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'qwenauth-bench-nginx-'))
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
   const port = await freePort()
@@ -119,11 +139,27 @@ http {
   // Stopped before its directory goes (cleanups run in reverse).
   cleanups.push(() => stopProcess(child, 'SIGQUIT'))
   for (let i = 0; i < 100; i++) {
-    if (await canConnect(port)) return `http://127.0.0.1:${port}`
+    if (await canConnect(port)) return { origin: `http://127.0.0.1:${port}`, workerPid: onlyChild(child.pid) }
     if (child.exitCode !== null) break
     await sleep(50)
   }
   throw new Error(`nginx did not start: ${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''}`)
+}
+
+/** The one worker of nginx's master process, which does all the proxying (Linux). */
+function onlyChild(pid: number | undefined): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]) || undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The bare Bun relay (bare-relay.ts) in front of the emulator: the floor for serve on this runtime. */
+async function startBareRelay(upstreamOrigin: string, cleanups: Cleanup[]): Promise<{ origin: string; pid: number | undefined }> {
+  const relay = await startProcess(bun, [join(import.meta.dirname, 'bare-relay.ts')], { ...process.env, UPSTREAM: upstreamOrigin }, /^(http:\/\/\S+)$/m)
+  cleanups.push(() => stopProcess(relay.child))
+  return { origin: relay.match, pid: relay.child.pid }
 }
 
 function freePort(): Promise<number> {
@@ -214,7 +250,9 @@ export async function benchProxy(log: (line: string) => void = () => {}): Promis
     const hasNginx = existsSync(NGINX)
     if (!hasWrk) notes.push('wrk is not installed: the throughput, latency and --workers tables are skipped (Debian: apt-get install wrk).')
     if (!hasNginx) notes.push(`nginx is not installed (${NGINX}): the nginx column is skipped (Debian: apt-get install nginx-light).`)
-    const nginxOrigin = hasNginx ? await startNginx(Number(new URL(emulatorOrigin).port), cleanups) : undefined
+    const nginx = hasNginx ? await startNginx(Number(new URL(emulatorOrigin).port), cleanups) : undefined
+    const nginxOrigin = nginx?.origin
+    const relay = await startBareRelay(emulatorOrigin, cleanups)
     const ua = `QwenCode/0.24.4 (${process.platform}; ${process.arch})`
     const auth = { authorization: `Bearer ${target.token}`, 'user-agent': ua, 'x-dashscope-useragent': ua, 'x-dashscope-cachecontrol': 'enable', 'x-dashscope-authtype': 'qwen-oauth' }
     const result: ProxyBenchResult = { notes, ttfb: {}, rss: { idle, afterLoad: Number.NaN, slow: [] } }
@@ -231,8 +269,10 @@ export async function benchProxy(log: (line: string) => void = () => {}): Promis
         const proxied = wrkScript(dir, `serve-${kind}`, stream, {})
         const sides: Record<string, (c: number) => WrkFigures> = {
           direct: (c) => wrk(`${emulatorOrigin}${path}`, direct, c),
-          ...(nginxOrigin ? { nginx: (c: number) => wrk(`${nginxOrigin}${path}`, direct, c) } : {}),
-          serve: (c) => wrk(`${serveOrigin}${path}`, proxied, c),
+          ...(nginxOrigin ? { nginx: (c: number) => wrk(`${nginxOrigin}${path}`, direct, c, nginx?.workerPid) } : {}),
+          // The bare relay passes the client's headers on, as nginx does.
+          relay: (c) => wrk(`${relay.origin}${path}`, direct, c, relay.pid),
+          serve: (c) => wrk(`${serveOrigin}${path}`, proxied, c, target.servePid),
         }
         // Warm-up: connections, JIT, the account snapshot.
         for (const run of Object.values(sides)) run(8)
@@ -260,6 +300,7 @@ export async function benchProxy(log: (line: string) => void = () => {}): Promis
     const ttfbSides: Record<string, () => Promise<number>> = {
       direct: async () => (await load(`${target.emulatorUrl}/chat/completions`, chatInit(true, target.token), 300, 1, 3000)).ttfbP50,
       ...(nginxOrigin ? { nginx: async () => (await load(`${nginxOrigin}${path}`, chatInit(true, target.token), 300, 1, 3000)).ttfbP50 } : {}),
+      relay: async () => (await load(`${relay.origin}${path}`, chatInit(true, target.token), 300, 1, 3000)).ttfbP50,
       serve: async () => (await load(`${target.serveUrl}/chat/completions`, chatInit(true), 300, 1, 3000)).ttfbP50,
     }
     const ttfbRuns: Record<string, number[]> = {}
@@ -290,6 +331,7 @@ export async function benchProxy(log: (line: string) => void = () => {}): Promis
 
 const ms = (n: number) => `${n.toFixed(2)} ms`
 const x = (a: number | undefined, b: number | undefined) => (a && b ? `${(a / b).toFixed(2)}×` : '-')
+const us = (n: number | undefined) => (n !== undefined && Number.isFinite(n) ? `${n.toFixed(0)} µs` : '-')
 const plus = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(2)} ms` : '-')
 
 export function formatProxy(r: ProxyBenchResult): string {
@@ -302,16 +344,22 @@ export function formatProxy(r: ProxyBenchResult): string {
   ]
   for (const note of r.notes) lines.push(`> ${note}`, '')
   if (r.json && r.stream && r.oneConnection) {
-    lines.push('| scenario | metric | direct | nginx | serve | serve ÷ nginx | serve ÷ direct |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |')
+    lines.push(
+      'The Bun relay is `scripts/bench/bare-relay.ts`: Bun.serve → fetch, each answer read in JavaScript (as serve must, to count tokens), nothing else; the floor for serve on this runtime. CPU is the proxy process\'s own (user + system, all its threads) per request.',
+      '',
+      '| scenario | metric | direct | nginx | Bun relay | serve | serve ÷ nginx | serve ÷ Bun relay | serve ÷ direct |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    )
     for (const [name, f] of [['chat, JSON', r.json], ['chat, stream', r.stream]] as const) {
-      lines.push(`| ${name}, 32 connections | requests/s | ${f.direct?.rps.toFixed(0)} | ${f.nginx?.rps.toFixed(0) ?? '-'} | ${f.serve?.rps.toFixed(0)} | ${x(f.serve?.rps, f.nginx?.rps)} | ${x(f.serve?.rps, f.direct?.rps)} |`)
+      lines.push(`| ${name}, 32 connections | requests/s | ${f.direct?.rps.toFixed(0)} | ${f.nginx?.rps.toFixed(0) ?? '-'} | ${f.relay?.rps.toFixed(0)} | ${f.serve?.rps.toFixed(0)} | ${x(f.serve?.rps, f.nginx?.rps)} | ${x(f.serve?.rps, f.relay?.rps)} | ${x(f.serve?.rps, f.direct?.rps)} |`)
+      lines.push(`| ${name}, 32 connections | CPU per request | - | ${us(f.nginx?.cpuUs)} | ${us(f.relay?.cpuUs)} | ${us(f.serve?.cpuUs)} | ${x(f.serve?.cpuUs, f.nginx?.cpuUs)} | ${x(f.serve?.cpuUs, f.relay?.cpuUs)} | - |`)
     }
     const one = r.oneConnection
-    lines.push('', '| chat, JSON, 1 connection | direct | nginx | serve | nginx adds | serve adds |', '| --- | ---: | ---: | ---: | ---: | ---: |')
+    lines.push('', '| chat, JSON, 1 connection | direct | nginx | Bun relay | serve | nginx adds | Bun relay adds | serve adds |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for (const key of ['p50', 'p99'] as const) {
-      lines.push(`| latency ${key} | ${ms(one.direct?.[key] ?? 0)} | ${one.nginx ? ms(one.nginx[key]) : '-'} | ${ms(one.serve?.[key] ?? 0)} | ${plus(one.nginx?.[key], one.direct?.[key])} | ${plus(one.serve?.[key], one.direct?.[key])} |`)
+      lines.push(`| latency ${key} | ${ms(one.direct?.[key] ?? 0)} | ${one.nginx ? ms(one.nginx[key]) : '-'} | ${ms(one.relay?.[key] ?? 0)} | ${ms(one.serve?.[key] ?? 0)} | ${plus(one.nginx?.[key], one.direct?.[key])} | ${plus(one.relay?.[key], one.direct?.[key])} | ${plus(one.serve?.[key], one.direct?.[key])} |`)
     }
-    lines.push(`| stream, time to first byte p50 | ${ms(r.ttfb.direct ?? 0)} | ${r.ttfb.nginx !== undefined ? ms(r.ttfb.nginx) : '-'} | ${ms(r.ttfb.serve ?? 0)} | ${plus(r.ttfb.nginx, r.ttfb.direct)} | ${plus(r.ttfb.serve, r.ttfb.direct)} |`)
+    lines.push(`| stream, time to first byte p50 | ${ms(r.ttfb.direct ?? 0)} | ${r.ttfb.nginx !== undefined ? ms(r.ttfb.nginx) : '-'} | ${ms(r.ttfb.relay ?? 0)} | ${ms(r.ttfb.serve ?? 0)} | ${plus(r.ttfb.nginx, r.ttfb.direct)} | ${plus(r.ttfb.relay, r.ttfb.direct)} | ${plus(r.ttfb.serve, r.ttfb.direct)} |`)
     const errors = [r.json, r.stream, r.oneConnection].flatMap((f) => Object.entries(f)).filter(([, v]) => v.errors > 0)
     if (errors.length > 0) lines.push('', `wrk counted errors: ${errors.map(([side, v]) => `${side} ${v.errors}`).join(', ')}`)
   }

@@ -15,7 +15,7 @@ import { load, type RunFigures } from './load.ts'
 import { formatResponses, responsesInit, type ResponsesRun } from './responses.ts'
 
 const root = resolve(import.meta.dirname, '../..')
-const bun = join(root, 'node_modules/.bin/bun')
+export const bun = join(root, 'node_modules/.bin/bun')
 const binary = join(root, 'dist/qwenauth')
 
 export interface ServeBenchOptions {
