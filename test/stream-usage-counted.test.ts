@@ -63,6 +63,30 @@ describe('a stream whose client did not ask for usage', () => {
     expect(read.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: expect.any(Number) } })
   })
 
+  it("passes the upstream's own event bytes on: OpenRouter's keep-alive comments reach the client, and only the asked-for usage chunk is held back", async () => {
+    fx = await proxyFixture({ extraModels: ['qwen/qwen3-coder'] })
+    const key = 'sk-or-v1-0123456789abcdef'
+    const account = await addKeyAccount(fx, key, 'openrouter-1', { provider: 'openrouter' })
+    fx.emu.setKeyPlan(key, { kind: 'openrouter' })
+    const app = proxyApp(fx)
+    const res = await app.fetch(chatRequest({ stream: true }))
+    const text = await res.text()
+    await app.close()
+    // A client with a read timeout needs the comments OpenRouter sends while the model is queued.
+    const comment = ': OPENROUTER PROCESSING\n\n'
+    expect(text.slice(0, comment.length)).toBe(comment)
+    const direct = await fetch(`${fx.emu.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'qwen/qwen3-coder', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+    })
+    // Byte for byte what the provider sends a client that did not ask: ids and times aside, and
+    // the `"usage":null` a provider puts in each chunk of a stream that asked for usage.
+    const normalise = (t: string) => t.replace(/"id":"[^"]*"/g, '"id":"-"').replace(/"created":\d+/g, '"created":0').replace(/,"usage":null/g, '')
+    expect(normalise(text)).toBe(normalise(await direct.text()))
+    expect((await readAllStats(fx.ctx))[account.id]?.completionTokens).toBeGreaterThan(0)
+  })
+
   it('on a custom URL: the request goes out as the client sent it', async () => {
     fx = await proxyFixture()
     const account = await addKeyAccount(fx, 'sk-custom-0123456789', 'custom-1')

@@ -62,7 +62,10 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
     if (!translator) return events
     let out = ''
     try {
-      for (const data of eventData(text)) out += translator.event(data)
+      if (translator.filter) {
+        out = translator.filter(text)
+        if (out === text) return events
+      } else if (translator.event) for (const data of eventData(text)) out += translator.event(data)
     } catch (error) {
       // A translator that gave up (it would hold more than it may): the stream fails after
       // what it translated so far.

@@ -1,5 +1,6 @@
 import { takesStreamUsage } from '../../auth/api-key/providers.ts'
 import type { JsonBody } from '../body.ts'
+import { eventData } from '../sse-framing.ts'
 import { accountUrl } from '../upstream.ts'
 import { chatConversationKey, type BodyKind, type InboundProtocol, type ProxyError, type Renderer, type StreamTranslator } from './protocol.ts'
 
@@ -62,18 +63,22 @@ function withUsageAsked(body: JsonBody): JsonBody {
 /** A chunk with no choices and the usage: the one `include_usage` adds at a stream's end. */
 const NO_CHOICES = /"choices"\s*:\s*\[\s*\]/
 
+/** Whole events with the blank line that ends each kept on it. */
+const EVENT_BLOCKS = /(?<=\r\n\r\n|\n\n|\r\r)/
+
 /**
- * The stream as the provider sent it but for the usage chunk asked for on the client's behalf,
+ * The stream as the provider sent it, byte for byte (comments such as OpenRouter's keep-alive
+ * `: OPENROUTER PROCESSING` included), but for the usage chunk asked for on the client's behalf,
  * which a client that did not ask may not expect (code reading `choices[0]` of every chunk). The
  * relay has counted its tokens before this sees it.
  */
 const withoutAskedUsage: StreamTranslator = {
-  event(data) {
-    if (NO_CHOICES.test(data) && isUsageChunk(data)) return ''
-    return `${data
-      .split('\n')
-      .map((line) => `data: ${line}`)
-      .join('\n')}\n\n`
+  filter(events) {
+    if (!NO_CHOICES.test(events)) return events
+    return events
+      .split(EVENT_BLOCKS)
+      .filter((block) => !(NO_CHOICES.test(block) && isUsageChunk(eventData(block)[0] ?? '')))
+      .join('')
   },
   end: () => '',
 }

@@ -93,8 +93,17 @@ export interface Renderer {
 }
 
 export interface StreamTranslator {
-  /** The `data:` payload of one complete upstream event → whole client events (possibly none). */
-  event(data: string): string
+  /**
+   * The `data:` payload of one complete upstream event → whole client events (possibly none).
+   * Absent, `filter` has the events.
+   */
+  event?(data: string): string
+  /**
+   * Whole upstream events, as their text came → the ones the client gets, as they came: for a
+   * stream that is the client's own protocol but for an event to hold back. What it returns
+   * unchanged goes out as the very bytes that arrived.
+   */
+  filter?(events: string): string
   /** The upstream finished: whatever the client is still owed. */
   end(): string
   /** The upstream broke after the stream started: the closing error in this protocol's shape. */
