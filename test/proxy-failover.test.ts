@@ -193,6 +193,24 @@ describe('failover', () => {
     expect((await fx.ctx.accounts.read()).accounts.every((x) => effectiveStatus(x) === 'ok')).toBe(true)
   })
 
+  it('treats a 400 or 403 whose body is cut off as a failure before the answer: the next account serves, and alone the client gets a 502 in OpenAI\'s shape, never an empty 400', async () => {
+    fx = await proxyFixture()
+    const { tokenB } = await twoAccounts()
+    const app = proxyApp(fx)
+    fx.emu.cutNextErrorBodies(1, 400)
+    const served = await app.fetch(chatRequest({}))
+    expect(served.status).toBe(200)
+    expect(fx.emu.requests.map((r) => r.auth).at(-1)).toBe(tokenB)
+
+    fx.emu.reset()
+    fx.emu.cutNextErrorBodies(10, 403)
+    const failed = await app.fetch(chatRequest({}))
+    expect(failed.status).toBe(502)
+    const { error } = (await failed.json()) as { error: { code: string; message: string } }
+    expect(error.code).toBe('upstream_error')
+    expect(error.message).toMatch(/a@example\.com .*failed before answering.*b@example\.com .*failed before answering/)
+  })
+
   it('ends a stream that breaks after its first byte with an error event, without retrying', async () => {
     fx = await proxyFixture()
     await twoAccounts()

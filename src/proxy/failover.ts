@@ -7,7 +7,7 @@ import type { AccountPool, InFlight } from '../pool/pool.ts'
 import { effectiveStatus, type Account } from '../store/account-model.ts'
 import { clientRefused, describeClient, isClientGate } from './client-identity.ts'
 import { proxyError, type InboundProtocol, type Plan, type ProxyError, type UpstreamCall } from './protocols/protocol.ts'
-import { countServed, deliver } from './relay.ts'
+import { countServed, deliver, failedBeforeFirstByte } from './relay.ts'
 import type { RequestRecord } from './request-log.ts'
 import type { ProxyState } from './state.ts'
 import { cannotPay, readUpstreamError, restAccount, restUnpaid, type Sent, type UpstreamError } from './refusals.ts'
@@ -144,8 +144,10 @@ async function tryAccount(state: ProxyState, account: Account, call: UpstreamCal
   if (status === 400 || status === 402 || status === 403 || status === 405) {
     // Read to tell a refusal of the account (it cannot pay) or of this client (the Coding Plan's
     // gate) from the client's own bad request; the latter is passed on as it came (redacted, as
-    // every error is).
+    // every error is). One that never came whole says nothing: no answer yet, as a reset before
+    // the head would be.
     const refused = await readUpstreamError(state, sent)
+    if (refused.unread !== undefined) return failedBeforeFirstByte(state, credential, sent.exchange, refused.unread, hold)
     if (cannotPay(status, refused)) return restUnpaid(state, credential, status, refused, hold)
     if (credential.kind === 'api-key' && isClientGate(status, refused.message)) {
       const userAgent = upstreamHeaders(credential, call, state.settings)['user-agent']

@@ -24,17 +24,22 @@ export interface UpstreamError {
   retryAfterMs: number | undefined
   /** A reset time the provider sent, in a header or (OpenRouter) in the error's metadata. */
   resetAt: number | undefined
+  /** Why the body could not be read whole (cut off, silent, too large); absent when it was. */
+  unread?: unknown
 }
 
 /** The code and message of an upstream error, whatever shape it has (OpenAI's, Anthropic's, none). */
 export async function readUpstreamError(state: ProxyState, sent: Sent): Promise<UpstreamError> {
   const { response, exchange } = sent
   let text = ''
+  let unread: unknown
   try {
     // Some upstreams echo the request's credential in their errors; this text goes to clients,
     // logs, `status` and the counters file.
     text = redact(new TextDecoder().decode(await readAll(response, exchange, state.settings.idleTimeoutMs, state.settings.maxAnswerBytes)))
-  } catch {}
+  } catch (error) {
+    unread = exchange.cause(error)
+  }
   exchange.finish()
   let code: string | undefined
   let message = text.slice(0, 300) || response.statusText || `status ${response.status}`
@@ -52,7 +57,14 @@ export async function readUpstreamError(state: ProxyState, sent: Sent): Promise<
     }
   } catch {}
   const now = state.settings.now()
-  return { code, message, text, retryAfterMs: retryAfterMs(response.headers.get('retry-after'), now), resetAt: resetHeaderAt(resetHeader, now) }
+  return {
+    code,
+    message,
+    text,
+    retryAfterMs: retryAfterMs(response.headers.get('retry-after'), now),
+    resetAt: resetHeaderAt(resetHeader, now),
+    ...(unread === undefined ? {} : { unread }),
+  }
 }
 
 /** A 429: the account rests for the window the provider named (cooldowns.ts) and the request moves on. */
