@@ -2,7 +2,9 @@ import type { Storage } from 'unstorage'
 import { join, resolve } from 'pathe'
 import { oauthBaseUrl } from './auth/oauth/constants.ts'
 import { refreshGrant, refreshTimeoutMs } from './auth/oauth/refresh-grant.ts'
+import { DEFAULTS } from './defaults.ts'
 import type { Clock } from './lib/clock.ts'
+import { envNumber } from './lib/env-number.ts'
 import { KEYS, qwenHome } from './lib/paths.ts'
 import { AccountStore } from './store/account-store.ts'
 import { createFileLocker } from './store/file-lock.ts'
@@ -47,7 +49,7 @@ export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec?
   if (isRedisUrl(storageSpec)) {
     const prefix = env.QWENAUTH_STORAGE_PREFIX || 'qwenauth'
     const redis = createRedisBackend(storageSpec, prefix)
-    const locker = createRedisLocker(redis.client, prefix)
+    const locker = createRedisLocker(redis.client, prefix, envNumber(env, 'QWENAUTH_REDIS_LOCK_TTL_MS') || DEFAULTS.redisLockTtlMs)
     const where = `${describeRedisUrl(storageSpec)} (key ${prefix}:${KEYS.accounts})`
     const accounts = new AccountStore(redis.storage, locker, where, { mirrorCreds: false, ...storeOptions })
     // A refresh the server already acted on is stored before the connection goes.
@@ -56,7 +58,7 @@ export function createContext(env: NodeJS.ProcessEnv = process.env, storageSpec?
   }
   const home = storageSpec ? resolve(storageSpec) : qwenHome(env)
   const storage = createFileStorage(home)
-  const locker = createFileLocker(home)
+  const locker = createFileLocker(home, envNumber(env, 'QWENAUTH_LOCK_STALE_MS') || DEFAULTS.lockStaleMs)
   const where = join(home, KEYS.accounts.replace(/:/g, '/'))
   const accounts = new AccountStore(storage, locker, where, { mirrorCreds: true, ...storeOptions })
   return { home, storage, locker, accounts, oauthUrl, close: () => accounts.settle() }

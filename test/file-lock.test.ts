@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, lutimesSync, mkdirSync, promises as fsp, readFileSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createContext } from '../src/context.ts'
 import { LOCK_NAMES } from '../src/lib/paths.ts'
 import { createFileLocker } from '../src/store/file-lock.ts'
 import { LOCK_RETRY, retryDelay } from '../src/store/locker.ts'
@@ -26,6 +27,20 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void
 }
 
 describe('file locks', () => {
+  it("a context's own QWENAUTH_LOCK_STALE_MS decides when a lock is stale, not the process's", async () => {
+    const ctx = createContext({ QWEN_HOME: home, QWENAUTH_LOCK_STALE_MS: '500' })
+    const lock = join(home, 'qwenauth', 'locks', 'left-behind.lock')
+    mkdirSync(join(home, 'qwenauth', 'locks'), { recursive: true })
+    writeFileSync(lock, 'a holder that was killed')
+    const aSecondAgo = new Date(Date.now() - 1000)
+    utimesSync(lock, aSecondAgo, aSecondAgo)
+    // Stale at 500 ms: taken over at once. Under the default 35 s it would still be waited on.
+    const release = await ctx.locker.acquire('left-behind', { signal: AbortSignal.timeout(3000) })
+    expect(release).toBeTypeOf('function')
+    await release?.()
+    await ctx.close()
+  })
+
   it('a held oauth_creds.lock that the official CLI deletes on its exit is put back', async () => {
     // qwen-code 0.24.4 unlinks oauth_creds.lock in its exit handler, held or not.
     const release = await createFileLocker(home, 1000).acquire(LOCK_NAMES.creds)

@@ -1,4 +1,3 @@
-import { envNumber } from '../lib/env-number.ts'
 import { randomUUID } from 'node:crypto'
 import { promises as fsp, readFileSync, unlinkSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
@@ -35,7 +34,7 @@ function installExitHook(): void {
  * UUID, a stale lock (mtime older than the timeout) renamed aside and removed, backoff between
  * tries. While held, the mtime is touched so a slow refresh is never mistaken for a dead holder.
  */
-export function createFileLocker(home: string, staleMs = envNumber(process.env, 'QWENAUTH_LOCK_STALE_MS') || DEFAULTS.lockStaleMs): Locker {
+export function createFileLocker(home: string, staleMs: number = DEFAULTS.lockStaleMs): Locker {
   const pathFor = (name: string) =>
     name === LOCK_NAMES.creds ? join(home, 'oauth_creds.lock') : join(home, 'qwenauth', 'locks', `${name}.lock`)
 

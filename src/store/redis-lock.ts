@@ -1,4 +1,3 @@
-import { envNumber } from '../lib/env-number.ts'
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { DEFAULTS } from '../defaults.ts'
@@ -17,7 +16,7 @@ const MAX_WAIT_MS = 120_000
  * its lock expires after `ttl`. While held, the lock is extended every ttl/3, so a slow
  * refresh keeps it. If Redis is unreachable, acquiring fails: no refresh without the lock.
  */
-export function createRedisLocker(client: () => Promise<Redis>, prefix: string, ttlMs = envNumber(process.env, 'QWENAUTH_REDIS_LOCK_TTL_MS') || DEFAULTS.redisLockTtlMs): Locker {
+export function createRedisLocker(client: () => Promise<Redis>, prefix: string, ttlMs: number = DEFAULTS.redisLockTtlMs): Locker {
   return {
     async acquire(name: string, options: AcquireOptions = {}): Promise<Release | undefined> {
       const redis = await client()
