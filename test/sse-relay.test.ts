@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { findUsage } from '../src/proxy/relay.ts'
 import { EventFramer, eventData } from '../src/proxy/sse-framing.ts'
+import { openaiPassthrough } from '../src/proxy/protocols/openai.ts'
+import type { Plan, StreamTranslator } from '../src/proxy/protocols/protocol.ts'
 import { relaySse, type RelayEnd, type RelayHooks } from '../src/proxy/sse.ts'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
@@ -130,6 +132,18 @@ describe('SSE relay', () => {
     expect(decoder.decode((await kept.read()).value)).toBe('data: 1\n\n')
     expect(decoder.decode((await kept.read()).value)).toBe('event: ping\n\n')
     release()
+  })
+
+  it('a filtering translator passes the last event on as it came: a cut-off one gets no blank line that would make it look whole', async () => {
+    const asked = openaiPassthrough('/chat/completions', 'chat').plan({ path: '/v1/chat/completions', search: '', body: { text: '{}', json: { stream: true } }, headers: new Headers() } as never)
+    const render = (asked as Plan).callFor({ provider: 'dashscope' } as never)?.render
+    const translator = render?.stream?.()
+    expect(translator?.filter).toBeTypeOf('function')
+    const usage = 'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}\n\n'
+    const clean = await relay([': OPENROUTER PROCESSING\n\ndata: {"choices":[{"delta":{"content":"hi"}}]}\n\n', usage, 'data: [DONE]'], undefined, { translator: translator as StreamTranslator })
+    expect(clean.out.join('')).toBe(': OPENROUTER PROCESSING\n\ndata: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]')
+    const cut = await relay(['data: {"choices":[{"delta":{"content":"hi"}}]}\n\n', 'data: {"choices":[{"delta":{"cont'], undefined, { translator: translator as StreamTranslator })
+    expect(cut.out.join('')).toBe('data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: {"choices":[{"delta":{"cont')
   })
 
   it('reads data payloads: several data lines joined, comments and other fields skipped', () => {

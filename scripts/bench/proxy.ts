@@ -67,7 +67,9 @@ function wrkScript(dir: string, name: string, stream: boolean, headers: Record<s
 function cpuTicks(pid: number | undefined): number {
   if (!pid) return Number.NaN
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    // After the command name, which is in parentheses and may itself hold ') '.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
     return Number(fields[11]) + Number(fields[12])
   } catch {
     return Number.NaN
@@ -139,7 +141,9 @@ http {
   // Stopped before its directory goes (cleanups run in reverse).
   cleanups.push(() => stopProcess(child, 'SIGQUIT'))
   for (let i = 0; i < 100; i++) {
-    if (await canConnect(port)) return { origin: `http://127.0.0.1:${port}`, workerPid: onlyChild(child.pid) }
+    // The master listens before it forks its worker: on Linux, where its CPU is read, both are awaited.
+    const workerPid = onlyChild(child.pid)
+    if ((workerPid || process.platform !== 'linux') && (await canConnect(port))) return { origin: `http://127.0.0.1:${port}`, workerPid }
     if (child.exitCode !== null) break
     await sleep(50)
   }

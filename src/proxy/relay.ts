@@ -107,7 +107,8 @@ export async function deliver(
     maxEventBytes,
     ...(translator ? { translator, keepAliveMs: state.settings.keepAliveMs } : {}),
   })
-  if (translator) headers.set('content-type', 'text/event-stream; charset=utf-8')
+  // A filter leaves the provider's bytes, and so its content type, as they were.
+  if (translator?.event) headers.set('content-type', 'text/event-stream; charset=utf-8')
   headers.set('cache-control', 'no-cache')
   headers.set('x-accel-buffering', 'no')
   return new Response(stream, { status: upstream.status, headers })

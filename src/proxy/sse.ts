@@ -55,7 +55,10 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
   /** The client's bytes for the complete events in this chunk, if any. */
   const pass = (chunk: Uint8Array): Uint8Array | undefined => {
     const events = framer.push(chunk)
-    if (!events) return undefined
+    return events ? passEvents(events) : undefined
+  }
+  /** The client's bytes for these events (whole ones, or the unfinished last one at the end). */
+  const passEvents = (events: Uint8Array): Uint8Array | undefined => {
     const text = decoder.decode(events)
     hooks.onEvents?.(text)
     if (!sawDone && DONE_LINE.test(text)) sawDone = true
@@ -80,7 +83,9 @@ export function relaySse(reader: ReadableStreamDefaultReader<Uint8Array>, first:
     if (rest) {
       if (!translator) controller.enqueue(rest)
       else {
-        const tail = pass(concat([rest, encoder.encode('\n\n')]))
+        // A translator needs whole events; a filter passes the last one on as it came, so a
+        // cut-off event does not get the blank line that would make it look whole.
+        const tail = passEvents(translator.filter ? rest : concat([rest, encoder.encode('\n\n')]))
         if (tail) controller.enqueue(tail)
       }
     }
