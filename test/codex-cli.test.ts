@@ -14,6 +14,7 @@ import { startProxyServer } from '../src/proxy/server.ts'
 import { collect, runCli } from './helpers/cli.ts'
 import { repoRoot } from './helpers/exec-fixtures.ts'
 import { loginAs, proxyFixture, type ProxyFixture } from './helpers/proxy-fixtures.ts'
+import { python3 } from './helpers/python.ts'
 
 const bin = join(repoRoot, 'node_modules/.bin')
 const CODEX_TIMEOUT_MS = 60_000
@@ -137,7 +138,7 @@ describe('Codex CLI', () => {
   it('runs interactive `codex` under `qwenauth exec`: a prompt typed at the terminal gets the answer', async () => {
     const before = snapshot(join(home, '.codex'))
     fx.emu.queueReplies({ text: 'pineapple-42' })
-    const child = spawn('python3', ['-c', TERMINAL, 'Ask Codex', 'say hi', 'pineapple-42', '/quit', process.execPath, inject('nodeCli'), 'exec', '--', 'codex', '-C', work], {
+    const child = spawn(python3(), ['-c', TERMINAL, 'Ask Codex', 'say hi', 'pineapple-42', '/quit', process.execPath, inject('nodeCli'), 'exec', '--', 'codex', '-C', work], {
       env: { ...process.env, ...definedOnly(codexEnv({ QWEN_HOME: fx.home, QWENAUTH_OAUTH_URL: fx.emu.url, TERM: 'xterm-256color' })) },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

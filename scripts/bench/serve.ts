@@ -39,7 +39,11 @@ export function startProcess(command: string, args: string[], env: NodeJS.Proces
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'ignore'] })
   let out = ''
   return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')} printed nothing useful: ${out}`)), 15_000)
+    const timer = setTimeout(() => {
+      // Not left running behind the bench.
+      child.kill('SIGKILL')
+      reject(new Error(`${command} ${args.join(' ')} printed nothing useful: ${out}`))
+    }, 15_000)
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk
       const match = pattern.exec(out)
