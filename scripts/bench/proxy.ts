@@ -16,7 +16,7 @@
  *
  *   bun scripts/bench/proxy.ts     this section alone
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
@@ -79,11 +79,17 @@ function cpuTicks(pid: number | undefined): number {
 /** Linux's USER_HZ: /proc counts CPU time in hundredths of a second. */
 const TICK_US = 10_000
 
-/** A wrk run against `url`; with `pid`, also the CPU that process spent on each request. */
-function wrk(url: string, script: string, connections: number, pid?: number): WrkFigures {
+/**
+ * A wrk run against `url`; with `pid`, also the CPU that process spent on each request. Awaited,
+ * not run synchronously: an interrupted bench then stops at once (scripts/bench.ts).
+ */
+async function wrk(url: string, script: string, connections: number, pid?: number): Promise<WrkFigures> {
   const threads = Math.min(connections, 2)
   const before = cpuTicks(pid)
-  const run = spawnSync('wrk', ['-t', String(threads), '-c', String(connections), '-d', `${RUN_SECONDS}s`, '-s', script, url], { encoding: 'utf8', timeout: (RUN_SECONDS + 20) * 1000 })
+  const args = ['-t', String(threads), '-c', String(connections), '-d', `${RUN_SECONDS}s`, '-s', script, url]
+  const run = await new Promise<{ stdout: string; stderr: string }>((done) => {
+    execFile('wrk', args, { encoding: 'utf8', timeout: (RUN_SECONDS + 20) * 1000 }, (_error, stdout, stderr) => done({ stdout, stderr }))
+  })
   const line = /^WRK (\{.*\})$/m.exec(run.stdout)?.[1]
   if (!line) throw new Error(`wrk printed no figures: ${run.stdout} ${run.stderr}`)
   const r = JSON.parse(line) as { requests: number; us: number; p50: number; p99: number; errors: number }
@@ -94,11 +100,11 @@ function wrk(url: string, script: string, connections: number, pid?: number): Wr
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
 
 /** Each side's runs taken in turn, ROUNDS times; per side the median of each figure. */
-function rounds(sides: Record<string, () => WrkFigures>, log: (line: string) => void, what: string): Record<string, WrkFigures> {
+async function rounds(sides: Record<string, () => Promise<WrkFigures>>, log: (line: string) => void, what: string): Promise<Record<string, WrkFigures>> {
   const runs: Record<string, WrkFigures[]> = {}
   for (let round = 1; round <= ROUNDS; round++) {
     log(`proxy: ${what}, round ${round}/${ROUNDS}`)
-    for (const [side, run] of Object.entries(sides)) (runs[side] ??= []).push(run())
+    for (const [side, run] of Object.entries(sides)) (runs[side] ??= []).push(await run())
   }
   const out: Record<string, WrkFigures> = {}
   for (const [side, list] of Object.entries(runs)) {
@@ -271,7 +277,7 @@ export async function benchProxy(log: (line: string) => void = () => {}): Promis
         const direct = wrkScript(dir, `direct-${kind}`, stream, auth)
         // nginx passes the credential on like the direct request: it adds nothing of its own.
         const proxied = wrkScript(dir, `serve-${kind}`, stream, {})
-        const sides: Record<string, (c: number) => WrkFigures> = {
+        const sides: Record<string, (c: number) => Promise<WrkFigures>> = {
           direct: (c) => wrk(`${emulatorOrigin}${path}`, direct, c),
           ...(nginxOrigin ? { nginx: (c: number) => wrk(`${nginxOrigin}${path}`, direct, c, nginx?.workerPid) } : {}),
           // The bare relay passes the client's headers on, as nginx does.
@@ -279,13 +285,13 @@ export async function benchProxy(log: (line: string) => void = () => {}): Promis
           serve: (c) => wrk(`${serveOrigin}${path}`, proxied, c, target.servePid),
         }
         // Warm-up: connections, JIT, the account snapshot.
-        for (const run of Object.values(sides)) run(8)
+        for (const run of Object.values(sides)) await run(8)
         const at = (c: number) => Object.fromEntries(Object.entries(sides).map(([side, run]) => [side, () => run(c)]))
-        result[stream ? 'stream' : 'json'] = rounds(at(32), log, `${kind}, 32 connections`)
-        if (!stream) result.oneConnection = rounds(at(1), log, 'json, 1 connection')
+        result[stream ? 'stream' : 'json'] = await rounds(at(32), log, `${kind}, 32 connections`)
+        if (!stream) result.oneConnection = await rounds(at(1), log, 'json, 1 connection')
         if (!stream) {
-          wrk(`${workersOrigin}${path}`, proxied, 8)
-          result.workers = rounds(
+          await wrk(`${workersOrigin}${path}`, proxied, 8)
+          result.workers = await rounds(
             {
               'serve, 1 process': () => wrk(`${serveOrigin}${path}`, proxied, 32),
               [`serve --workers ${workers}`]: () => wrk(`${workersOrigin}${path}`, proxied, 32),
