@@ -24,7 +24,7 @@ export interface UpstreamError {
   retryAfterMs: number | undefined
   /** A reset time the provider sent, in a header or (OpenRouter) in the error's metadata. */
   resetAt: number | undefined
-  /** Why the body could not be read whole (cut off, silent, too large); absent when it was. */
+  /** Why the body could not be read whole (cut off, silent, too large); undefined when it was. */
   unread?: unknown
 }
 
@@ -57,14 +57,7 @@ export async function readUpstreamError(state: ProxyState, sent: Sent): Promise<
     }
   } catch {}
   const now = state.settings.now()
-  return {
-    code,
-    message,
-    text,
-    retryAfterMs: retryAfterMs(response.headers.get('retry-after'), now),
-    resetAt: resetHeaderAt(resetHeader, now),
-    ...(unread === undefined ? {} : { unread }),
-  }
+  return { code, message, text, retryAfterMs: retryAfterMs(response.headers.get('retry-after'), now), resetAt: resetHeaderAt(resetHeader, now), unread }
 }
 
 /** A 429: the account rests for the window the provider named (cooldowns.ts) and the request moves on. */

@@ -80,10 +80,20 @@ export class EventFramer {
   }
 }
 
+/** The blank line that ends an event, in each line-ending style. */
+const EVENT_END = /\r\n\r\n|\n\n|\r\r/
+/** Just after such a blank line. */
+const AFTER_EVENT_END = new RegExp(`(?<=${EVENT_END.source})`)
+
+/** Whole events in `text`, each as it came, the blank line that ends it kept on it. */
+export function eventBlocks(text: string): string[] {
+  return text.split(AFTER_EVENT_END)
+}
+
 /** The `data:` payload of each event in `text` (whole events), multi-line data joined by `\n`. */
 export function eventData(text: string): string[] {
   const out: string[] = []
-  for (const block of text.split(/\r\n\r\n|\n\n|\r\r/)) {
+  for (const block of text.split(EVENT_END)) {
     let data: string | undefined
     for (const line of block.split(/\r\n|\n|\r/)) {
       if (!line.startsWith('data:')) continue

@@ -1,6 +1,6 @@
 import { takesStreamUsage } from '../../auth/api-key/providers.ts'
 import type { JsonBody } from '../body.ts'
-import { eventData } from '../sse-framing.ts'
+import { eventBlocks, eventData } from '../sse-framing.ts'
 import { accountUrl } from '../upstream.ts'
 import { chatConversationKey, type BodyKind, type InboundProtocol, type ProxyError, type Renderer, type StreamTranslator } from './protocol.ts'
 
@@ -63,9 +63,6 @@ function withUsageAsked(body: JsonBody): JsonBody {
 /** A chunk with no choices and the usage: the one `include_usage` adds at a stream's end. */
 const NO_CHOICES = /"choices"\s*:\s*\[\s*\]/
 
-/** Whole events with the blank line that ends each kept on it. */
-const EVENT_BLOCKS = /(?<=\r\n\r\n|\n\n|\r\r)/
-
 /**
  * The stream as the provider sent it, byte for byte (comments such as OpenRouter's keep-alive
  * `: OPENROUTER PROCESSING` included), but for the usage chunk asked for on the client's behalf,
@@ -75,8 +72,7 @@ const EVENT_BLOCKS = /(?<=\r\n\r\n|\n\n|\r\r)/
 const withoutAskedUsage: StreamTranslator = {
   filter(events) {
     if (!NO_CHOICES.test(events)) return events
-    return events
-      .split(EVENT_BLOCKS)
+    return eventBlocks(events)
       .filter((block) => !(NO_CHOICES.test(block) && isUsageChunk(eventData(block)[0] ?? '')))
       .join('')
   },
